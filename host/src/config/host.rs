@@ -1,0 +1,181 @@
+//! The host file: where to listen, the certificate, the `ECMA` and data folders, logging.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{check_version, read_toml, relative_to, ConfigError};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostFile {
+    version: u32,
+    #[serde(default = "default_listen")]
+    listen: String,
+    tls: TlsFile,
+    #[serde(default = "default_ecma_dir")]
+    ecma_dir: PathBuf,
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default = "default_connectors_dir")]
+    connectors_dir: PathBuf,
+    #[serde(default)]
+    logging: LoggingFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsFile {
+    certificate: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoggingFile {
+    level: Option<String>,
+    directory: Option<PathBuf>,
+}
+
+fn default_listen() -> String {
+    "0.0.0.0:8585".to_string()
+}
+fn default_ecma_dir() -> PathBuf {
+    PathBuf::from("ECMA")
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_connectors_dir() -> PathBuf {
+    PathBuf::from("connectors")
+}
+
+/// The validated host configuration. Paths are absolute or relative to the working directory.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    pub file: PathBuf,
+    pub listen: SocketAddr,
+    pub tls: TlsConfig,
+    /// Where administrators drop connector libraries; `Cache/` below it holds loaded copies.
+    pub ecma_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// One `*.toml` per connector.
+    pub connectors_dir: PathBuf,
+    pub logging: LoggingConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsConfig {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoggingConfig {
+    /// An `EnvFilter` directive such as `info` or `ecmahost=debug`.
+    pub level: String,
+    /// Write daily-rotated log files here as well as to standard error.
+    pub directory: Option<PathBuf>,
+}
+
+impl HostConfig {
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let raw: HostFile = read_toml(file)?;
+        check_version(file, raw.version)?;
+        let listen = raw.listen.parse().map_err(|e| {
+            ConfigError::invalid(
+                file,
+                "listen",
+                format!("`{}` is not an address:port ({e})", raw.listen),
+            )
+        })?;
+        let level = raw.logging.level.unwrap_or_else(|| "info".to_string());
+        if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+            return Err(ConfigError::invalid(
+                file,
+                "logging.level",
+                format!("`{level}` is not a log filter"),
+            ));
+        }
+        Ok(HostConfig {
+            file: file.to_path_buf(),
+            listen,
+            tls: TlsConfig {
+                certificate: relative_to(file, &raw.tls.certificate),
+                key: relative_to(file, &raw.tls.key),
+            },
+            ecma_dir: relative_to(file, &raw.ecma_dir),
+            data_dir: relative_to(file, &raw.data_dir),
+            connectors_dir: relative_to(file, &raw.connectors_dir),
+            logging: LoggingConfig {
+                level,
+                directory: raw.logging.directory.map(|d| relative_to(file, &d)),
+            },
+        })
+    }
+
+    /// Every connector file in `connectors_dir`, sorted by name.
+    pub fn connector_files(&self) -> Result<Vec<PathBuf>, ConfigError> {
+        let entries =
+            std::fs::read_dir(&self.connectors_dir).map_err(|source| ConfigError::Read {
+                file: self.connectors_dir.clone(),
+                source,
+            })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let file = dir.join("host.toml");
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "version = 1\n[tls]\ncertificate = \"tls/c.pem\"\nkey = \"/abs/k.pem\"\n",
+        );
+        let config = HostConfig::load(&file).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:8585");
+        assert_eq!(config.tls.certificate, dir.path().join("tls/c.pem"));
+        assert_eq!(config.tls.key, PathBuf::from("/abs/k.pem"));
+        assert_eq!(config.ecma_dir, dir.path().join("ECMA"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "version = 1\nlisten = \"nope\"\n[tls]\ncertificate = \"c\"\nkey = \"k\"\n",
+        );
+        let err = HostConfig::load(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("host.toml") && err.contains("`listen`"),
+            "{err}"
+        );
+
+        let file = write(
+            dir.path(),
+            "version = 1\nlisten_port = 1\n[tls]\ncertificate = \"c\"\nkey = \"k\"\n",
+        );
+        let err = HostConfig::load(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("host.toml") && err.contains("listen_port"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The export engine: turns single changes into plugin batches.
+//!
+//! Requests hand it one `CsEntryChange` each and wait for that entry's result. Workers take
+//! whatever is queued, up to the export page size, and send it to the plugin as one
+//! `put_export_entries` call, so concurrent requests for different objects coalesce into one
+//! batch (one transaction in the SQL connector). Each worker keeps its export session open
+//! across batches and reopens it after a failed call.
+//!
+//! Ordering per object is the caller's job (the runtime serialises changes to one object), so
+//! one batch never holds two changes to the same object.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ecma_plugin_api::{
+    ConnectorError, CsEntryChange, ExportErrorKind, ExportRequest, ExportResult, ParameterValues,
+    PluginConnector, PluginExportSession, Schema,
+};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::calls::{CallError, PluginCalls};
+
+struct Job {
+    entry: CsEntryChange,
+    reply: oneshot::Sender<Result<ExportResult, CallError>>,
+}
+
+/// Everything a worker needs to open sessions and call the plugin.
+#[derive(Clone)]
+pub struct ExportContext {
+    pub connector: String,
+    pub plugin: Arc<PluginConnector>,
+    pub calls: PluginCalls,
+    pub parameters: Arc<ParameterValues>,
+    pub schema: Arc<Schema>,
+    pub request: ExportRequest,
+}
+
+pub struct ExportEngine {
+    queue: mpsc::Sender<Job>,
+    next_id: AtomicU64,
+}
+
+impl ExportEngine {
+    /// Start `workers` workers (at least one) on the current runtime.
+    pub fn start(context: ExportContext, workers: usize) -> Self {
+        let batch = context.request.batch_size.max(1) as usize;
+        let (queue, receiver) = mpsc::channel(batch * workers.max(1) * 4);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..workers.max(1) {
+            tokio::spawn(worker(context.clone(), receiver.clone(), batch));
+        }
+        Self {
+            queue,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Export one change and wait for its result. The entry's identifier is replaced by one
+    /// unique within this engine.
+    pub async fn export(&self, mut entry: CsEntryChange) -> Result<ExportResult, CallError> {
+        entry.identifier = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+        let (reply, result) = oneshot::channel();
+        let closed =
+            || CallError::Connector(ConnectorError::other("the export engine has stopped"));
+        self.queue
+            .send(Job { entry, reply })
+            .await
+            .map_err(|_| closed())?;
+        result.await.map_err(|_| closed())?
+    }
+}
+
+async fn worker(
+    context: ExportContext,
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    batch_size: usize,
+) {
+    let mut session: Option<PluginExportSession> = None;
+    loop {
+        let jobs = {
+            let mut rx = receiver.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut jobs = vec![first];
+            while jobs.len() < batch_size {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            jobs
+        };
+        let (entries, replies): (Vec<_>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.entry, j.reply)).unzip();
+        let ids: Vec<String> = entries.iter().map(|e| e.identifier.clone()).collect();
+        let ctx = context.clone();
+        let open = session.take();
+        let outcome = context
+            .calls
+            .run("put_export_entries", move || {
+                let mut s = match open {
+                    Some(s) => s,
+                    None => ctx
+                        .plugin
+                        .open_export(&ctx.parameters, &ctx.schema, &ctx.request)?,
+                };
+                let results = s.put_export_entries(&entries)?;
+                Ok((s, results))
+            })
+            .await;
+        match outcome {
+            Ok((s, results)) => {
+                session = Some(s);
+                let mut by_id: HashMap<String, ExportResult> = results
+                    .into_iter()
+                    .map(|r| (r.identifier.clone(), r))
+                    .collect();
+                for (id, reply) in ids.into_iter().zip(replies) {
+                    let result = by_id.remove(&id).unwrap_or_else(|| {
+                        ExportResult::failure(
+                            id,
+                            ExportErrorKind::ConnectedDirectoryError,
+                            "the connector returned no result for this entry",
+                        )
+                    });
+                    let _ = reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(connector = %context.connector, error = %e, batch = ids.len(), "export batch failed");
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}

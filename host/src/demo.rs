@@ -1,0 +1,307 @@
+//! `ecmahost demo`: a complete host in one folder, created idempotently. It holds an SQLite
+//! `Employees` table, the `demo` connector (generic SQL connector, token generated at first run),
+//! a self-signed certificate and the SQL plugin in `ECMA/`.
+//!
+//! The demo keeps its token in `secrets/demo.token` (mode 0600) so it can print it on every
+//! run; the connector file itself holds only the hash, as every connector file does.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::Connection;
+
+use crate::tls::{generate_self_signed, write_file, TlsError};
+use crate::token::{generate_token, hash_token, TokenError};
+
+pub const CONNECTOR: &str = "demo";
+/// The SQL plugin's file name, as cargo builds it.
+pub const SQL_PLUGIN_FILE: &str = "libecma_sql.so";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot find the SQL connector library {0}; build it with `cargo build -p ecma-sql-connector` or pass --plugin")]
+    PluginMissing(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Write(#[from] TlsError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("demo database {path}: {source}")]
+    Database { path: PathBuf, source: sqlx::Error },
+}
+
+/// What `prepare` made.
+pub struct DemoSetup {
+    pub dir: PathBuf,
+    pub host_config: PathBuf,
+    pub certificate: PathBuf,
+    pub token: String,
+    pub port: u16,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
+    move |source| DemoError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The SQL plugin next to the running executable (where cargo puts it), or `explicit`.
+pub fn locate_plugin(explicit: Option<&Path>) -> Result<PathBuf, DemoError> {
+    let candidate = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join(SQL_PLUGIN_FILE)))
+            .unwrap_or_else(|| PathBuf::from(SQL_PLUGIN_FILE)),
+    };
+    if candidate.is_file() {
+        Ok(candidate)
+    } else {
+        Err(DemoError::PluginMissing(candidate))
+    }
+}
+
+/// Create or refresh the demo folder. Safe to run again: existing data, token and certificate
+/// are kept.
+pub async fn prepare(dir: &Path, port: u16, plugin: &Path) -> Result<DemoSetup, DemoError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let dir = dir.canonicalize().map_err(io(dir))?;
+    for sub in ["ECMA", "connectors", "data", "tls", "secrets", "logs"] {
+        let path = dir.join(sub);
+        std::fs::create_dir_all(&path).map_err(io(&path))?;
+    }
+
+    let database = dir.join("data/demo.db");
+    seed_database(&database).await?;
+
+    // The library: copy only when it changed, through a temp file and a rename.
+    let installed = dir.join("ECMA").join(SQL_PLUGIN_FILE);
+    let bytes = std::fs::read(plugin).map_err(io(plugin))?;
+    if std::fs::read(&installed).ok().as_deref() != Some(bytes.as_slice()) {
+        write_file(&installed, &bytes, 0o755)?;
+    }
+
+    let certificate = dir.join("tls/cert.pem");
+    let key = dir.join("tls/key.pem");
+    if !certificate.is_file() || !key.is_file() {
+        generate_self_signed(crate::tls::default_names(), &certificate, &key)?;
+    }
+
+    let token_file = dir.join("secrets/demo.token");
+    let connector_file = dir.join("connectors/demo.toml");
+    let token = match std::fs::read_to_string(&token_file) {
+        Ok(t) if connector_file.is_file() && !t.trim().is_empty() => t.trim().to_string(),
+        _ => {
+            let token = generate_token();
+            write_file(&token_file, token.as_bytes(), 0o600)?;
+            let text = connector_toml(&hash_token(&token)?.to_string(), &database);
+            write_file(&connector_file, text.as_bytes(), 0o644)?;
+            token
+        }
+    };
+
+    let host_config = dir.join("host.toml");
+    write_file(&host_config, host_toml(port).as_bytes(), 0o644)?;
+    Ok(DemoSetup {
+        dir,
+        host_config,
+        certificate,
+        token,
+        port,
+    })
+}
+
+async fn seed_database(path: &Path) -> Result<(), DemoError> {
+    let db_err = |source| DemoError::Database {
+        path: path.to_path_buf(),
+        source,
+    };
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .map_err(db_err)?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS Employees (
+            Login TEXT PRIMARY KEY,
+            AzureID TEXT UNIQUE,
+            FirstName TEXT,
+            LastName TEXT,
+            Email TEXT,
+            Department TEXT,
+            IsActive BOOLEAN NOT NULL DEFAULT 1
+        )",
+    )
+    .execute(&mut conn)
+    .await
+    .map_err(db_err)?;
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM Employees")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(db_err)?;
+    if count == 0 {
+        let rows = [
+            (
+                "adele.vance",
+                "6e3f5a3e-1b4c-4c5e-9a51-0a1b2c3d4e01",
+                "Adele",
+                "Vance",
+                "Retail",
+            ),
+            (
+                "alex.wilber",
+                "6e3f5a3e-1b4c-4c5e-9a51-0a1b2c3d4e02",
+                "Alex",
+                "Wilber",
+                "Marketing",
+            ),
+            (
+                "megan.bowen",
+                "6e3f5a3e-1b4c-4c5e-9a51-0a1b2c3d4e03",
+                "Megan",
+                "Bowen",
+                "Finance",
+            ),
+        ];
+        for (login, id, first, last, department) in rows {
+            sqlx::query("INSERT INTO Employees (Login, AzureID, FirstName, LastName, Email, Department, IsActive) VALUES (?, ?, ?, ?, ?, ?, 1)")
+                .bind(login)
+                .bind(id)
+                .bind(first)
+                .bind(last)
+                .bind(format!("{login}@contoso.example"))
+                .bind(department)
+                .execute(&mut conn)
+                .await
+                .map_err(db_err)?;
+        }
+    }
+    conn.close().await.map_err(db_err)
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn connector_toml(token_hash: &str, database: &Path) -> String {
+    format!(
+        r#"# The demo connector: Entra-style users in an SQLite table, through the generic SQL connector.
+version = 1
+name = "{CONNECTOR}"
+token_hash = {hash}
+plugin = "{SQL_PLUGIN_FILE}"
+autosync_minutes = 120
+object_type = "User"
+anchor = "Login"
+query_attribute = "AzureID"
+export_page_size = 100
+
+[dn]
+mode = "autogenerated"
+
+[[attributes]]
+name = "AzureID"
+
+[[attributes]]
+name = "FirstName"
+
+[[attributes]]
+name = "LastName"
+
+[[attributes]]
+name = "Email"
+
+[[attributes]]
+name = "Department"
+
+[run_profiles]
+export = true
+full_import = true
+delta_import = false
+
+[deprovisioning]
+disable = "set_attribute"
+disable_attribute = "IsActive"
+delete = "delete"
+
+[parameters.connectivity]
+connection_string = {url}
+
+[parameters.schema1]
+object_type_detection = "Fixed value"
+object_types = "User"
+
+[parameters.schema2]
+"User:attribute_detection" = "Table"
+"User:table" = "Employees"
+
+[parameters.schema3]
+"User:anchor" = "Login"
+"User:dn_is_anchor" = true
+"#,
+        hash = toml_string(token_hash),
+        url = toml_string(&format!("sqlite://{}", database.display())),
+    )
+}
+
+fn host_toml(port: u16) -> String {
+    format!(
+        r#"version = 1
+listen = "0.0.0.0:{port}"
+ecma_dir = "ECMA"
+data_dir = "data"
+connectors_dir = "connectors"
+
+[tls]
+certificate = "tls/cert.pem"
+key = "tls/key.pem"
+
+[logging]
+level = "info"
+directory = "logs"
+"#
+    )
+}
+
+/// The text `ecmahost demo` prints once the host serves.
+pub fn banner(setup: &DemoSetup) -> String {
+    let url = format!(
+        "https://localhost:{}/ecma2host_{CONNECTOR}/scim",
+        setup.port
+    );
+    let curl = format!(
+        "curl --cacert {} -H \"Authorization: Bearer {}\"",
+        setup.certificate.display(),
+        setup.token
+    );
+    format!(
+        r#"
+ECMA connector host demo is serving (folder: {dir})
+
+  Tenant URL:    {url}
+  Secret token:  {token}
+  Certificate:   {cert}
+
+Try it:
+
+  # Find a user the way Entra does (by the query attribute):
+  {curl} "{url}/Users?filter=urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User:AzureID+eq+%226e3f5a3e-1b4c-4c5e-9a51-0a1b2c3d4e01%22"
+
+  # Create a user (a row appears in data/demo.db):
+  {curl} -H "Content-Type: application/scim+json" -X POST "{url}/Users" -d '{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User"],"userName":"isaiah.langer","active":true,"urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User":{{"AzureID":"6e3f5a3e-1b4c-4c5e-9a51-0a1b2c3d4e04","FirstName":"Isaiah","LastName":"Langer","Department":"Sales"}}}}'
+
+  # Disable a user, as Entra does (sets IsActive = 0):
+  {curl} -H "Content-Type: application/scim+json" -X PATCH "{url}/Users/adele.vance" -d '{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"Replace","path":"active","value":"False"}}]}}'
+
+Press Ctrl-C to stop.
+"#,
+        dir = setup.dir.display(),
+        token = setup.token,
+        cert = setup.certificate.display(),
+    )
+}

@@ -1,0 +1,19 @@
+//! The ECMA connector host: serves SCIM 2.0 to identity providers (Microsoft Entra ID first)
+//! and drives connector plugins loaded from the `ECMA` folder.
+//!
+//! Data path of one request: `scim` (HTTPS, token check, parse) -> `connector` (mapping,
+//! deprovisioning, per-object ordering) -> `space` (the in-memory connector space) and
+//! `connector::export` (batched plugin calls on the blocking pool) -> the plugin -> the target.
+//! See docs/ARCHITECTURE.md for the code map and its invariants.
+
+pub mod config;
+pub mod connector;
+pub mod demo;
+pub mod logging;
+pub mod plugins;
+pub mod registry;
+pub mod scim;
+pub mod server;
+pub mod space;
+pub mod tls;
+pub mod token;

@@ -1,0 +1,163 @@
+//! `ecmahost`: the command line. Each subcommand is a thin wrapper over the library.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ecmahost::config::{HostConfig, LoggingConfig};
+use ecmahost::{demo, logging, server, tls, token};
+
+#[derive(Parser)]
+#[command(
+    name = "ecmahost",
+    version,
+    about = "ECMA connector host: SCIM 2.0 for Entra ID, connectors as plugins"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every connector of a host configuration.
+    Serve {
+        #[arg(long, default_value = "host.toml")]
+        config: PathBuf,
+    },
+    /// Create (idempotently) and serve a demo host: SQLite target, `demo` connector.
+    Demo {
+        #[arg(long, default_value = "demo-data")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 8585)]
+        port: u16,
+        /// The SQL connector library; by default the one next to this executable.
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+    },
+    /// Certificates.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// Connector secret tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Write a self-signed certificate for this host name, localhost and 127.0.0.1.
+    Generate {
+        #[arg(long, default_value = "tls/cert.pem")]
+        cert: PathBuf,
+        #[arg(long, default_value = "tls/key.pem")]
+        key: PathBuf,
+        /// Extra DNS names or IP addresses for the certificate.
+        #[arg(long = "name")]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new random token and the `token_hash` line for a connector file.
+    Generate,
+    /// Read a token from standard input and print its `token_hash` line.
+    Hash,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { config } => {
+            let config = HostConfig::load(&config)?;
+            let _guard = logging::init(&config.logging);
+            serve(&config).await
+        }
+        Command::Demo { dir, port, plugin } => {
+            let _guard = logging::init(&LoggingConfig {
+                level: "info".into(),
+                directory: None,
+            });
+            let plugin = demo::locate_plugin(plugin.as_deref())?;
+            let setup = demo::prepare(&dir, port, &plugin).await?;
+            let config = HostConfig::load(&setup.host_config)?;
+            let host = server::start(&config).await?;
+            println!("{}", demo::banner(&setup));
+            wait_for_shutdown(host).await
+        }
+        Command::Cert {
+            command: CertCommand::Generate { cert, key, names },
+        } => {
+            let mut all = tls::default_names();
+            all.extend(names);
+            tls::generate_self_signed(all.clone(), &cert, &key)?;
+            println!(
+                "wrote {} and {} for {}",
+                cert.display(),
+                key.display(),
+                all.join(", ")
+            );
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Generate,
+        } => {
+            let t = token::generate_token();
+            println!("token:      {t}");
+            println!("token_hash = \"{}\"", token::hash_token(&t)?);
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Hash,
+        } => {
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input)?;
+            println!(
+                "token_hash = \"{}\"",
+                token::hash_token(input.trim_end_matches(['\n', '\r']))?
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: &HostConfig) -> anyhow::Result<()> {
+    let host = server::start(config).await?;
+    wait_for_shutdown(host).await
+}
+
+async fn wait_for_shutdown(host: server::RunningHost) -> anyhow::Result<()> {
+    let handle = host.handle();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    host.wait().await?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Loading connector libraries from the `ECMA` folder.
+//!
+//! A library is never loaded from where the administrator dropped it. It is first copied to
+//! `ECMA/Cache/{connector}/{stem}-{content hash}.so`, through a temp file and a rename, and loaded
+//! from there. Why: `dlopen` dedupes by path and inode, abi_stable never unloads a library, and
+//! overwriting a loaded `.so` in place crashes the process. A content-hashed path per version
+//! makes every version a distinct, immutable file.
+//!
+//! Architecture invariant: this module is the only place that turns a path into a loaded
+//! library; everything else receives a [`LoadedLibrary`].
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use ecma_plugin_api::{load_library, LoadError, PluginLibrary};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("connector library {0} not found in the ECMA folder")]
+    Missing(PathBuf),
+    #[error("cannot copy {from} into the plugin cache: {source}")]
+    Cache {
+        from: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+}
+
+/// A library loaded for one connector.
+#[derive(Clone, Debug)]
+pub struct LoadedLibrary {
+    pub library: PluginLibrary,
+    /// Where the administrator put it.
+    pub source: PathBuf,
+    /// The immutable copy that was loaded.
+    pub cached: PathBuf,
+    /// Hex SHA-256 of the file's content.
+    pub content_hash: String,
+}
+
+/// Copy `ECMA/{file_name}` into the connector's cache directory and load it.
+pub fn load_for_connector(
+    ecma_dir: &Path,
+    connector: &str,
+    file_name: &str,
+) -> Result<LoadedLibrary, PluginError> {
+    let source = ecma_dir.join(file_name);
+    if !source.is_file() {
+        return Err(PluginError::Missing(source));
+    }
+    let cache_err = |source_path: &Path| {
+        let from = source_path.to_path_buf();
+        move |source| PluginError::Cache { from, source }
+    };
+    let bytes = read_all(&source).map_err(cache_err(&source))?;
+    let content_hash = hex::encode(Sha256::digest(&bytes));
+    let dir = ecma_dir.join("Cache").join(connector);
+    let stem = Path::new(file_name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("plugin");
+    let cached = dir.join(format!("{stem}-{}.so", &content_hash[..16]));
+    if !cached.is_file() {
+        std::fs::create_dir_all(&dir).map_err(cache_err(&source))?;
+        let tmp = dir.join(format!(".{stem}-{}.tmp", std::process::id()));
+        std::fs::write(&tmp, &bytes).map_err(cache_err(&source))?;
+        std::fs::rename(&tmp, &cached).map_err(cache_err(&source))?;
+    }
+    let library = load_library(&cached)?;
+    tracing::info!(
+        connector,
+        library = %source.display(),
+        cached = %cached.display(),
+        plugin = %library.info().name,
+        version = %library.info().version,
+        "loaded connector library"
+    );
+    Ok(LoadedLibrary {
+        library,
+        source,
+        cached,
+        content_hash,
+    })
+}
+
+fn read_all(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_non_plugin_files_give_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load_for_connector(dir.path(), "demo", "libnothing.so").unwrap_err();
+        assert!(matches!(err, PluginError::Missing(_)), "{err}");
+
+        std::fs::write(dir.path().join("libfake.so"), b"this is not an ELF file").unwrap();
+        let err = load_for_connector(dir.path(), "demo", "libfake.so").unwrap_err();
+        assert!(
+            err.to_string().contains("is not a connector library"),
+            "{err}"
+        );
+        // The copy went to the connector's cache under a content-hashed name.
+        let cached: Vec<_> = std::fs::read_dir(dir.path().join("Cache/demo"))
+            .unwrap()
+            .collect();
+        assert_eq!(cached.len(), 1);
+    }
+}

@@ -1,0 +1,192 @@
+//! `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas`, generated from the connector's
+//! schema and mapping, so they describe exactly what the connector exposes.
+
+use ecma_plugin_api::AttributeType;
+use ecma_scim::{
+    ListResponse, SCHEMA_RESOURCE_TYPE, SCHEMA_SCHEMA, SCHEMA_SERVICE_PROVIDER_CONFIG,
+};
+use serde_json::{json, Map, Value as Json};
+
+use super::error::ApiError;
+use super::handlers::MAX_RESULTS;
+use super::Tenant;
+
+pub fn service_provider_config(tenant: &Tenant) -> Json {
+    json!({
+        "schemas": [SCHEMA_SERVICE_PROVIDER_CONFIG],
+        "documentationUri": "https://github.com/ecmahost/ecmahost",
+        "patch": {"supported": true},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": true, "maxResults": MAX_RESULTS},
+        "changePassword": {"supported": false},
+        "sort": {"supported": false},
+        "etag": {"supported": false},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "Bearer token",
+            "description": "The connector's secret token in an Authorization: Bearer header",
+            "primary": true,
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{}/ServiceProviderConfig", tenant.base),
+        },
+    })
+}
+
+fn resource_type_document(tenant: &Tenant) -> Json {
+    let mapping = tenant.runtime.mapping();
+    json!({
+        "schemas": [SCHEMA_RESOURCE_TYPE],
+        "id": mapping.resource_type(),
+        "name": mapping.resource_type(),
+        "endpoint": format!("/{}", mapping.endpoint()),
+        "description": format!("{} objects of connector '{}'", mapping.object_type(), tenant.runtime.name()),
+        "schema": mapping.core_schema(),
+        "schemaExtensions": [{"schema": mapping.extension_urn(), "required": false}],
+        "meta": {
+            "resourceType": "ResourceType",
+            "location": format!("{}/ResourceTypes/{}", tenant.base, mapping.resource_type()),
+        },
+    })
+}
+
+pub fn resource_types(tenant: &Tenant) -> ListResponse<Json> {
+    ListResponse::new(vec![resource_type_document(tenant)], 1, 1)
+}
+
+pub fn resource_type(tenant: &Tenant, id: &str) -> Result<Json, ApiError> {
+    let document = resource_type_document(tenant);
+    if id.eq_ignore_ascii_case(tenant.runtime.mapping().resource_type()) {
+        Ok(document)
+    } else {
+        Err(ApiError::UnknownResource(format!("ResourceTypes/{id}")))
+    }
+}
+
+fn scim_type(t: AttributeType) -> &'static str {
+    match t {
+        AttributeType::String => "string",
+        AttributeType::Integer => "integer",
+        AttributeType::Boolean => "boolean",
+        AttributeType::Binary => "binary",
+        AttributeType::Reference => "reference",
+    }
+}
+
+fn attribute(
+    name: &str,
+    t: AttributeType,
+    multi_valued: bool,
+    description: &str,
+    required: bool,
+    case_exact: bool,
+    uniqueness: &str,
+) -> Json {
+    let mut a = json!({
+        "name": name,
+        "type": scim_type(t),
+        "multiValued": multi_valued,
+        "description": description,
+        "required": required,
+        "caseExact": case_exact,
+        "mutability": "readWrite",
+        "returned": "default",
+        "uniqueness": uniqueness,
+    });
+    if t == AttributeType::Reference {
+        a["referenceTypes"] = json!(["external"]);
+    }
+    a
+}
+
+fn schema_documents(tenant: &Tenant) -> Vec<Json> {
+    let mapping = tenant.runtime.mapping();
+    let mut core = vec![
+        attribute(
+            "userName",
+            mapping.anchor_type(),
+            false,
+            &format!("The anchor, {}", mapping.anchor()),
+            true,
+            false,
+            "server",
+        ),
+        attribute(
+            "active",
+            AttributeType::Boolean,
+            false,
+            "Follows the connector's disable flow",
+            false,
+            false,
+            "none",
+        ),
+    ];
+    let mut complex: Map<String, Json> = Map::new();
+    let mut extension = Vec::new();
+    for (connector_name, scim_name, t, multi, in_extension) in mapping.exposed() {
+        let description = format!("Connector attribute {connector_name}");
+        if in_extension {
+            extension.push(attribute(
+                &scim_name,
+                t,
+                multi,
+                &description,
+                false,
+                false,
+                "none",
+            ));
+        } else if let Some((parent, sub)) = scim_name.split_once('.') {
+            let entry = complex.entry(parent.to_string()).or_insert_with(|| {
+                json!({"name": parent, "type": "complex", "multiValued": false, "description": parent, "required": false,
+                       "mutability": "readWrite", "returned": "default", "uniqueness": "none", "subAttributes": []})
+            });
+            if let Some(Json::Array(subs)) = entry.get_mut("subAttributes") {
+                subs.push(attribute(sub, t, multi, &description, false, false, "none"));
+            }
+        } else {
+            core.push(attribute(
+                &scim_name,
+                t,
+                multi,
+                &description,
+                false,
+                false,
+                "none",
+            ));
+        }
+    }
+    core.extend(complex.into_iter().map(|(_, v)| v));
+    let document = |id: &str, name: &str, description: &str, attributes: Vec<Json>| {
+        json!({
+            "schemas": [SCHEMA_SCHEMA],
+            "id": id,
+            "name": name,
+            "description": description,
+            "attributes": attributes,
+            "meta": {"resourceType": "Schema", "location": format!("{}/Schemas/{id}", tenant.base)},
+        })
+    };
+    vec![
+        document(mapping.core_schema(), "User", "User Account", core),
+        document(
+            mapping.extension_urn(),
+            "ECMA2Host User",
+            &format!("Attributes of connector '{}'", tenant.runtime.name()),
+            extension,
+        ),
+    ]
+}
+
+pub fn schemas(tenant: &Tenant) -> ListResponse<Json> {
+    let documents = schema_documents(tenant);
+    let total = documents.len();
+    ListResponse::new(documents, total, 1)
+}
+
+pub fn schema(tenant: &Tenant, id: &str) -> Result<Json, ApiError> {
+    schema_documents(tenant)
+        .into_iter()
+        .find(|d| d["id"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(id)))
+        .ok_or_else(|| ApiError::UnknownResource(format!("Schemas/{id}")))
+}

@@ -1,0 +1,139 @@
+//! The one place where errors become HTTP responses: status, `scimType`, `Retry-After` and an
+//! RFC 7644 error body served as `application/scim+json`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ecma_plugin_api::{ErrorKind, ExportErrorKind};
+use ecma_scim::{ErrorBody, PatchError, ScimType};
+
+use crate::connector::calls::CallError;
+use crate::connector::mapping::MappingError;
+use crate::connector::RuntimeError;
+
+/// Every way a SCIM request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("no connector is configured at {0}")]
+    UnknownConnector(String),
+    #[error("connector '{name}' is not available: {reason}")]
+    ConnectorFailed { name: String, reason: String },
+    #[error("this connector has no resource type or endpoint '{0}'")]
+    UnknownResource(String),
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    #[error("no such endpoint")]
+    NoRoute,
+}
+
+/// Seconds a client should wait before retrying a 503.
+const RETRY_AFTER_IMPORTING: u32 = 10;
+const RETRY_AFTER_BUSY: u32 = 5;
+const RETRY_AFTER_UNAVAILABLE: u32 = 60;
+
+fn classify(error: &ApiError) -> (StatusCode, Option<ScimType>, Option<u32>) {
+    use StatusCode as S;
+    match error {
+        ApiError::Unauthorized => (S::UNAUTHORIZED, None, None),
+        ApiError::UnknownConnector(_) | ApiError::UnknownResource(_) | ApiError::NoRoute => {
+            (S::NOT_FOUND, None, None)
+        }
+        ApiError::ConnectorFailed { .. } => {
+            (S::SERVICE_UNAVAILABLE, None, Some(RETRY_AFTER_UNAVAILABLE))
+        }
+        ApiError::MalformedJson(_) => (S::BAD_REQUEST, Some(ScimType::InvalidSyntax), None),
+        ApiError::InvalidRequest(_) => (S::BAD_REQUEST, Some(ScimType::InvalidValue), None),
+        ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, None, None),
+        ApiError::Runtime(e) => match e {
+            RuntimeError::Importing => (S::SERVICE_UNAVAILABLE, None, Some(RETRY_AFTER_IMPORTING)),
+            RuntimeError::Unavailable { .. } => {
+                (S::SERVICE_UNAVAILABLE, None, Some(RETRY_AFTER_UNAVAILABLE))
+            }
+            RuntimeError::NotFound { .. } => (S::NOT_FOUND, None, None),
+            RuntimeError::AlreadyExists { .. } => (S::CONFLICT, Some(ScimType::Uniqueness), None),
+            RuntimeError::Mapping(MappingError::InvalidValue(_)) => {
+                (S::BAD_REQUEST, Some(ScimType::InvalidValue), None)
+            }
+            RuntimeError::Mapping(MappingError::Mutability(_)) => {
+                (S::BAD_REQUEST, Some(ScimType::Mutability), None)
+            }
+            RuntimeError::Filter(_) => (S::BAD_REQUEST, Some(ScimType::InvalidFilter), None),
+            RuntimeError::Patch(p) => (
+                S::BAD_REQUEST,
+                Some(match p {
+                    PatchError::InvalidSyntax(_) => ScimType::InvalidSyntax,
+                    PatchError::InvalidPath(_) => ScimType::InvalidPath,
+                    PatchError::NoTarget(_) => ScimType::NoTarget,
+                    PatchError::InvalidValue(_) => ScimType::InvalidValue,
+                    PatchError::Mutability(_) => ScimType::Mutability,
+                }),
+                None,
+            ),
+            RuntimeError::Export { kind, .. } => match kind {
+                ExportErrorKind::ObjectAlreadyExists => {
+                    (S::CONFLICT, Some(ScimType::Uniqueness), None)
+                }
+                ExportErrorKind::NoSuchObject => (S::NOT_FOUND, None, None),
+                ExportErrorKind::SyntaxViolation
+                | ExportErrorKind::InvalidDn
+                | ExportErrorKind::MissingAnchorComponent => {
+                    (S::BAD_REQUEST, Some(ScimType::InvalidValue), None)
+                }
+                ExportErrorKind::Busy => (S::SERVICE_UNAVAILABLE, None, Some(RETRY_AFTER_BUSY)),
+                ExportErrorKind::ConnectedDirectoryError
+                | ExportErrorKind::PermissionIssue
+                | ExportErrorKind::CustomContinueRun
+                | ExportErrorKind::CustomStopRun => (S::INTERNAL_SERVER_ERROR, None, None),
+            },
+            RuntimeError::Call(CallError::Timeout { .. }) => {
+                (S::SERVICE_UNAVAILABLE, None, Some(RETRY_AFTER_BUSY))
+            }
+            RuntimeError::Call(CallError::HostPanic { .. }) => {
+                (S::INTERNAL_SERVER_ERROR, None, None)
+            }
+            RuntimeError::Call(CallError::Connector(c)) => match c.kind {
+                ErrorKind::Busy | ErrorKind::Connection => {
+                    (S::SERVICE_UNAVAILABLE, None, Some(RETRY_AFTER_BUSY))
+                }
+                ErrorKind::InvalidConfiguration
+                | ErrorKind::NotSupported
+                | ErrorKind::Panic
+                | ErrorKind::Other => (S::INTERNAL_SERVER_ERROR, None, None),
+            },
+        },
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, scim_type, retry_after) = classify(&self);
+        let detail = self.to_string();
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), %detail, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), %detail, "request refused");
+        }
+        let body = serde_json::to_vec(&ErrorBody::new(status.as_u16(), scim_type, detail))
+            .unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(ecma_scim::CONTENT_TYPE),
+        );
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,133 @@
+//! TLS: the rustls server configuration (ring provider) and `ecmahost cert generate`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read certificate {path}: {detail}")]
+    Certificate { path: String, detail: String },
+    #[error("cannot read private key {path}: {detail}")]
+    Key { path: String, detail: String },
+    #[error("TLS configuration rejected: {0}")]
+    Config(#[from] rustls::Error),
+    #[error("certificate generation failed: {0}")]
+    Generate(#[from] rcgen::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The ring crypto provider; we never use aws-lc.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A server configuration from PEM files, offering HTTP/2 and HTTP/1.1.
+pub fn server_config(
+    certificate: &Path,
+    key: &Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let chain = CertificateDer::pem_file_iter(certificate)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| TlsError::Certificate {
+            path: certificate.display().to_string(),
+            detail: e.to_string(),
+        })?;
+    if chain.is_empty() {
+        return Err(TlsError::Certificate {
+            path: certificate.display().to_string(),
+            detail: "no certificate in file".into(),
+        });
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
+        path: key.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The names a generated certificate covers: this machine's host name, `localhost`, 127.0.0.1.
+pub fn default_names() -> Vec<String> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    if let Ok(host) = gethostname::gethostname().into_string() {
+        if !host.is_empty() && !names.contains(&host) {
+            names.insert(0, host);
+        }
+    }
+    names
+}
+
+/// Write a self-signed certificate and its key (mode 0600) as PEM.
+pub fn generate_self_signed(
+    names: Vec<String>,
+    certificate: &Path,
+    key: &Path,
+) -> Result<(), TlsError> {
+    let mut params = rcgen::CertificateParams::new(names.clone())?;
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(
+        rcgen::DnType::CommonName,
+        names.first().cloned().unwrap_or_else(|| "localhost".into()),
+    );
+    dn.push(rcgen::DnType::OrganizationName, "ECMA connector host");
+    params.distinguished_name = dn;
+    let key_pair = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&key_pair)?;
+    write_file(certificate, cert.pem().as_bytes(), 0o644)?;
+    write_file(key, key_pair.serialize_pem().as_bytes(), 0o600)
+}
+
+/// Write through a temp file and a rename, with `mode`, creating the parent directory.
+pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |source| TlsError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(err)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(err)?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_certificate_loads_and_key_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        generate_self_signed(default_names(), &cert, &key).unwrap();
+        server_config(&cert, &key).unwrap();
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(server_config(&key, &cert).is_err());
+    }
+}

@@ -1,0 +1,331 @@
+//! The host's side: load a connector library and call it through safe wrappers.
+//!
+//! [`load_library`] checks the ABI (abi_stable's header, layout and version checks) and the
+//! API version the library reports. [`PluginConnector`] converts every call to and from the FFI
+//! types. The same wrapper serves an in-process connector ([`PluginConnector::in_process`]), so
+//! tests and the plugin test kit exercise exactly the path the host takes.
+//!
+//! abi_stable never unloads a library: a loaded library lives until the process exits. Callers
+//! must give every version of a library its own path (see the host's plugin cache).
+
+use std::path::{Path, PathBuf};
+
+use abi_stable::library::{lib_header_from_path, LibraryError, RootModuleError};
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RResult, RString};
+
+use crate::convert::*;
+use crate::ffi::*;
+use crate::model::*;
+use crate::Connector;
+
+/// Why a library could not be loaded. Each variant says what an administrator can do.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("connector library {path} does not exist")]
+    NotFound { path: PathBuf },
+    #[error("{path} is not a connector library: {detail}")]
+    NotAPlugin { path: PathBuf, detail: String },
+    #[error("connector library {path} is incompatible with this host (host API {host_major}.{host_minor}): {detail}")]
+    Incompatible {
+        path: PathBuf,
+        host_major: u32,
+        host_minor: u32,
+        detail: String,
+    },
+    #[error("connector library {path} failed to initialise: {detail}")]
+    InitFailed { path: PathBuf, detail: String },
+}
+
+/// A loaded connector library.
+#[derive(Clone)]
+pub struct PluginLibrary {
+    module: ConnectorModuleRef,
+    info: PluginInfo,
+    api: (u32, u32),
+}
+
+impl std::fmt::Debug for PluginLibrary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginLibrary")
+            .field("info", &self.info)
+            .field("api", &self.api)
+            .finish()
+    }
+}
+
+/// Load the library at `path` and check that it is a connector this host can drive.
+///
+/// The path must be unique to this version of the file: `dlopen` returns the already loaded
+/// library for a path (or inode) it has seen, even if the file changed.
+pub fn load_library(path: &Path) -> Result<PluginLibrary, LoadError> {
+    if !path.is_file() {
+        return Err(LoadError::NotFound {
+            path: path.to_path_buf(),
+        });
+    }
+    let header = lib_header_from_path(path).map_err(|e| classify(path, e))?;
+    let module = header
+        .init_root_module::<ConnectorModuleRef>()
+        .map_err(|e| classify(path, e))?;
+    let ffi_info = (module.info())();
+    if ffi_info.api_major != API_MAJOR {
+        return Err(LoadError::Incompatible {
+            path: path.to_path_buf(),
+            host_major: API_MAJOR,
+            host_minor: API_MINOR,
+            detail: format!(
+                "library was built for API {}.{}",
+                ffi_info.api_major, ffi_info.api_minor
+            ),
+        });
+    }
+    let info = PluginInfo {
+        name: ffi_info.name.to_string(),
+        version: ffi_info.version.to_string(),
+        description: ffi_info.description.to_string(),
+    };
+    Ok(PluginLibrary {
+        module,
+        info,
+        api: (ffi_info.api_major, ffi_info.api_minor),
+    })
+}
+
+fn classify(path: &Path, e: LibraryError) -> LoadError {
+    let path = path.to_path_buf();
+    let detail = e.to_string();
+    match e {
+        LibraryError::OpenError { .. } | LibraryError::GetSymbolError { .. } => {
+            LoadError::NotAPlugin { path, detail }
+        }
+        LibraryError::RootModule {
+            err: RootModuleError::Unwound,
+            ..
+        } => LoadError::InitFailed {
+            path,
+            detail: "the library's initializer panicked".to_string(),
+        },
+        LibraryError::RootModule { .. } => LoadError::InitFailed { path, detail },
+        _ => LoadError::Incompatible {
+            path,
+            host_major: API_MAJOR,
+            host_minor: API_MINOR,
+            detail,
+        },
+    }
+}
+
+impl PluginLibrary {
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// `(major, minor)` of the API the library was built against.
+    pub fn api_version(&self) -> (u32, u32) {
+        self.api
+    }
+
+    /// A new connector instance from this library.
+    pub fn new_connector(&self) -> Result<PluginConnector, ConnectorError> {
+        match (self.module.new_connector())() {
+            RResult::ROk(inner) => Ok(PluginConnector { inner }),
+            RResult::RErr(e) => Err(error_from_ffi(&e)),
+        }
+    }
+}
+
+fn lift<T, U>(r: FfiResult<T>, f: impl FnOnce(T) -> U) -> Result<U, ConnectorError> {
+    match r {
+        RResult::ROk(v) => Ok(f(v)),
+        RResult::RErr(e) => Err(error_from_ffi(&e)),
+    }
+}
+
+/// A connector instance, as the host calls it. Every call is synchronous and may block:
+/// run it on a blocking thread.
+pub struct PluginConnector {
+    inner: FfiConnectorBox,
+}
+
+impl PluginConnector {
+    /// Wrap an in-process connector behind the same FFI adapter a library export uses.
+    pub fn in_process<C: Connector>() -> Result<Self, ConnectorError> {
+        Ok(Self {
+            inner: FfiConnector_TO::from_value(crate::connector::adapter(C::new()?), TD_Opaque),
+        })
+    }
+
+    pub fn config_parameters(
+        &self,
+        page: ConfigPage,
+        values: &ParameterValues,
+    ) -> Result<Vec<ParameterDefinition>, ConnectorError> {
+        lift(
+            self.inner
+                .config_parameters(page_to_ffi(&page), &values_to_ffi(values)),
+            |d| d.iter().map(parameter_from_ffi).collect(),
+        )
+    }
+
+    pub fn validate_page(
+        &self,
+        page: ConfigPage,
+        values: &ParameterValues,
+    ) -> Result<Vec<ParameterIssue>, ConnectorError> {
+        lift(
+            self.inner
+                .validate_page(page_to_ffi(&page), &values_to_ffi(values)),
+            |i| i.iter().map(issue_from_ffi).collect(),
+        )
+    }
+
+    pub fn capabilities(&self, values: &ParameterValues) -> Result<Capabilities, ConnectorError> {
+        lift(self.inner.capabilities(&values_to_ffi(values)), |c| {
+            capabilities_from_ffi(&c)
+        })
+    }
+
+    pub fn schema(&self, values: &ParameterValues) -> Result<Schema, ConnectorError> {
+        lift(self.inner.schema(&values_to_ffi(values)), |s| {
+            schema_from_ffi(&s)
+        })
+    }
+
+    pub fn partitions(&self, values: &ParameterValues) -> Result<Vec<Partition>, ConnectorError> {
+        lift(self.inner.partitions(&values_to_ffi(values)), |p| {
+            p.iter().map(partition_from_ffi).collect()
+        })
+    }
+
+    pub fn hierarchy(
+        &self,
+        values: &ParameterValues,
+        partition: &Partition,
+    ) -> Result<Vec<Container>, ConnectorError> {
+        lift(
+            self.inner
+                .hierarchy(&values_to_ffi(values), &partition_to_ffi(partition)),
+            |p| {
+                p.iter()
+                    .map(|c| Container {
+                        name: c.name.to_string(),
+                        dn: c.dn.to_string(),
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    pub fn test_connection(&self, values: &ParameterValues) -> Result<(), ConnectorError> {
+        lift(self.inner.test_connection(&values_to_ffi(values)), |_| ())
+    }
+
+    pub fn open_import(
+        &self,
+        values: &ParameterValues,
+        schema: &Schema,
+        request: &ImportRequest,
+    ) -> Result<PluginImportSession, ConnectorError> {
+        let r = self.inner.open_import(
+            &values_to_ffi(values),
+            &schema_to_ffi(schema),
+            import_request_to_ffi(request),
+        );
+        lift(r, |inner| PluginImportSession { inner })
+    }
+
+    pub fn open_export(
+        &self,
+        values: &ParameterValues,
+        schema: &Schema,
+        request: &ExportRequest,
+    ) -> Result<PluginExportSession, ConnectorError> {
+        let r = self.inner.open_export(
+            &values_to_ffi(values),
+            &schema_to_ffi(schema),
+            export_request_to_ffi(request),
+        );
+        lift(r, |inner| PluginExportSession { inner })
+    }
+
+    pub fn set_password(
+        &self,
+        values: &ParameterValues,
+        target: &PasswordTarget,
+        new_password: &Secret,
+        options: PasswordOptions,
+    ) -> Result<(), ConnectorError> {
+        let r = self.inner.set_password(
+            &values_to_ffi(values),
+            &password_target_to_ffi(target),
+            &RString::from(new_password.expose()),
+            password_options_to_ffi(&options),
+        );
+        lift(r, |_| ())
+    }
+
+    pub fn change_password(
+        &self,
+        values: &ParameterValues,
+        target: &PasswordTarget,
+        old_password: &Secret,
+        new_password: &Secret,
+    ) -> Result<(), ConnectorError> {
+        let r = self.inner.change_password(
+            &values_to_ffi(values),
+            &password_target_to_ffi(target),
+            &RString::from(old_password.expose()),
+            &RString::from(new_password.expose()),
+        );
+        lift(r, |_| ())
+    }
+}
+
+/// An open import run.
+pub struct PluginImportSession {
+    inner: FfiImportSessionBox,
+}
+
+impl PluginImportSession {
+    /// The next page. An entry with a modification code this host does not know fails the page.
+    pub fn next_page(&mut self) -> Result<ImportPage, ConnectorError> {
+        match self.inner.next_page() {
+            RResult::ROk(page) => Ok(ImportPage {
+                entries: page
+                    .entries
+                    .iter()
+                    .map(entry_from_ffi)
+                    .collect::<Result<_, _>>()?,
+                more: page.more,
+            }),
+            RResult::RErr(e) => Err(error_from_ffi(&e)),
+        }
+    }
+
+    /// End the run and return the watermark for the next delta import.
+    pub fn close(&mut self) -> Result<String, ConnectorError> {
+        lift(self.inner.close(), |w| w.to_string())
+    }
+}
+
+/// An open export connection.
+pub struct PluginExportSession {
+    inner: FfiExportSessionBox,
+}
+
+impl PluginExportSession {
+    pub fn put_export_entries(
+        &mut self,
+        batch: &[CsEntryChange],
+    ) -> Result<Vec<ExportResult>, ConnectorError> {
+        let ffi_batch = batch.iter().map(entry_to_ffi).collect();
+        lift(self.inner.put_export_entries(ffi_batch), |r| {
+            r.iter().map(export_result_from_ffi).collect()
+        })
+    }
+
+    pub fn close(&mut self) -> Result<(), ConnectorError> {
+        lift(self.inner.close(), |_| ())
+    }
+}

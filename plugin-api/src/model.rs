@@ -1,0 +1,707 @@
+//! Plain Rust types of the ECMA2 surface: what connector authors and the host work with.
+//!
+//! Nothing here is FFI-safe; [`crate::ffi`] holds the `StableAbi` mirror and
+//! `convert.rs` translates between the two at the library boundary.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One attribute value. ECMA2 knows exactly these five types.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Value {
+    String(String),
+    Integer(i64),
+    Boolean(bool),
+    Binary(Vec<u8>),
+    /// A reference to another object, by its anchor or DN as the connector defines.
+    Reference(String),
+}
+
+impl Value {
+    /// The value as text, as SCIM shows strings and references.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) | Value::Reference(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The type this value belongs to.
+    pub fn attribute_type(&self) -> AttributeType {
+        match self {
+            Value::String(_) => AttributeType::String,
+            Value::Integer(_) => AttributeType::Integer,
+            Value::Boolean(_) => AttributeType::Boolean,
+            Value::Binary(_) => AttributeType::Binary,
+            Value::Reference(_) => AttributeType::Reference,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::String(s) | Value::Reference(s) => f.write_str(s),
+            Value::Integer(i) => write!(f, "{i}"),
+            Value::Boolean(b) => write!(f, "{b}"),
+            Value::Binary(b) => write!(f, "<{} bytes>", b.len()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AttributeType {
+    String,
+    Integer,
+    Boolean,
+    Binary,
+    Reference,
+}
+
+/// Which way an attribute flows ("import only" attributes are never exported).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AttributeDirection {
+    ImportExport,
+    ImportOnly,
+    ExportOnly,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaAttribute {
+    pub name: String,
+    pub attribute_type: AttributeType,
+    pub multi_valued: bool,
+    pub direction: AttributeDirection,
+}
+
+impl SchemaAttribute {
+    /// A single-valued import+export attribute.
+    pub fn single(name: impl Into<String>, attribute_type: AttributeType) -> Self {
+        Self {
+            name: name.into(),
+            attribute_type,
+            multi_valued: false,
+            direction: AttributeDirection::ImportExport,
+        }
+    }
+}
+
+/// One object type of the connected system, with its anchor attribute(s).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectTypeSchema {
+    pub name: String,
+    /// Anchor attribute names; more than one makes a multi-attribute anchor.
+    pub anchor: Vec<String>,
+    pub attributes: Vec<SchemaAttribute>,
+}
+
+impl ObjectTypeSchema {
+    pub fn attribute(&self, name: &str) -> Option<&SchemaAttribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schema {
+    pub object_types: Vec<ObjectTypeSchema>,
+}
+
+impl Schema {
+    pub fn object_type(&self, name: &str) -> Option<&ObjectTypeSchema> {
+        self.object_types.iter().find(|t| t.name == name)
+    }
+}
+
+/// What an entry change does to the object as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectModification {
+    Add,
+    Replace,
+    Update,
+    Delete,
+}
+
+/// What an attribute change does to the attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AttributeModification {
+    Add,
+    Replace,
+    /// Value-level adds and deletes on a multi-valued attribute.
+    Update,
+    Delete,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValueModification {
+    Add,
+    Delete,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueChange {
+    pub modification: ValueModification,
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttributeChange {
+    pub name: String,
+    pub modification: AttributeModification,
+    pub values: Vec<ValueChange>,
+}
+
+impl AttributeChange {
+    /// Set the attribute to exactly these values (Add on a new object, Replace otherwise).
+    pub fn set(
+        name: impl Into<String>,
+        modification: AttributeModification,
+        values: Vec<Value>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            modification,
+            values: values
+                .into_iter()
+                .map(|value| ValueChange {
+                    modification: ValueModification::Add,
+                    value,
+                })
+                .collect(),
+        }
+    }
+
+    /// Remove the attribute entirely.
+    pub fn delete(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            modification: AttributeModification::Delete,
+            values: Vec::new(),
+        }
+    }
+
+    /// The values this change adds (for Add/Replace: the attribute's new values).
+    pub fn added_values(&self) -> impl Iterator<Item = &Value> {
+        self.values
+            .iter()
+            .filter(|v| v.modification == ValueModification::Add)
+            .map(|v| &v.value)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AnchorAttribute {
+    pub name: String,
+    pub value: Value,
+}
+
+/// ECMA2's `CSEntryChange`: one change to one object, in export or import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsEntryChange {
+    /// Chosen by the host; export results name it so they can be matched to entries.
+    pub identifier: String,
+    pub object_type: String,
+    pub dn: String,
+    pub modification: ObjectModification,
+    pub anchor: Vec<AnchorAttribute>,
+    pub changes: Vec<AttributeChange>,
+}
+
+impl CsEntryChange {
+    pub fn change(&self, attribute: &str) -> Option<&AttributeChange> {
+        self.changes.iter().find(|c| c.name == attribute)
+    }
+
+    pub fn anchor_value(&self, attribute: &str) -> Option<&Value> {
+        self.anchor
+            .iter()
+            .find(|a| a.name == attribute)
+            .map(|a| &a.value)
+    }
+}
+
+/// ECMA2 export error codes, plus [`ExportErrorKind::Busy`] for "retry later".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExportErrorKind {
+    /// The target refused the change for a reason of its own.
+    ConnectedDirectoryError,
+    InvalidDn,
+    MissingAnchorComponent,
+    /// A value or the shape of the change violates the target's rules.
+    SyntaxViolation,
+    ObjectAlreadyExists,
+    NoSuchObject,
+    PermissionIssue,
+    CustomContinueRun,
+    CustomStopRun,
+    /// The target is temporarily unavailable; the same change may succeed later.
+    Busy,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportError {
+    pub kind: ExportErrorKind,
+    pub message: String,
+}
+
+/// The outcome of exporting one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportResult {
+    pub identifier: String,
+    pub error: Option<ExportError>,
+    /// Anchor values the target assigned (for example an identity column).
+    pub anchor: Vec<AnchorAttribute>,
+}
+
+impl ExportResult {
+    pub fn success(identifier: impl Into<String>) -> Self {
+        Self {
+            identifier: identifier.into(),
+            error: None,
+            anchor: Vec::new(),
+        }
+    }
+
+    pub fn failure(
+        identifier: impl Into<String>,
+        kind: ExportErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            identifier: identifier.into(),
+            error: Some(ExportError {
+                kind,
+                message: message.into(),
+            }),
+            anchor: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnStyle {
+    None,
+    Generic,
+    Ldap,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportType {
+    /// Changed values only, value-level adds/deletes on multi-valued attributes.
+    AttributeUpdate,
+    /// Changed attributes with all their values.
+    AttributeReplace,
+    /// The whole object.
+    ObjectReplace,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectConfirmation {
+    Normal,
+    NoDeleteConfirmation,
+    NoAddAndDeleteConfirmation,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Normalizations {
+    pub uppercase: bool,
+    pub remove_accents: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    pub dn_style: DnStyle,
+    pub export_type: ExportType,
+    pub object_confirmation: ObjectConfirmation,
+    pub normalizations: Normalizations,
+    pub delta_import: bool,
+    pub full_export: bool,
+    pub export_password_in_first_pass: bool,
+    pub no_reference_values_in_first_export_pass: bool,
+    pub object_rename: bool,
+    pub delete_add_as_replace: bool,
+    pub partitions: bool,
+    pub hierarchy: bool,
+    pub concurrent_operations: bool,
+    pub passwords: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            dn_style: DnStyle::Generic,
+            export_type: ExportType::AttributeUpdate,
+            object_confirmation: ObjectConfirmation::Normal,
+            normalizations: Normalizations::default(),
+            delta_import: false,
+            full_export: false,
+            export_password_in_first_pass: false,
+            no_reference_values_in_first_export_pass: false,
+            object_rename: false,
+            delete_add_as_replace: false,
+            partitions: false,
+            hierarchy: false,
+            concurrent_operations: false,
+            passwords: false,
+        }
+    }
+}
+
+/// The wizard pages ECMA2 asks parameters for, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConfigPage {
+    Connectivity,
+    Capabilities,
+    /// Schema pages are numbered from 1; each may depend on the answers before it.
+    Schema(u32),
+    Global,
+    Partition,
+    RunStep,
+}
+
+impl ConfigPage {
+    /// The key the host's connector config uses for this page (`[parameters.<key>]`).
+    pub fn key(&self) -> String {
+        match self {
+            ConfigPage::Connectivity => "connectivity".into(),
+            ConfigPage::Capabilities => "capabilities".into(),
+            ConfigPage::Schema(n) => format!("schema{n}"),
+            ConfigPage::Global => "global".into(),
+            ConfigPage::Partition => "partition".into(),
+            ConfigPage::RunStep => "run_step".into(),
+        }
+    }
+
+    /// Inverse of [`ConfigPage::key`].
+    pub fn from_key(key: &str) -> Option<Self> {
+        Some(match key {
+            "connectivity" => ConfigPage::Connectivity,
+            "capabilities" => ConfigPage::Capabilities,
+            "global" => ConfigPage::Global,
+            "partition" => ConfigPage::Partition,
+            "run_step" => ConfigPage::RunStep,
+            _ => ConfigPage::Schema(
+                key.strip_prefix("schema")?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)?,
+            ),
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParameterKind {
+    String,
+    /// A secret: never logged, shown or returned by the host.
+    EncryptedString,
+    /// Multi-line text.
+    Text,
+    Label,
+    Divider,
+    CheckBox,
+    DropDown {
+        options: Vec<String>,
+        extensible: bool,
+    },
+    File,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParameterDefinition {
+    pub name: String,
+    pub kind: ParameterKind,
+    pub description: String,
+    pub default: Option<String>,
+    pub required: bool,
+}
+
+impl ParameterDefinition {
+    pub fn new(name: impl Into<String>, kind: ParameterKind) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            description: String::new(),
+            default: None,
+            required: false,
+        }
+    }
+
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    pub fn with_default(mut self, value: impl Into<String>) -> Self {
+        self.default = Some(value.into());
+        self
+    }
+
+    pub fn with_description(mut self, text: impl Into<String>) -> Self {
+        self.description = text.into();
+        self
+    }
+}
+
+/// A string that must never be printed: passwords, encrypted parameters.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself. Call this only where the value is handed to the target.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct ParameterValue {
+    value: String,
+    secret: bool,
+}
+
+/// Parameter answers, by name. Secret values are redacted from `Debug`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ParameterValues {
+    values: BTreeMap<String, ParameterValue>,
+}
+
+impl ParameterValues {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.values.insert(
+            name.into(),
+            ParameterValue {
+                value: value.into(),
+                secret: false,
+            },
+        );
+    }
+
+    pub fn insert_secret(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.values.insert(
+            name.into(),
+            ParameterValue {
+                value: value.into(),
+                secret: true,
+            },
+        );
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(|v| v.value.as_str())
+    }
+
+    /// The value, or an `InvalidConfiguration` error naming the missing parameter.
+    pub fn require(&self, name: &str) -> Result<&str, ConnectorError> {
+        self.get(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+            ConnectorError::invalid_configuration(format!("parameter '{name}' is required"))
+        })
+    }
+
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.values.get(name).is_some_and(|v| v.secret)
+    }
+
+    /// `(name, value, secret)` for every answer.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.value.as_str(), v.secret))
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+impl fmt::Debug for ParameterValues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.values.iter().map(|(k, v)| {
+                (
+                    k,
+                    if v.secret {
+                        "<redacted>"
+                    } else {
+                        v.value.as_str()
+                    },
+                )
+            }))
+            .finish()
+    }
+}
+
+/// A problem with one parameter's answer, found by page validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParameterIssue {
+    pub parameter: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    pub name: String,
+    pub dn: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Container {
+    pub name: String,
+    pub dn: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportKind {
+    Full,
+    Delta,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportRequest {
+    pub kind: ImportKind,
+    pub page_size: u32,
+    /// The watermark a previous import's `close` returned; empty for none.
+    pub watermark: String,
+    /// Partition DN; empty for the default partition.
+    pub partition: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportPage {
+    pub entries: Vec<CsEntryChange>,
+    /// More pages follow.
+    pub more: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportRequest {
+    pub export_type: ExportType,
+    pub batch_size: u32,
+    pub partition: String,
+}
+
+/// Whom a password call is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordTarget {
+    pub object_type: String,
+    pub dn: String,
+    pub anchor: Vec<AnchorAttribute>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PasswordOptions {
+    pub unlock_account: bool,
+    pub force_change_at_logon: bool,
+    pub validate: bool,
+}
+
+/// Name and version a library reports about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+}
+
+/// Broad class of a connector error; the host maps it to a SCIM status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A parameter answer is missing or wrong.
+    InvalidConfiguration,
+    /// The target cannot be reached or refused the connection.
+    Connection,
+    /// The connector does not implement this call.
+    NotSupported,
+    /// The target is temporarily unavailable; retry later.
+    Busy,
+    /// The connector panicked; the host turned it into this error.
+    Panic,
+    /// Anything else the connector or the target reported.
+    Other,
+}
+
+/// A whole-call failure of a connector (per-entry export failures are [`ExportError`]s).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct ConnectorError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ConnectorError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_configuration(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidConfiguration, message)
+    }
+
+    pub fn connection(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Connection, message)
+    }
+
+    pub fn not_supported(what: &str) -> Self {
+        Self::new(
+            ErrorKind::NotSupported,
+            format!("{what} is not supported by this connector"),
+        )
+    }
+
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Other, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_parameters_are_redacted_from_debug() {
+        let mut values = ParameterValues::new();
+        values.insert("user", "alice");
+        values.insert_secret("password", "hunter2hunter2");
+        let shown = format!("{values:?}");
+        assert!(shown.contains("alice"));
+        assert!(!shown.contains("hunter2"));
+        assert_eq!(format!("{:?}", Secret::new("s3cr3t")), "Secret(<redacted>)");
+    }
+
+    #[test]
+    fn page_keys_round_trip() {
+        for page in [
+            ConfigPage::Connectivity,
+            ConfigPage::Capabilities,
+            ConfigPage::Schema(1),
+            ConfigPage::Schema(4),
+            ConfigPage::Global,
+            ConfigPage::Partition,
+            ConfigPage::RunStep,
+        ] {
+            assert_eq!(ConfigPage::from_key(&page.key()), Some(page));
+        }
+        assert_eq!(ConfigPage::from_key("schema0"), None);
+        assert_eq!(ConfigPage::from_key("bogus"), None);
+    }
+}

@@ -1,0 +1,209 @@
+//! Test harness for the integration suite: builds the plugins once, starts a real host
+//! in-process on a free 127.0.0.1 port with real plugins and a real SQLite file, and gives the
+//! test an HTTPS client that trusts the host's generated certificate.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // Test support: failing loudly is the point.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ecmahost::config::HostConfig;
+use ecmahost::server::{start, RunningHost};
+use reqwest::{Method, StatusCode};
+use serde_json::Value as Json;
+use tempfile::TempDir;
+
+/// The workspace's target directory (`CARGO_TARGET_DIR` or `<workspace>/target`).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// Build the test plugins once per test run and return the directory holding them.
+pub fn plugin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args([
+                "build",
+                "-p",
+                "ecma-sql-connector",
+                "-p",
+                "ecma-faulty-connector",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo to build the test plugins");
+        assert!(status.success(), "building the plugins failed");
+        let dir = target_dir().join("debug");
+        for lib in ["libecma_sql.so", "libecma_faulty.so"] {
+            assert!(
+                dir.join(lib).is_file(),
+                "plugin {lib} missing in {}",
+                dir.display()
+            );
+        }
+        dir
+    })
+}
+
+/// A running host over a demo folder (SQLite `Employees`, connector `demo`) in a temp dir.
+pub struct TestHost {
+    pub dir: TempDir,
+    pub host: Option<RunningHost>,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub port: u16,
+}
+
+/// Extra connector file written next to `demo.toml` before the host starts.
+pub struct ExtraConnector {
+    pub file_name: &'static str,
+    pub toml: String,
+}
+
+impl TestHost {
+    pub async fn start() -> Self {
+        Self::start_with(Vec::new(), |_| {}).await
+    }
+
+    /// Start with extra connectors, after letting `edit` change the demo folder.
+    pub async fn start_with(extra: Vec<ExtraConnector>, edit: impl FnOnce(&Path)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plugins = plugin_dir();
+        let setup = ecmahost::demo::prepare(dir.path(), 0, &plugins.join("libecma_sql.so"))
+            .await
+            .expect("demo folder");
+        std::fs::copy(
+            plugins.join("libecma_faulty.so"),
+            dir.path().join("ECMA/libecma_faulty.so"),
+        )
+        .expect("copy plugin");
+        for c in extra {
+            std::fs::write(dir.path().join("connectors").join(c.file_name), c.toml)
+                .expect("write connector");
+        }
+        edit(dir.path());
+        let mut config = HostConfig::load(&setup.host_config).expect("host config");
+        config.listen = "127.0.0.1:0".parse().expect("address");
+        let host = start(&config).await.expect("host starts");
+        let port = host.addr.port();
+        let client = client_trusting(&setup.certificate);
+        let test = Self {
+            dir,
+            host: Some(host),
+            token: setup.token,
+            client,
+            port,
+        };
+        test.wait_ready("demo").await;
+        test
+    }
+
+    pub fn url(&self, connector: &str, path: &str) -> String {
+        format!(
+            "https://localhost:{}/ecma2host_{connector}/scim{path}",
+            self.port
+        )
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("data/demo.db")
+    }
+
+    /// Wait (bounded) until the connector's first import is done.
+    pub async fn wait_ready(&self, connector: &str) {
+        for _ in 0..100 {
+            let (status, _) = self
+                .send(Method::GET, connector, "/Users?count=1", &self.token, None)
+                .await;
+            if status != StatusCode::SERVICE_UNAVAILABLE {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("connector {connector} did not become ready");
+    }
+
+    /// Send a request; returns the status and the JSON body (Null when empty).
+    pub async fn send(
+        &self,
+        method: Method,
+        connector: &str,
+        path: &str,
+        token: &str,
+        body: Option<&str>,
+    ) -> (StatusCode, Json) {
+        let (status, _, json) = self.send_full(method, connector, path, token, body).await;
+        (status, json)
+    }
+
+    pub async fn send_full(
+        &self,
+        method: Method,
+        connector: &str,
+        path: &str,
+        token: &str,
+        body: Option<&str>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Json) {
+        let mut request = self
+            .client
+            .request(method, self.url(connector, path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/scim+json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("request reaches the host");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let json = if bytes.is_empty() {
+            Json::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        (status, headers, json)
+    }
+
+    /// Rows of `Employees` as `(Login, Department, IsActive)`, sorted.
+    pub async fn rows(&self) -> Vec<(String, Option<String>, bool)> {
+        use sqlx::Connection;
+        let mut conn =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", self.database().display()))
+                .await
+                .expect("open test database");
+        sqlx::query_as("SELECT Login, Department, IsActive FROM Employees ORDER BY Login")
+            .fetch_all(&mut conn)
+            .await
+            .expect("query rows")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(host) = self.host.take() {
+            host.shutdown().await;
+        }
+    }
+}
+
+/// An HTTPS client (ring provider) that trusts exactly `certificate`.
+pub fn client_trusting(certificate: &Path) -> reqwest::Client {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(certificate).expect("read certificate") {
+        roots.add(cert.expect("certificate")).expect("add root");
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(ecmahost::tls::provider())
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .expect("client")
+}

@@ -1,0 +1,7 @@
+//! The integration suite: one binary, real host, real plugins, real SQLite.
+//! Each module is one area; every test starts its own host on a free 127.0.0.1 port.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail loudly.
+
+mod entra;
+mod failures;
