@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ecmahost::config::{HostConfig, LoggingConfig};
-use ecmahost::{demo, logging, server, tls, token};
+use ecmahost::{bench, demo, logging, server, tls, token};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +35,25 @@ enum Command {
         /// The SQL connector library; by default the one next to this executable.
         #[arg(long)]
         plugin: Option<PathBuf>,
+    },
+    /// Drive concurrent keep-alive TLS load (GET-by-filter, POST) against a running host and
+    /// print req/s, p50 and p99 next to a bare axum+rustls baseline.
+    Bench {
+        /// The demo folder (reads the token, certificate and port from it).
+        #[arg(long, default_value = "demo-data")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 8585)]
+        port: u16,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The GET phase's filter.
+        #[arg(
+            long,
+            default_value = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User:AzureID eq \"6e3f5a3e-1b4c-4c5e-9a51-0a1b2c3d4e01\""
+        )]
+        filter: String,
     },
     /// Certificates.
     Cert {
@@ -109,6 +128,33 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let host = server::start(&config).await?;
             println!("{}", demo::banner(&setup));
             wait_for_shutdown(host).await
+        }
+        Command::Bench {
+            dir,
+            port,
+            clients,
+            seconds,
+            filter,
+        } => {
+            let token = std::fs::read_to_string(dir.join("secrets/demo.token"))?
+                .trim()
+                .to_string();
+            let options = bench::BenchOptions {
+                url: format!(
+                    "https://localhost:{port}/ecma2host_{}/scim",
+                    demo::CONNECTOR
+                ),
+                token,
+                certificate: dir.join("tls/cert.pem"),
+                key: dir.join("tls/key.pem"),
+                clients,
+                duration: std::time::Duration::from_secs(seconds),
+                filter,
+            };
+            println!("{clients} keep-alive TLS clients, {seconds} s per phase");
+            let results = bench::run(options).await?;
+            println!("{}", bench::table(&results));
+            Ok(())
         }
         Command::Cert {
             command: CertCommand::Generate { cert, key, names },

@@ -22,7 +22,7 @@ use crate::values::{from_stored, to_bind};
 
 /// Where and how the entries of one object type are written.
 #[derive(Debug)]
-pub(crate) struct Target {
+struct Target {
     table: String,
     anchor: String,
     dn: Option<String>,
@@ -31,7 +31,7 @@ pub(crate) struct Target {
 
 impl Target {
     /// `map` with the attribute types of the schema the host passed, where it names them.
-    pub(crate) fn new(map: &ObjectTypeMap, schema: &Schema) -> Self {
+    fn new(map: &ObjectTypeMap, schema: &Schema) -> Self {
         let host_type = |column: &str| {
             schema
                 .object_type(&map.name)
@@ -117,16 +117,12 @@ fn new_value(change: &ecma_plugin_api::AttributeChange) -> Result<Option<&Value>
 /// An entry's statement, and which anchor columns it reads back because the database assigns
 /// them.
 #[derive(Debug)]
-pub(crate) struct Planned {
+struct Planned {
     operation: Operation,
     assigned_anchor: Option<(String, AttributeType)>,
 }
 
-pub(crate) fn plan(
-    dialect: Dialect,
-    target: &Target,
-    entry: &CsEntryChange,
-) -> Result<Planned, ExportError> {
+fn plan(dialect: Dialect, target: &Target, entry: &CsEntryChange) -> Result<Planned, ExportError> {
     match entry.modification {
         ObjectModification::Add => plan_insert(dialect, target, entry),
         ObjectModification::Replace | ObjectModification::Update => {
@@ -338,55 +334,187 @@ impl ExportSession for SqlExportSession {
         let results = batch
             .into_iter()
             .zip(plans)
-            .map(|(entry, planned)| {
-                let assigned_anchor = match planned {
-                    Ok(assigned_anchor) => assigned_anchor,
-                    Err(e) => return ExportResult::failure(entry.identifier, e.kind, e.message),
-                };
-                match outcomes.next() {
-                    Some(Outcome::Done { returned }) => {
-                        let mut result = ExportResult::success(entry.identifier);
-                        if let (Some((name, attribute_type)), Some(stored)) =
-                            (assigned_anchor, returned.into_iter().next())
-                        {
-                            if let Ok(value) = from_stored(stored, attribute_type) {
-                                result.anchor.push(AnchorAttribute { name, value });
-                            }
-                        }
-                        result
-                    }
-                    Some(Outcome::NotFound) => ExportResult::failure(
-                        entry.identifier,
-                        ExportErrorKind::NoSuchObject,
-                        format!(
-                            "no row of table '{}' has this anchor",
-                            self.targets
-                                .get(&entry.object_type)
-                                .map_or("", |t| t.table.as_str())
-                        ),
-                    ),
-                    Some(Outcome::NullReturned) => {
-                        ExportResult::failure(
-                            entry.identifier,
-                            ExportErrorKind::MissingAnchorComponent,
-                            format!(
-                            "the entry has no anchor value and the database assigned none to '{}'",
-                            self.targets.get(&entry.object_type).map_or("", |t| t.anchor.as_str())
-                        ),
-                        )
-                    }
-                    Some(Outcome::Failed(e)) => {
-                        let e = e.to_export_error();
-                        ExportResult::failure(entry.identifier, e.kind, e.message)
-                    }
-                    None => ExportResult::failure(
-                        entry.identifier,
-                        ExportErrorKind::ConnectedDirectoryError,
-                        "the database returned no outcome for this entry",
-                    ),
+            .map(|(entry, planned)| match planned {
+                Ok(assigned_anchor) => {
+                    let target = self.targets.get(&entry.object_type);
+                    result(target, entry.identifier, assigned_anchor, outcomes.next())
                 }
+                Err(e) => ExportResult::failure(entry.identifier, e.kind, e.message),
             })
             .collect();
         Ok(results)
+    }
+}
+
+/// The result of an entry the database ran.
+fn result(
+    target: Option<&Target>,
+    identifier: String,
+    assigned_anchor: Option<(String, AttributeType)>,
+    outcome: Option<Outcome>,
+) -> ExportResult {
+    let table = target.map_or("", |t| t.table.as_str());
+    match outcome {
+        Some(Outcome::Done { returned }) => {
+            let mut result = ExportResult::success(identifier);
+            if let (Some((name, attribute_type)), Some(stored)) =
+                (assigned_anchor, returned.into_iter().next())
+            {
+                if let Ok(value) = from_stored(stored, attribute_type) {
+                    result.anchor.push(AnchorAttribute { name, value });
+                }
+            }
+            result
+        }
+        Some(Outcome::NotFound) => ExportResult::failure(
+            identifier,
+            ExportErrorKind::NoSuchObject,
+            format!("no row of table '{table}' has this anchor"),
+        ),
+        Some(Outcome::NullReturned) => ExportResult::failure(
+            identifier,
+            ExportErrorKind::MissingAnchorComponent,
+            format!("the entry has no anchor value and table '{table}' assigned none"),
+        ),
+        Some(Outcome::Failed(e)) => {
+            let e = e.to_export_error();
+            ExportResult::failure(identifier, e.kind, e.message)
+        }
+        None => ExportResult::failure(
+            identifier,
+            ExportErrorKind::ConnectedDirectoryError,
+            "the database returned no outcome for this entry",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Column;
+    use ecma_plugin_api::AttributeChange;
+
+    fn target() -> Target {
+        let column = |name: &str, attribute_type| Column {
+            name: name.into(),
+            attribute_type,
+        };
+        let map = ObjectTypeMap {
+            name: "User".into(),
+            table: "Emp \"loyees\"".into(),
+            anchor: "Id".into(),
+            dn: None,
+            columns: vec![
+                column("Id", AttributeType::Integer),
+                column("Name", AttributeType::String),
+                column("Active", AttributeType::Boolean),
+            ],
+        };
+        Target::new(&map, &Schema::default())
+    }
+
+    fn entry(modification: ObjectModification, changes: Vec<AttributeChange>) -> CsEntryChange {
+        CsEntryChange {
+            identifier: "x".into(),
+            object_type: "User".into(),
+            dn: "7".into(),
+            modification,
+            anchor: Vec::new(),
+            changes,
+        }
+    }
+
+    fn sql(entry: &CsEntryChange) -> (String, Vec<Bind>, Check) {
+        let planned = plan(Dialect::Sqlite, &target(), entry).unwrap();
+        let statement = planned.operation.statement;
+        (statement.sql, statement.binds, planned.operation.check)
+    }
+
+    #[test]
+    fn statements_per_modification() {
+        let set = |name: &str, v: Value| {
+            AttributeChange::set(name, AttributeModification::Replace, vec![v])
+        };
+        let add = entry(
+            ObjectModification::Add,
+            vec![set("Name", Value::String("a".into()))],
+        );
+        assert_eq!(
+            sql(&add),
+            (
+                "INSERT INTO \"Emp \"\"loyees\"\"\" (\"Name\", \"Id\") VALUES (?, ?)".into(),
+                vec![Bind::Text("a".into()), Bind::Integer(7)],
+                Check::RowsAffected
+            ),
+            "the DN is the anchor and converts to its type"
+        );
+        let update = entry(
+            ObjectModification::Update,
+            vec![
+                set("Active", Value::String("True".into())),
+                AttributeChange::delete("Name"),
+            ],
+        );
+        assert_eq!(
+            sql(&update),
+            (
+                "UPDATE \"Emp \"\"loyees\"\"\" SET \"Active\" = ?, \"Name\" = ? WHERE \"Id\" = ?"
+                    .into(),
+                vec![
+                    Bind::Boolean(true),
+                    Bind::Null(AttributeType::String),
+                    Bind::Integer(7)
+                ],
+                Check::RowsAffected
+            )
+        );
+        let touch = entry(ObjectModification::Replace, Vec::new());
+        assert_eq!(sql(&touch).2, Check::RowExists);
+        let delete = entry(ObjectModification::Delete, Vec::new());
+        assert_eq!(
+            sql(&delete).0,
+            "DELETE FROM \"Emp \"\"loyees\"\"\" WHERE \"Id\" = ?"
+        );
+        let anonymous = CsEntryChange {
+            dn: String::new(),
+            ..add
+        };
+        assert_eq!(
+            sql(&anonymous).0,
+            "INSERT INTO \"Emp \"\"loyees\"\"\" (\"Name\") VALUES (?) RETURNING \"Id\""
+        );
+        assert_eq!(sql(&anonymous).2, Check::Returning(1));
+    }
+
+    #[test]
+    fn bad_entries_fail_before_any_sql() {
+        let kind = |e: &CsEntryChange| plan(Dialect::Sqlite, &target(), e).unwrap_err().kind;
+        let multi = AttributeChange::set(
+            "Name",
+            AttributeModification::Replace,
+            vec![Value::String("a".into()), Value::String("b".into())],
+        );
+        assert_eq!(
+            kind(&entry(ObjectModification::Update, vec![multi])),
+            ExportErrorKind::SyntaxViolation
+        );
+        let twice = vec![
+            AttributeChange::delete("Name"),
+            AttributeChange::delete("Name"),
+        ];
+        assert_eq!(
+            kind(&entry(ObjectModification::Update, twice)),
+            ExportErrorKind::SyntaxViolation
+        );
+        let no_anchor = CsEntryChange {
+            dn: String::new(),
+            ..entry(ObjectModification::Delete, Vec::new())
+        };
+        assert_eq!(kind(&no_anchor), ExportErrorKind::MissingAnchorComponent);
+        let not_a_number = CsEntryChange {
+            dn: "seven".into(),
+            ..entry(ObjectModification::Delete, Vec::new())
+        };
+        assert_eq!(kind(&not_a_number), ExportErrorKind::SyntaxViolation);
     }
 }

@@ -1081,13 +1081,17 @@ fn quoted_names_and_assigned_anchors() {
 }
 
 #[test]
-fn concurrent_callers_share_one_connector() {
+fn concurrent_callers_and_instances() {
+    // Several host threads call one instance at once, and a second instance (its own pool,
+    // as a second configured connector would have) writes the same file: first connections
+    // race to switch the file to WAL, batches contend for the write lock, imports read
+    // alongside. Nothing may fail.
     let db = TestDb::new(EMPLOYEES);
-    let c = connector();
+    let instances = [connector(), connector()];
     let values = user_params(&db);
     std::thread::scope(|scope| {
-        for t in 0..4 {
-            let (c, values) = (&c, &values);
+        for t in 0..6 {
+            let (c, values) = (&instances[t % 2], &values);
             scope.spawn(move || {
                 for b in 0..10 {
                     let batch: Vec<CsEntryChange> = (0..20)
@@ -1100,9 +1104,44 @@ fn concurrent_callers_share_one_connector() {
                         .collect();
                     let results = export(c, values, &batch);
                     assert!(results.iter().all(|r| r.error.is_none()), "{results:?}");
+                    if b % 3 == 0 {
+                        import_all(c, values, 50);
+                    }
                 }
             });
         }
     });
-    assert_eq!(db.count("Employees"), 4 * 10 * 20);
+    assert_eq!(db.count("Employees"), 6 * 10 * 20);
+    let imported: usize = import_all(&instances[0], &values, 500)
+        .iter()
+        .map(|p| p.entries.len())
+        .sum();
+    assert_eq!(imported, 6 * 10 * 20);
+}
+
+#[test]
+fn the_built_library_loads_and_works() {
+    // The cdylib cargo built next to this test binary (target/<profile>/), copied to a path of
+    // its own as the host's plugin cache does, so a concurrent rebuild cannot change it.
+    let exe = std::env::current_exe().unwrap();
+    let built = exe.parent().unwrap().parent().unwrap().join(format!(
+        "{}ecma_sql{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join(built.file_name().unwrap());
+    std::fs::copy(&built, &copy).unwrap();
+
+    let library = load_library(&copy).unwrap();
+    assert_eq!(library.info().name, "sql");
+    assert_eq!(library.info().version, env!("CARGO_PKG_VERSION"));
+    let c = library.new_connector().unwrap();
+    let db = TestDb::new(EMPLOYEES);
+    let values = user_params(&db);
+    c.test_connection(&values).unwrap();
+    let results = export(&c, &values, &[add("E1", &[("UserName", s("alice"))])]);
+    assert!(results[0].error.is_none(), "{results:?}");
+    let pages = import_all(&c, &values, 10);
+    assert_eq!(pages[0].entries[0].identifier, "E1");
 }

@@ -8,7 +8,9 @@
 mod sqlite;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::OnceCell;
 
 use crate::error::DbError;
 use crate::sql::{Dialect, Statement};
@@ -119,37 +121,30 @@ impl Database {
     }
 }
 
-/// Pools by connection string, so that the per-call parameter answers ECMA2 style does not
-/// mean a reconnect per call.
+/// Pools by connection string, so that passing the parameter answers with every call (ECMA2
+/// style) does not mean a reconnect per call.
 #[derive(Default)]
 pub(crate) struct Pools {
-    pools: Mutex<HashMap<String, Database>>,
+    pools: Mutex<HashMap<String, Arc<OnceCell<Database>>>>,
 }
 
 impl Pools {
+    /// The pool for `connection_string`, opened on first use. Concurrent first calls share one
+    /// attempt; a failed attempt is not remembered, so the next call tries again.
     pub(crate) async fn get(
         &self,
         connection_string: &str,
         secret: bool,
     ) -> Result<Database, DbError> {
-        if let Some(db) = self.cached(connection_string) {
-            return Ok(db);
-        }
-        // Connect without the lock held; if two calls race, the first pool stored wins and
-        // the other is dropped.
-        let db = Database::connect(connection_string, secret).await?;
-        let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(pools
-            .entry(connection_string.to_string())
-            .or_insert(db)
-            .clone())
-    }
-
-    fn cached(&self, connection_string: &str) -> Option<Database> {
-        self.pools
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(connection_string)
+        let cell = {
+            let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
+            pools
+                .entry(connection_string.to_string())
+                .or_default()
+                .clone()
+        };
+        cell.get_or_try_init(|| Database::connect(connection_string, secret))
+            .await
             .cloned()
     }
 }

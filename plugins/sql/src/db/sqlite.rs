@@ -3,12 +3,15 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
 };
-use sqlx::{Decode, Row, Sqlite, SqliteConnection, SqlitePool, TypeInfo, ValueRef};
+use sqlx::{
+    ConnectOptions, Connection, Decode, Row, Sqlite, SqliteConnection, SqlitePool, TypeInfo,
+    ValueRef,
+};
 
 use super::{Check, ColumnInfo, Operation, Outcome};
 use crate::error::{DbError, FailureClass};
@@ -31,7 +34,7 @@ const SQLITE_CONSTRAINT: i64 = 19;
 const SQLITE_MISMATCH: i64 = 20;
 const SQLITE_RANGE: i64 = 25;
 const SQLITE_NOTADB: i64 = 26;
-// Extended constraint codes that name a duplicate.
+// Extended constraint codes: the first two mean a duplicate, the last a missing referent.
 const SQLITE_CONSTRAINT_PRIMARYKEY: i64 = 1555;
 const SQLITE_CONSTRAINT_UNIQUE: i64 = 2067;
 const SQLITE_CONSTRAINT_FOREIGNKEY: i64 = 787;
@@ -51,11 +54,17 @@ fn options(connection_string: &str, secret: bool) -> Result<SqliteConnectOptions
             })
         })?
     } else if let Some((scheme, _)) = s.split_once("://") {
-        return Err(DbError::UnsupportedScheme(scheme.to_string()));
+        // Only a well-formed scheme is repeated: anything else may be part of a credential.
+        let plain = !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        let shown = if plain && !secret { scheme } else { "?" };
+        return Err(DbError::UnsupportedScheme(shown.to_string()));
     } else {
         SqliteConnectOptions::new().filename(s)
     };
-    let in_memory = s.contains(":memory:") || s.contains("mode=memory");
+    let in_memory = is_in_memory(s);
     // sqlx would create the file only if asked to; checking first gives the administrator a
     // message naming the path instead of SQLite's "unable to open database file".
     if !in_memory && !Path::new(options.get_filename()).is_file() {
@@ -65,20 +74,56 @@ fn options(connection_string: &str, secret: bool) -> Result<SqliteConnectOptions
             DbError::MissingFile(options.get_filename().to_path_buf())
         });
     }
-    Ok(options
-        .create_if_missing(false)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(BUSY_TIMEOUT))
+    Ok(options.create_if_missing(false).busy_timeout(BUSY_TIMEOUT))
+}
+
+fn is_in_memory(connection_string: &str) -> bool {
+    connection_string.contains(":memory:") || connection_string.contains("mode=memory")
 }
 
 pub(super) async fn connect(connection_string: &str, secret: bool) -> Result<SqlitePool, DbError> {
     let options = options(connection_string, secret)?;
+    if !is_in_memory(connection_string) {
+        enable_wal(&options).await?;
+    }
     SqlitePoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
         .map_err(connect_error)
+}
+
+/// Put the database file into WAL mode, so that imports read while a batch writes.
+///
+/// WAL is a property of the file, so it is switched on once, on a connection of its own, and
+/// not by every pooled connection: connections switching at the same time race for an
+/// exclusive lock, and SQLite reports that as SQLITE_BUSY without waiting for the busy timeout.
+/// Busy is retried until the busy timeout; any other failure (a read-only file, say) is left
+/// for the pool's own connection to report, or to live with in the file's journal mode.
+async fn enable_wal(options: &SqliteConnectOptions) -> Result<(), DbError> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let attempt = async {
+            let conn = options
+                .clone()
+                .journal_mode(SqliteJournalMode::Wal)
+                .connect()
+                .await?;
+            conn.close().await
+        };
+        match attempt.await {
+            Err(e) if classify(&e) == FailureClass::Busy => {
+                if Instant::now() >= deadline {
+                    return Err(connect_error(e));
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Ok(()) | Err(_) => return Ok(()),
+        }
+    }
 }
 
 pub(super) async fn ping(pool: &SqlitePool) -> Result<(), DbError> {
