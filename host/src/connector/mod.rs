@@ -330,9 +330,11 @@ impl ConnectorRuntime {
 
     pub fn get(&self, id: &str) -> Result<Arc<CsObject>, RuntimeError> {
         self.check_available()?;
-        self.space
-            .get(id)
-            .ok_or_else(|| RuntimeError::NotFound { id: id.to_string() })
+        self.lookup(id)
+    }
+
+    fn lookup(&self, id: &str) -> Result<Arc<CsObject>, RuntimeError> {
+        self.space.get(id).ok_or_else(|| RuntimeError::NotFound { id: id.to_string() })
     }
 
     /// Resources matching `filter`, in anchor order: `(page, total)`. `start_index` is 1-based.
@@ -427,10 +429,7 @@ impl ConnectorRuntime {
     ) -> Result<PatchOutcome, RuntimeError> {
         self.check_available()?;
         let _guard = self.locks.lock(id).await;
-        let current = self
-            .space
-            .get(id)
-            .ok_or_else(|| RuntimeError::NotFound { id: id.to_string() })?;
+        let current = self.lookup(id)?;
         let mut resource = self.mapping.to_resource(&current, base);
         apply_patch(&mut resource, ops)?;
         if get_ci(&resource, "userName").and_then(Json::as_str) != Some(current.anchor.as_str()) {
@@ -512,10 +511,7 @@ impl ConnectorRuntime {
     pub async fn delete(&self, id: &str) -> Result<(), RuntimeError> {
         self.check_available()?;
         let _guard = self.locks.lock(id).await;
-        let current = self
-            .space
-            .get(id)
-            .ok_or_else(|| RuntimeError::NotFound { id: id.to_string() })?;
+        let current = self.lookup(id)?;
         match self.config.delete {
             DeleteFlow::None => Ok(()),
             DeleteFlow::Delete => self.delete_locked(&current).await,

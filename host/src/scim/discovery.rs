@@ -126,34 +126,19 @@ fn schema_documents(tenant: &Tenant) -> Vec<Json> {
     let mut extension = Vec::new();
     for (connector_name, scim_name, t, multi, in_extension) in mapping.exposed() {
         let description = format!("Connector attribute {connector_name}");
+        let plain = |name: &str| attribute(name, t, multi, &description, false, false, "none");
         if in_extension {
-            extension.push(attribute(
-                &scim_name,
-                t,
-                multi,
-                &description,
-                false,
-                false,
-                "none",
-            ));
+            extension.push(plain(&scim_name));
         } else if let Some((parent, sub)) = scim_name.split_once('.') {
             let entry = complex.entry(parent.to_string()).or_insert_with(|| {
                 json!({"name": parent, "type": "complex", "multiValued": false, "description": parent, "required": false,
                        "mutability": "readWrite", "returned": "default", "uniqueness": "none", "subAttributes": []})
             });
             if let Some(Json::Array(subs)) = entry.get_mut("subAttributes") {
-                subs.push(attribute(sub, t, multi, &description, false, false, "none"));
+                subs.push(plain(sub));
             }
         } else {
-            core.push(attribute(
-                &scim_name,
-                t,
-                multi,
-                &description,
-                false,
-                false,
-                "none",
-            ));
+            core.push(plain(&scim_name));
         }
     }
     core.extend(complex.into_iter().map(|(_, v)| v));
