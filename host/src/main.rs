@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ecmahost::config::{HostConfig, LoggingConfig};
+use ecmahost::config::HostConfig;
 use ecmahost::{bench, demo, logging, server, tls, token};
 
 #[derive(Parser)]
@@ -118,13 +118,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             serve(&config).await
         }
         Command::Demo { dir, port, plugin } => {
-            let _guard = logging::init(&LoggingConfig {
-                level: "info".into(),
-                directory: None,
-            });
             let plugin = demo::locate_plugin(plugin.as_deref())?;
             let setup = demo::prepare(&dir, port, &plugin).await?;
             let config = HostConfig::load(&setup.host_config)?;
+            let _guard = logging::init(&config.logging);
             let host = server::start(&config).await?;
             println!("{}", demo::banner(&setup));
             wait_for_shutdown(host).await

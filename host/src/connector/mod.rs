@@ -334,7 +334,9 @@ impl ConnectorRuntime {
     }
 
     fn lookup(&self, id: &str) -> Result<Arc<CsObject>, RuntimeError> {
-        self.space.get(id).ok_or_else(|| RuntimeError::NotFound { id: id.to_string() })
+        self.space
+            .get(id)
+            .ok_or_else(|| RuntimeError::NotFound { id: id.to_string() })
     }
 
     /// Resources matching `filter`, in anchor order: `(page, total)`. `start_index` is 1-based.

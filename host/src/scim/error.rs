@@ -144,26 +144,59 @@ mod tests {
     use ecma_plugin_api::ConnectorError;
 
     fn export(kind: ExportErrorKind) -> ApiError {
-        ApiError::Runtime(RuntimeError::Export { kind, message: "m".into() })
+        ApiError::Runtime(RuntimeError::Export {
+            kind,
+            message: "m".into(),
+        })
     }
 
     #[test]
     fn export_failures_map_to_the_documented_statuses() {
         let cases = [
-            (export(ExportErrorKind::ObjectAlreadyExists), 409, Some("uniqueness"), false),
-            (export(ExportErrorKind::NoSuchObject), 404, None, false),
-            (export(ExportErrorKind::SyntaxViolation), 400, Some("invalidValue"), false),
-            (export(ExportErrorKind::Busy), 503, None, true),
-            (export(ExportErrorKind::ConnectedDirectoryError), 500, None, false),
             (
-                ApiError::Runtime(RuntimeError::Call(CallError::Timeout { call: "x", timeout: std::time::Duration::from_secs(1) })),
+                export(ExportErrorKind::ObjectAlreadyExists),
+                409,
+                Some("uniqueness"),
+                false,
+            ),
+            (export(ExportErrorKind::NoSuchObject), 404, None, false),
+            (
+                export(ExportErrorKind::SyntaxViolation),
+                400,
+                Some("invalidValue"),
+                false,
+            ),
+            (export(ExportErrorKind::Busy), 503, None, true),
+            (
+                export(ExportErrorKind::ConnectedDirectoryError),
+                500,
+                None,
+                false,
+            ),
+            (
+                ApiError::Runtime(RuntimeError::Call(CallError::Timeout {
+                    call: "x",
+                    timeout: std::time::Duration::from_secs(1),
+                })),
                 503,
                 None,
                 true,
             ),
-            (ApiError::Runtime(RuntimeError::Call(CallError::Connector(ConnectorError::new(ErrorKind::Panic, "p")))), 500, None, false),
+            (
+                ApiError::Runtime(RuntimeError::Call(CallError::Connector(
+                    ConnectorError::new(ErrorKind::Panic, "p"),
+                ))),
+                500,
+                None,
+                false,
+            ),
             (ApiError::Runtime(RuntimeError::Importing), 503, None, true),
-            (ApiError::MalformedJson("x".into()), 400, Some("invalidSyntax"), false),
+            (
+                ApiError::MalformedJson("x".into()),
+                400,
+                Some("invalidSyntax"),
+                false,
+            ),
             (ApiError::Unauthorized, 401, None, false),
         ];
         for (error, status, scim_type, retry) in cases {
@@ -178,7 +211,10 @@ mod tests {
     fn responses_are_scim_json_with_string_status() {
         let response = ApiError::Runtime(RuntimeError::Importing).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.headers()[header::CONTENT_TYPE], ecma_scim::CONTENT_TYPE);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            ecma_scim::CONTENT_TYPE
+        );
         assert_eq!(response.headers()[header::RETRY_AFTER], "10");
     }
 }

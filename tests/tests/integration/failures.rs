@@ -166,9 +166,13 @@ async fn plugin_panic_is_500_and_host_keeps_serving() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // One connector's token never opens another connector.
-    let (status, _) = host.send(Method::GET, "faulty", "/Users", &host.token, None).await;
+    let (status, _) = host
+        .send(Method::GET, "faulty", "/Users", &host.token, None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = host.send(Method::GET, "demo", "/Users", FAULTY_TOKEN, None).await;
+    let (status, _) = host
+        .send(Method::GET, "demo", "/Users", FAULTY_TOKEN, None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The same connector and the others keep working.
     let (status, body) = host
