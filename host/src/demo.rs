@@ -250,9 +250,15 @@ object_types = "User"
 }
 
 fn host_toml(port: u16) -> String {
+    // The admin endpoints (/status, /metrics) go next door, on loopback only.
+    let admin = match port.checked_add(1) {
+        Some(next) if port != 0 => format!("admin_listen = \"127.0.0.1:{next}\"\n"),
+        _ => String::new(),
+    };
     format!(
         r#"version = 1
 listen = "0.0.0.0:{port}"
+{admin}
 ecma_dir = "ECMA"
 data_dir = "data"
 connectors_dir = "connectors"

@@ -6,6 +6,7 @@
 //! `connector::export` (batched plugin calls on the blocking pool) -> the plugin -> the target.
 //! See docs/ARCHITECTURE.md for the code map and its invariants.
 
+pub mod admin;
 pub mod bench;
 pub mod config;
 pub mod connector;

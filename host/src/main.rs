@@ -55,6 +55,11 @@ enum Command {
         )]
         filter: String,
     },
+    /// Connector libraries.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Certificates.
     Cert {
         #[command(subcommand)]
@@ -79,6 +84,12 @@ enum CertCommand {
         #[arg(long = "name")]
         names: Vec<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Print a library's name, version, API version, capabilities and parameter pages.
+    Inspect { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -165,6 +176,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 key.display(),
                 all.join(", ")
             );
+            Ok(())
+        }
+        Command::Plugin {
+            command: PluginCommand::Inspect { file },
+        } => {
+            print!("{}", ecmahost::plugins::inspect(&file)?);
             Ok(())
         }
         Command::Token {

@@ -8,6 +8,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 
 use crate::config::HostConfig;
+use crate::plugins::watch::WatchGuard;
 use crate::registry::{Registry, RegistryError};
 use crate::scim::{router, AppState};
 use crate::tls::{server_config, TlsError};
@@ -23,20 +24,30 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Watch(#[from] crate::plugins::watch::WatchError),
 }
 
 /// A host that is serving. Dropping it does not stop it; call [`RunningHost::shutdown`].
 pub struct RunningHost {
     pub addr: SocketAddr,
+    /// Where `/status` and `/metrics` are served, when `admin_listen` is set.
+    pub admin_addr: Option<SocketAddr>,
     pub registry: Arc<Registry>,
     handle: Handle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    admin: Option<(Handle, tokio::task::JoinHandle<std::io::Result<()>>)>,
+    _watch: WatchGuard,
 }
 
 impl RunningHost {
     /// Stop accepting, let requests in flight finish (up to 10 s), and wait.
     pub async fn shutdown(self) {
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        if let Some((handle, task)) = self.admin {
+            handle.shutdown();
+            let _ = task.await;
+        }
         let _ = self.server.await;
     }
 
@@ -59,26 +70,53 @@ pub async fn start(config: &HostConfig) -> Result<RunningHost, StartError> {
     let tls = RustlsConfig::from_config(server_config(&config.tls.certificate, &config.tls.key)?);
     let registry = Registry::load(config).await?;
     let app = router(AppState::new(registry.clone()));
-    let listener = std::net::TcpListener::bind(config.listen)
-        .and_then(|l| l.set_nonblocking(true).map(|_| l))
-        .map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.listen,
-        source,
-    })?;
+    let listener = bind(config.listen)?;
+    let addr = local_addr(&listener, config.listen)?;
     let handle = Handle::new();
     let server = axum_server::from_tcp_rustls(listener, tls)
         .handle(handle.clone())
         .serve(app.into_make_service());
     let server = tokio::spawn(server);
+    let (admin_addr, admin) = match config.admin_listen {
+        Some(admin_listen) => {
+            let listener = bind(admin_listen)?;
+            let admin_addr = local_addr(&listener, admin_listen)?;
+            let admin_handle = Handle::new();
+            let task = tokio::spawn(
+                axum_server::from_tcp(listener)
+                    .handle(admin_handle.clone())
+                    .serve(crate::admin::router(registry.clone()).into_make_service()),
+            );
+            tracing::info!(addr = %admin_addr, "admin endpoints /status and /metrics (HTTP)");
+            (Some(admin_addr), Some((admin_handle, task)))
+        }
+        None => (None, None),
+    };
+    let watch = crate::plugins::watch::spawn(registry.clone())?;
     tracing::info!(%addr, connectors = registry.all().len(), "ECMA connector host listening (HTTPS)");
     Ok(RunningHost {
         addr,
+        admin_addr,
         registry,
         handle,
         server,
+        admin,
+        _watch: watch,
+    })
+}
+
+fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, StartError> {
+    std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|_| l))
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(
+    listener: &std::net::TcpListener,
+    wanted: SocketAddr,
+) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Bind {
+        addr: wanted,
+        source,
     })
 }

@@ -71,9 +71,10 @@ fn direction_code(d: AttributeDirection) -> Code {
 
 fn direction_from(c: Code) -> AttributeDirection {
     match c {
-        codes::DIRECTION_IMPORT_ONLY => AttributeDirection::ImportOnly,
+        codes::DIRECTION_IMPORT_EXPORT => AttributeDirection::ImportExport,
         codes::DIRECTION_EXPORT_ONLY => AttributeDirection::ExportOnly,
-        _ => AttributeDirection::ImportExport,
+        // Never write to an attribute whose direction this side does not understand.
+        _ => AttributeDirection::ImportOnly,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The stable-ABI boundary: `#[repr(C)]` mirrors of [`crate::model`], the root module every
 //! connector library exports, and the `#[sabi_trait]` objects the host calls through.
 //!
-//! Compatibility rules (see docs/plugin-api-compatibility.md once it exists):
+//! Compatibility rules (docs/plugin-api-compatibility.md has the whole story):
 //! - enumerations that may grow cross the boundary as numeric codes (`Code(u32)`), never as
 //!   Rust enums, so an old host reading a new code sees "unknown", not undefined behaviour;
 //! - the root module and the trait objects are prefix types: a minor release may append

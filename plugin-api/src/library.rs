@@ -64,6 +64,15 @@ pub fn load_library(path: &Path) -> Result<PluginLibrary, LoadError> {
             path: path.to_path_buf(),
         });
     }
+    // dlopen searches the library path for a name without a '/': always pass an absolute path.
+    let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let path = absolute.as_path();
+    if let Some(detail) = truncated_elf(path) {
+        return Err(LoadError::NotAPlugin {
+            path: path.to_path_buf(),
+            detail,
+        });
+    }
     let header = lib_header_from_path(path).map_err(|e| classify(path, e))?;
     let module = header
         .init_root_module::<ConnectorModuleRef>()
@@ -90,6 +99,48 @@ pub fn load_library(path: &Path) -> Result<PluginLibrary, LoadError> {
         info,
         api: (ffi_info.api_major, ffi_info.api_minor),
     })
+}
+
+/// Why an ELF file cannot be mapped safely, if it is cut short.
+///
+/// `dlopen` maps a library's loadable segments without comparing them with the file's size, then
+/// touches the missing pages, and the kernel kills the whole process with SIGBUS: an interrupted
+/// copy would take the host down. Files that are not ELF, or are malformed in other ways, are
+/// left for `dlopen` to refuse cleanly.
+fn truncated_elf(path: &Path) -> Option<String> {
+    use object::elf::{FileHeader32, FileHeader64, PT_LOAD};
+    use object::read::elf::{FileHeader, ProgramHeader};
+    use object::{Endianness, FileKind};
+
+    fn check<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Option<String> {
+        let len = data.len() as u64;
+        let header = H::parse(data).ok()?;
+        let endian = header.endian().ok()?;
+        let Ok(segments) = header.program_headers(endian, data) else {
+            return Some(format!(
+                "the file is truncated: it has {len} bytes, too few for its program headers"
+            ));
+        };
+        segments
+            .iter()
+            .filter(|s| s.p_type(endian) == PT_LOAD)
+            .map(|s| {
+                s.p_offset(endian)
+                    .into()
+                    .saturating_add(s.p_filesz(endian).into())
+            })
+            .find(|end| *end > len)
+            .map(|end| {
+                format!("the file is truncated: it has {len} bytes but its segments need {end}")
+            })
+    }
+
+    let data = std::fs::read(path).ok()?;
+    match FileKind::parse(data.as_slice()).ok()? {
+        FileKind::Elf64 => check::<FileHeader64<Endianness>>(&data),
+        FileKind::Elf32 => check::<FileHeader32<Endianness>>(&data),
+        _ => None,
+    }
 }
 
 fn classify(path: &Path, e: LibraryError) -> LoadError {

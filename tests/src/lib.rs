@@ -32,13 +32,22 @@ pub fn plugin_dir() -> &'static Path {
                 "ecma-sql-connector",
                 "-p",
                 "ecma-faulty-connector",
+                "-p",
+                "ecma-wrong-api-major-plugin",
+                "-p",
+                "ecma-panicking-init-plugin",
             ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo to build the test plugins");
         assert!(status.success(), "building the plugins failed");
         let dir = target_dir().join("debug");
-        for lib in ["libecma_sql.so", "libecma_faulty.so"] {
+        for lib in [
+            "libecma_sql.so",
+            "libecma_faulty.so",
+            "libecma_wrong_api_major.so",
+            "libecma_panicking_init.so",
+        ] {
             assert!(
                 dir.join(lib).is_file(),
                 "plugin {lib} missing in {}",
@@ -88,6 +97,7 @@ impl TestHost {
         edit(dir.path());
         let mut config = HostConfig::load(&setup.host_config).expect("host config");
         config.listen = "127.0.0.1:0".parse().expect("address");
+        config.admin_listen = Some("127.0.0.1:0".parse().expect("address"));
         let host = start(&config).await.expect("host starts");
         let port = host.addr.port();
         let client = client_trusting(&setup.certificate);
@@ -180,6 +190,43 @@ impl TestHost {
             .fetch_all(&mut conn)
             .await
             .expect("query rows")
+    }
+
+    /// `/status` from the admin listener: the entry for `connector`.
+    pub async fn status(&self, connector: &str) -> Json {
+        let addr = self
+            .host
+            .as_ref()
+            .and_then(|h| h.admin_addr)
+            .expect("admin listener");
+        let body: Json = self
+            .client
+            .get(format!("http://{addr}/status"))
+            .send()
+            .await
+            .expect("status reachable")
+            .json()
+            .await
+            .expect("status JSON");
+        body["connectors"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["name"] == connector).cloned())
+            .unwrap_or(Json::Null)
+    }
+
+    /// Poll `/status` (bounded, 60 s) until `done` holds for `connector`; returns that status.
+    pub async fn wait_status(&self, connector: &str, done: impl Fn(&Json) -> bool) -> Json {
+        for _ in 0..600 {
+            let status = self.status(connector).await;
+            if done(&status) {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "connector {connector} never reached the expected state: {}",
+            self.status(connector).await
+        );
     }
 
     pub async fn stop(mut self) {

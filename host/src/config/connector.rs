@@ -184,7 +184,7 @@ pub struct RunProfiles {
 }
 
 /// A validated connector configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConnectorConfig {
     pub file: PathBuf,
     pub name: String,

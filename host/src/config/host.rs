@@ -22,6 +22,8 @@ struct HostFile {
     connectors_dir: PathBuf,
     #[serde(default)]
     logging: LoggingFile,
+    /// Plain-HTTP `/status` and `/metrics`; keep it on loopback.
+    admin_listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +65,8 @@ pub struct HostConfig {
     /// One `*.toml` per connector.
     pub connectors_dir: PathBuf,
     pub logging: LoggingConfig,
+    /// Where `/status` and `/metrics` are served (plain HTTP), if anywhere.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug)]
@@ -90,6 +94,18 @@ impl HostConfig {
                 format!("`{}` is not an address:port ({e})", raw.listen),
             )
         })?;
+        let admin_listen = raw
+            .admin_listen
+            .map(|a| {
+                a.parse().map_err(|e| {
+                    ConfigError::invalid(
+                        file,
+                        "admin_listen",
+                        format!("`{a}` is not an address:port ({e})"),
+                    )
+                })
+            })
+            .transpose()?;
         let level = raw.logging.level.unwrap_or_else(|| "info".to_string());
         if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
             return Err(ConfigError::invalid(
@@ -108,6 +124,7 @@ impl HostConfig {
             ecma_dir: relative_to(file, &raw.ecma_dir),
             data_dir: relative_to(file, &raw.data_dir),
             connectors_dir: relative_to(file, &raw.connectors_dir),
+            admin_listen,
             logging: LoggingConfig {
                 level,
                 directory: raw.logging.directory.map(|d| relative_to(file, &d)),

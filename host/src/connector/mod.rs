@@ -139,18 +139,55 @@ pub struct ConnectorRuntime {
     schema: Arc<Schema>,
     capabilities: Capabilities,
     mapping: ResourceMapping,
-    space: ConnectorSpace,
     calls: PluginCalls,
     export: ExportEngine,
+    shared: Arc<ConnectorState>,
+}
+
+/// What outlives one version of a connector's library: the connector space, the per-object
+/// locks and the import state. A reload that keeps the object type, anchor and query attribute
+/// hands it to the new version, so the swap needs no new import and changes to one object stay
+/// serialised across the two versions.
+pub struct ConnectorState {
+    /// `(object type, anchor, query attribute)`: the shape the connector space is built for.
+    shape: (String, String, String),
+    space: ConnectorSpace,
     locks: ObjectLocks,
-    state: RwLock<Availability>,
+    availability: RwLock<Availability>,
     progress: ImportProgress,
+}
+
+impl ConnectorState {
+    fn new(config: &ConnectorConfig) -> Self {
+        Self {
+            shape: (
+                config.object_type.clone(),
+                config.anchor.clone(),
+                config.query_attribute.clone(),
+            ),
+            space: ConnectorSpace::new(config.query_attribute.clone()),
+            locks: ObjectLocks::default(),
+            availability: RwLock::new(if config.run_profiles.full_import {
+                Availability::Importing
+            } else {
+                Availability::Ready
+            }),
+            progress: ImportProgress::default(),
+        }
+    }
 }
 
 impl ConnectorRuntime {
     /// Load the library, check the parameter answers page by page, discover capabilities and
     /// schema, and check the mapping against it. Does not import; see [`Self::start_import`].
-    pub async fn build(config: ConnectorConfig, ecma_dir: &Path) -> Result<Arc<Self>, BuildError> {
+    ///
+    /// With `previous` (a reload), the new version takes over the previous version's connector
+    /// space when the object type, anchor and query attribute are unchanged.
+    pub async fn build(
+        config: ConnectorConfig,
+        ecma_dir: &Path,
+        previous: Option<&ConnectorRuntime>,
+    ) -> Result<Arc<Self>, BuildError> {
         let (dir, name, file) = (
             ecma_dir.to_path_buf(),
             config.name.clone(),
@@ -226,13 +263,16 @@ impl ConnectorRuntime {
                 1
             },
         );
+        let shape = (
+            config.object_type.clone(),
+            config.anchor.clone(),
+            config.query_attribute.clone(),
+        );
+        let shared = match previous {
+            Some(p) if p.shared.shape == shape => p.shared.clone(),
+            _ => Arc::new(ConnectorState::new(&config)),
+        };
         Ok(Arc::new(Self {
-            space: ConnectorSpace::new(config.query_attribute.clone()),
-            state: RwLock::new(if config.run_profiles.full_import {
-                Availability::Importing
-            } else {
-                Availability::Ready
-            }),
             config,
             library,
             plugin,
@@ -242,32 +282,45 @@ impl ConnectorRuntime {
             mapping,
             calls,
             export,
-            locks: ObjectLocks::default(),
-            progress: ImportProgress::default(),
+            shared,
         }))
     }
 
     /// Run the first full import in the background (if the run profiles include one),
     /// retrying with back-off until it succeeds.
     pub fn start_import(self: &Arc<Self>) {
-        if !self.config.run_profiles.full_import {
+        if !self.needs_initial_import() {
             return;
         }
-        let runtime = self.clone();
+        // A weak reference: a version replaced by a reload stops retrying.
+        let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut delay = Duration::from_secs(1);
-            loop {
+            while let Some(runtime) = weak.upgrade() {
                 match runtime.import_once().await {
                     Ok(()) => return,
                     Err(e) => {
                         tracing::error!(connector = %runtime.config.name, error = %e, retry_in_s = delay.as_secs(), "full import failed");
-                        *runtime.state.write() = Availability::ImportFailed(e.to_string());
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(60));
+                        *runtime.shared.availability.write() =
+                            Availability::ImportFailed(e.to_string());
                     }
                 }
+                drop(runtime);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(60));
             }
         });
+    }
+
+    /// Whether this version starts with an empty connector space that a full import must fill.
+    pub fn needs_initial_import(&self) -> bool {
+        self.config.run_profiles.full_import
+            && *self.shared.availability.read() != Availability::Ready
+    }
+
+    /// Run the full import now, once (a reload does this before it swaps the new version in).
+    pub async fn import_now(&self) -> Result<(), CallError> {
+        self.import_once().await
     }
 
     async fn import_once(&self) -> Result<(), CallError> {
@@ -279,12 +332,12 @@ impl ConnectorRuntime {
             parameters: self.parameters.clone(),
             schema: self.schema.clone(),
             mapping: &self.mapping,
-            space: &self.space,
+            space: &self.shared.space,
             page_size: self.config.export_page_size.max(500),
-            progress: &self.progress,
+            progress: &self.shared.progress,
         })
         .await?;
-        *self.state.write() = Availability::Ready;
+        *self.shared.availability.write() = Availability::Ready;
         Ok(())
     }
 
@@ -304,19 +357,20 @@ impl ConnectorRuntime {
         &self.library
     }
     pub fn space(&self) -> &ConnectorSpace {
-        &self.space
+        &self.shared.space
     }
     pub fn availability(&self) -> Availability {
-        self.state.read().clone()
+        self.shared.availability.read().clone()
     }
     pub fn imported_so_far(&self) -> u64 {
-        self.progress
+        self.shared
+            .progress
             .objects
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn check_available(&self) -> Result<(), RuntimeError> {
-        match &*self.state.read() {
+        match &*self.shared.availability.read() {
             Availability::Ready => Ok(()),
             Availability::Importing => Err(RuntimeError::Importing),
             Availability::ImportFailed(reason) => Err(RuntimeError::Unavailable {
@@ -334,7 +388,8 @@ impl ConnectorRuntime {
     }
 
     fn lookup(&self, id: &str) -> Result<Arc<CsObject>, RuntimeError> {
-        self.space
+        self.shared
+            .space
             .get(id)
             .ok_or_else(|| RuntimeError::NotFound { id: id.to_string() })
     }
@@ -350,7 +405,7 @@ impl ConnectorRuntime {
         self.check_available()?;
         let mut candidates = filter
             .and_then(|f| self.index_candidates(f))
-            .unwrap_or_else(|| self.space.snapshot());
+            .unwrap_or_else(|| self.shared.space.snapshot());
         candidates.sort_by(|a, b| a.anchor.cmp(&b.anchor));
         let case_exact =
             |p: &ecma_scim::AttrPath| p.urn.is_none() && p.name.eq_ignore_ascii_case("id");
@@ -383,9 +438,9 @@ impl ConnectorRuntime {
                     _ => return None,
                 };
                 Some(if is_anchor {
-                    self.space.find_by_anchor(&value.to_string())
+                    self.shared.space.find_by_anchor(&value.to_string())
                 } else {
-                    self.space.find_by_query(&value)
+                    self.shared.space.find_by_query(&value)
                 })
             })
     }
@@ -395,8 +450,10 @@ impl ConnectorRuntime {
         self.check_available()?;
         let (anchor_value, mut attributes) = self.mapping.from_resource(resource)?;
         let anchor = ResourceMapping::anchor_string(&anchor_value);
-        let _guard = self.locks.lock(&anchor).await;
-        if self.space.contains(&anchor) || !self.space.find_by_anchor(&anchor).is_empty() {
+        let _guard = self.shared.locks.lock(&anchor).await;
+        if self.shared.space.contains(&anchor)
+            || !self.shared.space.find_by_anchor(&anchor).is_empty()
+        {
             return Err(RuntimeError::AlreadyExists { id: anchor });
         }
         attributes.remove(self.mapping.anchor());
@@ -416,8 +473,8 @@ impl ConnectorRuntime {
             None => (anchor_value, anchor),
         };
         attributes.insert(self.mapping.anchor().to_string(), vec![anchor_value]);
-        let object = self.space.object(anchor, dn, attributes);
-        self.space.upsert(object.clone());
+        let object = self.shared.space.object(anchor, dn, attributes);
+        self.shared.space.upsert(object.clone());
         Ok(Arc::new(object))
     }
 
@@ -430,7 +487,7 @@ impl ConnectorRuntime {
         base: &str,
     ) -> Result<PatchOutcome, RuntimeError> {
         self.check_available()?;
-        let _guard = self.locks.lock(id).await;
+        let _guard = self.shared.locks.lock(id).await;
         let current = self.lookup(id)?;
         let mut resource = self.mapping.to_resource(&current, base);
         apply_patch(&mut resource, ops)?;
@@ -485,9 +542,10 @@ impl ConnectorRuntime {
             }
         }
         let object = self
+            .shared
             .space
             .object(current.anchor.clone(), current.dn.clone(), merged);
-        self.space.upsert(object.clone());
+        self.shared.space.upsert(object.clone());
         Ok(PatchOutcome::Updated(Arc::new(object)))
     }
 
@@ -512,7 +570,7 @@ impl ConnectorRuntime {
     /// DELETE, per the delete flow.
     pub async fn delete(&self, id: &str) -> Result<(), RuntimeError> {
         self.check_available()?;
-        let _guard = self.locks.lock(id).await;
+        let _guard = self.shared.locks.lock(id).await;
         let current = self.lookup(id)?;
         match self.config.delete {
             DeleteFlow::None => Ok(()),
@@ -535,7 +593,7 @@ impl ConnectorRuntime {
             .await
         {
             Ok(_) => {
-                self.space.remove(&current.anchor);
+                self.shared.space.remove(&current.anchor);
                 Ok(())
             }
             Err(RuntimeError::Export {
@@ -543,7 +601,7 @@ impl ConnectorRuntime {
                 ..
             }) => {
                 // The target had already lost it: the connector space was stale.
-                self.space.remove(&current.anchor);
+                self.shared.space.remove(&current.anchor);
                 Err(RuntimeError::NotFound {
                     id: current.anchor.clone(),
                 })

@@ -9,6 +9,11 @@
 //! Architecture invariant: this module is the only place that turns a path into a loaded
 //! library; everything else receives a [`LoadedLibrary`].
 
+mod inspect;
+pub mod watch;
+
+pub use inspect::inspect;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -54,8 +59,7 @@ pub fn load_for_connector(
         let from = source_path.to_path_buf();
         move |source| PluginError::Cache { from, source }
     };
-    let bytes = read_all(&source).map_err(cache_err(&source))?;
-    let content_hash = hex::encode(Sha256::digest(&bytes));
+    let (bytes, content_hash) = read_and_hash(&source).map_err(cache_err(&source))?;
     let dir = ecma_dir.join("Cache").join(connector);
     let stem = Path::new(file_name)
         .file_stem()
@@ -85,10 +89,16 @@ pub fn load_for_connector(
     })
 }
 
-fn read_all(path: &Path) -> std::io::Result<Vec<u8>> {
+fn read_and_hash(path: &Path) -> std::io::Result<(Vec<u8>, String)> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(bytes)
+    let hash = hex::encode(Sha256::digest(&bytes));
+    Ok((bytes, hash))
+}
+
+/// Hex SHA-256 of a file's content: the identity of a library version.
+pub fn content_hash(path: &Path) -> std::io::Result<String> {
+    read_and_hash(path).map(|(_, hash)| hash)
 }
 
 #[cfg(test)]

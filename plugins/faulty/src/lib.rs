@@ -1,9 +1,13 @@
 //! A test-only connector that misbehaves on demand, to prove the host survives it.
 //!
-//! It keeps `User` objects (anchor `Id`, attributes `Name` and `Mode`) in memory. An export
-//! entry whose `Mode` is `panic` panics inside `put_export_entries`; `hang` blocks until the
-//! process ends. The connectivity parameter `panic_in` names entry points that panic on every
-//! call (`schema`, `capabilities`, `open_import`, `next_page`, `test_connection`).
+//! It keeps `User` objects (anchor `Id`, attributes `Name` and `Mode`) in memory. Two kinds of
+//! trigger:
+//! - per entry: an export entry whose `Mode` is `panic` panics inside `put_export_entries`;
+//!   `hang` blocks until the process ends;
+//! - per entry point: the connectivity parameters `panic_in` and `hang_in` are comma-separated
+//!   lists of entry points that panic (or block until the process ends) on every call:
+//!   `config_parameters`, `validate_page`, `capabilities`, `schema`, `test_connection`,
+//!   `open_import`, `next_page`, `open_export`, `put_export_entries`.
 //!
 //! Never ship it: it exists for the host's fault-isolation tests.
 #![allow(clippy::panic)] // Panicking on demand is this crate's whole purpose.
@@ -19,12 +23,51 @@ pub struct FaultyConnector {
     store: Store,
 }
 
-fn check(values: &ParameterValues, entry_point: &str) {
-    if values
-        .get("panic_in")
+/// Whether the comma-separated list in parameter `parameter` names `entry_point`.
+fn listed(values: &ParameterValues, parameter: &str, entry_point: &str) -> bool {
+    values
+        .get(parameter)
         .is_some_and(|list| list.split(',').any(|p| p.trim() == entry_point))
-    {
-        panic!("faulty connector: deliberate panic in {entry_point}");
+}
+
+/// Misbehave in `entry_point` if `panic_in` or `hang_in` names it.
+fn check(values: &ParameterValues, entry_point: &str) {
+    Trigger::of(values, entry_point).fire(entry_point);
+}
+
+/// What an entry point does when it is called.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Behave,
+    Panic,
+    Hang,
+}
+
+impl Trigger {
+    fn of(values: &ParameterValues, entry_point: &str) -> Self {
+        if listed(values, "panic_in", entry_point) {
+            Trigger::Panic
+        } else if listed(values, "hang_in", entry_point) {
+            Trigger::Hang
+        } else {
+            Trigger::Behave
+        }
+    }
+
+    fn fire(self, entry_point: &str) {
+        match self {
+            Trigger::Behave => {}
+            Trigger::Panic => panic!("faulty connector: deliberate panic in {entry_point}"),
+            Trigger::Hang => hang(),
+        }
+    }
+}
+
+/// Block this thread until the process ends. The host's call time-out gives up on it; the
+/// thread stays parked, which is what a plugin stuck on a dead target looks like.
+fn hang() -> ! {
+    loop {
+        std::thread::park();
     }
 }
 
@@ -60,15 +103,27 @@ impl Connector for FaultyConnector {
     fn config_parameters(
         &self,
         page: ConfigPage,
-        _: &ParameterValues,
+        values: &ParameterValues,
     ) -> Result<Vec<ParameterDefinition>, ConnectorError> {
+        check(values, "config_parameters");
         Ok(match page {
-            ConfigPage::Connectivity => {
-                vec![ParameterDefinition::new("panic_in", ParameterKind::String)
-                    .with_description("Comma-separated entry points that panic")]
-            }
+            ConfigPage::Connectivity => vec![
+                ParameterDefinition::new("panic_in", ParameterKind::String)
+                    .with_description("Comma-separated entry points that panic"),
+                ParameterDefinition::new("hang_in", ParameterKind::String)
+                    .with_description("Comma-separated entry points that never return"),
+            ],
             _ => Vec::new(),
         })
+    }
+
+    fn validate_page(
+        &self,
+        _: ConfigPage,
+        values: &ParameterValues,
+    ) -> Result<Vec<ParameterIssue>, ConnectorError> {
+        check(values, "validate_page");
+        Ok(Vec::new())
     }
 
     fn capabilities(&self, values: &ParameterValues) -> Result<Capabilities, ConnectorError> {
@@ -120,34 +175,32 @@ impl Connector for FaultyConnector {
             .collect();
         Ok(Box::new(Import {
             entries: Some(entries),
-            panic: values
-                .get("panic_in")
-                .is_some_and(|p| p.contains("next_page")),
+            trigger: Trigger::of(values, "next_page"),
         }))
     }
 
     fn open_export(
         &self,
-        _: &ParameterValues,
+        values: &ParameterValues,
         _: &Schema,
         _: &ExportRequest,
     ) -> Result<Box<dyn ExportSession>, ConnectorError> {
+        check(values, "open_export");
         Ok(Box::new(Export {
             store: self.store.clone(),
+            trigger: Trigger::of(values, "put_export_entries"),
         }))
     }
 }
 
 struct Import {
     entries: Option<Vec<CsEntryChange>>,
-    panic: bool,
+    trigger: Trigger,
 }
 
 impl ImportSession for Import {
     fn next_page(&mut self) -> Result<ImportPage, ConnectorError> {
-        if self.panic {
-            panic!("faulty connector: deliberate panic in next_page");
-        }
+        self.trigger.fire("next_page");
         Ok(ImportPage {
             entries: self.entries.take().unwrap_or_default(),
             more: false,
@@ -161,6 +214,8 @@ impl ImportSession for Import {
 
 struct Export {
     store: Store,
+    /// What every `put_export_entries` call does before looking at its entries.
+    trigger: Trigger,
 }
 
 fn text(entry: &CsEntryChange, name: &str) -> Option<String> {
@@ -175,13 +230,12 @@ impl ExportSession for Export {
         &mut self,
         batch: Vec<CsEntryChange>,
     ) -> Result<Vec<ExportResult>, ConnectorError> {
+        self.trigger.fire("put_export_entries");
         let mut results = Vec::with_capacity(batch.len());
         for entry in batch {
             match text(&entry, "Mode").as_deref() {
-                Some("panic") => panic!("faulty connector: deliberate panic in put_export_entries"),
-                Some("hang") => loop {
-                    std::thread::park();
-                },
+                Some("panic") => Trigger::Panic.fire("put_export_entries"),
+                Some("hang") => hang(),
                 _ => {}
             }
             let id = entry

@@ -5,3 +5,5 @@
 
 mod entra;
 mod failures;
+mod loader;
+mod reload;
