@@ -32,6 +32,14 @@ pub struct BenchOptions {
     pub duration: Duration,
     /// A `filter` query value for the GET phase.
     pub filter: String,
+    /// Replace the connector's library this many times under load (0: skip that phase).
+    pub swaps: usize,
+    /// The host's `ECMA` folder and the library file name to republish.
+    pub ecma_dir: PathBuf,
+    pub library: String,
+    /// The admin listener's base URL (`http://127.0.0.1:8586`), to see when a swap is done.
+    pub admin_url: String,
+    pub connector: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +52,20 @@ pub enum BenchError {
     Client(#[from] reqwest::Error),
     #[error("cannot start the baseline server: {0}")]
     Baseline(std::io::Error),
+    #[error("cannot republish the library: {0}")]
+    Publish(std::io::Error),
+    #[error("swap {0} was not seen in /status within 60 s")]
+    SwapTimeout(usize),
+}
+
+/// The swap phase's figures.
+pub struct SwapResult {
+    pub steady: PhaseResult,
+    pub during: PhaseResult,
+    /// From publishing the file to `/status` showing the new version, per swap.
+    pub observed: Vec<Duration>,
+    /// The host's own measure: build, checks and swap, per swap (`last_swap_ms`).
+    pub host_ms: Vec<u64>,
 }
 
 /// The result of one phase.
@@ -171,7 +193,7 @@ async fn start_baseline(
 }
 
 /// Run the three phases and return their results.
-pub async fn run(options: BenchOptions) -> Result<Vec<PhaseResult>, BenchError> {
+pub async fn run(options: &BenchOptions) -> Result<Vec<PhaseResult>, BenchError> {
     let mut results = Vec::new();
     let (addr, handle) = start_baseline(&options).await?;
     let baseline_url = format!("https://localhost:{}/scim/Users", addr.port());
@@ -260,6 +282,150 @@ pub fn table(results: &[PhaseResult]) -> String {
             r.failures,
             r.per_second,
             ratio,
+            r.p50.as_secs_f64() * 1e3,
+            r.p99.as_secs_f64() * 1e3
+        ));
+    }
+    out
+}
+
+fn summarise(name: &str, mut latencies: Vec<Duration>, failures: usize, elapsed: Duration) -> PhaseResult {
+    latencies.sort_unstable();
+    PhaseResult {
+        name: name.to_string(),
+        requests: latencies.len(),
+        failures,
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+    }
+}
+
+async fn connector_status(admin: &reqwest::Client, options: &BenchOptions) -> Option<serde_json::Value> {
+    let body: serde_json::Value = admin.get(format!("{}/status", options.admin_url)).send().await.ok()?.json().await.ok()?;
+    body["connectors"].as_array()?.iter().find(|c| c["name"] == options.connector.as_str()).cloned()
+}
+
+/// GET and POST load while the library is republished `options.swaps` times (temp file, then
+/// rename, as documented). Requests are split by whether they started during a swap, from the
+/// publish to `/status` showing the new content hash.
+pub async fn run_swaps(options: &BenchOptions) -> Result<SwapResult, BenchError> {
+    use sha2::{Digest, Sha256};
+    type Sample = (Instant, Duration, bool);
+    let original = std::fs::read(options.ecma_dir.join(&options.library)).map_err(BenchError::Publish)?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..options.clients {
+        let client = client(&options.certificate)?;
+        let (url, token, filter, stop) = (options.url.clone(), options.token.clone(), options.filter.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut samples: Vec<Sample> = Vec::new();
+            let mut n = 0usize;
+            let run = std::process::id();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let started = Instant::now();
+                let ok = if worker % 2 == 0 {
+                    client.get(format!("{url}/Users")).query(&[("filter", filter.as_str())]).bearer_auth(&token).send().await.is_ok_and(|r| r.status().is_success())
+                } else {
+                    let user = format!("swap-{run}-{worker}-{n}");
+                    let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user});
+                    client
+                        .post(format!("{url}/Users"))
+                        .bearer_auth(&token)
+                        .header("Content-Type", ecma_scim::CONTENT_TYPE)
+                        .body(body.to_string())
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == reqwest::StatusCode::CREATED)
+                };
+                samples.push((started, started.elapsed(), ok));
+            }
+            samples
+        }));
+    }
+
+    // Plain HTTP, but reqwest still needs a TLS provider: reuse the ring-configured client.
+    let admin = client(&options.certificate)?;
+    let phase_started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (mut windows, mut observed, mut host_ms) = (Vec::new(), Vec::new(), Vec::new());
+    for swap in 1..=options.swaps {
+        let mut bytes = original.clone();
+        bytes.extend_from_slice(format!("\0bench-swap-{}-{swap}", std::process::id()).as_bytes());
+        let expected = hex::encode(Sha256::digest(&bytes));
+        let tmp = options.ecma_dir.join(format!(".{}.bench.tmp", options.library));
+        let published = Instant::now();
+        std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, options.ecma_dir.join(&options.library))).map_err(BenchError::Publish)?;
+        let mut done = None;
+        for _ in 0..3000 {
+            if let Some(status) = connector_status(&admin, options).await {
+                if status["content_hash"] == expected.as_str() {
+                    host_ms.push(status["last_swap_ms"].as_u64().unwrap_or(0));
+                    done = Some(Instant::now());
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let done = done.ok_or(BenchError::SwapTimeout(swap))?;
+        observed.push(done - published);
+        windows.push((published, done));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let elapsed = phase_started.elapsed();
+
+    let (mut steady, mut during) = ((Vec::new(), 0usize), (Vec::new(), 0usize));
+    for worker in workers {
+        for (started, latency, ok) in worker.await.unwrap_or_default() {
+            let in_swap = windows.iter().any(|(a, b)| started >= *a && started <= *b);
+            let bucket = if in_swap { &mut during } else { &mut steady };
+            bucket.0.push(latency);
+            bucket.1 += usize::from(!ok);
+        }
+    }
+    let swap_time: Duration = observed.iter().sum();
+    Ok(SwapResult {
+        steady: summarise("steady state (GET+POST)", steady.0, steady.1, elapsed.saturating_sub(swap_time)),
+        during: summarise("during swaps (GET+POST)", during.0, during.1, swap_time),
+        observed,
+        host_ms,
+    })
+}
+
+/// The swap phase as Markdown.
+pub fn swap_table(result: &SwapResult) -> String {
+    let mut out = table_rows(&[&result.steady, &result.during]);
+    let mut observed = result.observed.clone();
+    observed.sort_unstable();
+    let mut host = result.host_ms.clone();
+    host.sort_unstable();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    out.push_str(&format!(
+        "\n{} swaps. Publish to serving (includes the 500 ms stability wait): min {:.0} ms, median {:.0} ms, max {:.0} ms.\n\
+         Host build + checks + swap: min {} ms, median {} ms, max {} ms.\n",
+        observed.len(),
+        observed.first().copied().map(ms).unwrap_or(0.0),
+        observed.get(observed.len() / 2).copied().map(ms).unwrap_or(0.0),
+        observed.last().copied().map(ms).unwrap_or(0.0),
+        host.first().unwrap_or(&0),
+        host.get(host.len() / 2).unwrap_or(&0),
+        host.last().unwrap_or(&0),
+    ));
+    out
+}
+
+fn table_rows(results: &[&PhaseResult]) -> String {
+    let mut out = String::from("| phase | requests | failed | req/s | p50 | p99 |\n|---|---:|---:|---:|---:|---:|\n");
+    for r in results {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms |\n",
+            r.name,
+            r.requests,
+            r.failures,
+            r.per_second,
             r.p50.as_secs_f64() * 1e3,
             r.p99.as_secs_f64() * 1e3
         ));

@@ -48,6 +48,10 @@ enum Command {
         clients: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Also replace the connector's library this many times under load (needs the admin
+        /// listener, which the demo puts on port+1).
+        #[arg(long, default_value_t = 0)]
+        swaps: usize,
         /// The GET phase's filter.
         #[arg(
             long,
@@ -142,6 +146,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             port,
             clients,
             seconds,
+            swaps,
             filter,
         } => {
             let token = std::fs::read_to_string(dir.join("secrets/demo.token"))?
@@ -158,10 +163,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 clients,
                 duration: std::time::Duration::from_secs(seconds),
                 filter,
+                swaps,
+                ecma_dir: dir.join("ECMA"),
+                library: demo::SQL_PLUGIN_FILE.to_string(),
+                admin_url: format!("http://127.0.0.1:{}", port.saturating_add(1)),
+                connector: demo::CONNECTOR.to_string(),
             };
             println!("{clients} keep-alive TLS clients, {seconds} s per phase");
-            let results = bench::run(options).await?;
+            let results = bench::run(&options).await?;
             println!("{}", bench::table(&results));
+            if options.swaps > 0 {
+                println!("GET+POST while the library is replaced {} times:", options.swaps);
+                println!("{}", bench::swap_table(&bench::run_swaps(&options).await?));
+            }
             Ok(())
         }
         Command::Cert {

@@ -60,8 +60,10 @@ struct Lifecycle {
 pub struct ConnectorStatus {
     pub name: String,
     pub file: String,
-    /// `importing`, `ready`, `import_failed` or `failed`.
+    /// `importing`, `ready`, `degraded` (calls to the target hang), `import_failed` or `failed`.
     pub state: &'static str,
+    /// Plugin calls still running past their time-out.
+    pub stuck_calls: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub objects: usize,
@@ -417,6 +419,7 @@ impl Registry {
                     file: l.file.display().to_string(),
                     state: "failed",
                     reason: None,
+                    stuck_calls: 0,
                     objects: 0,
                     imported_so_far: 0,
                     plugin_file: l.plugin.clone(),
@@ -431,7 +434,12 @@ impl Registry {
                 };
                 match connectors.get(k).map(|e| &e.slot) {
                     Some(ConnectorSlot::Running(r)) => {
+                        s.stuck_calls = r.stuck_calls();
                         let (state, reason) = match r.availability() {
+                            Availability::Ready if s.stuck_calls > 0 => (
+                                "degraded",
+                                Some(format!("{} call(s) to the target did not finish within their time-out", s.stuck_calls)),
+                            ),
                             Availability::Ready => ("ready", None),
                             Availability::Importing => ("importing", None),
                             Availability::ImportFailed(reason) => ("import_failed", Some(reason)),

@@ -6,6 +6,7 @@
 //! bound keeps one slow target from exhausting the shared blocking pool.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,18 +31,33 @@ pub enum CallError {
 pub struct PluginCalls {
     permits: Arc<Semaphore>,
     timeout: Duration,
+    /// Calls that outlived their time-out and have not returned yet: the connector is degraded
+    /// while this is above zero.
+    stuck: Arc<AtomicUsize>,
 }
+
+/// Still waiting for a permit: giving up now leaves nothing behind.
+const WAITING: u8 = 0;
+const RUNNING: u8 = 1;
+const FINISHED: u8 = 2;
+const ABANDONED: u8 = 3;
 
 impl PluginCalls {
     pub fn new(max_concurrent: usize, timeout: Duration) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             timeout,
+            stuck: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Calls still running past their time-out.
+    pub fn stuck(&self) -> usize {
+        self.stuck.load(Ordering::Relaxed)
     }
 
     /// Run `f` on the blocking pool. Waiting for a permit counts against the time-out too, so
@@ -52,6 +68,10 @@ impl PluginCalls {
         F: FnOnce() -> Result<T, ConnectorError> + Send + 'static,
     {
         let timeout = self.timeout;
+        // RUNNING -> FINISHED when the call returns; RUNNING -> ABANDONED when the caller gives
+        // up. Whichever comes second settles the `stuck` count.
+        let state = Arc::new(AtomicU8::new(WAITING));
+        let (task_state, stuck) = (state.clone(), self.stuck.clone());
         let work = async {
             let permit = self
                 .permits
@@ -59,9 +79,15 @@ impl PluginCalls {
                 .acquire_owned()
                 .await
                 .map_err(|_| CallError::HostPanic { call })?;
+            // No await between marking RUNNING and spawning: a time-out sees one or the other.
+            state.store(RUNNING, Ordering::Release);
             let task = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                catch_unwind(AssertUnwindSafe(f))
+                let result = catch_unwind(AssertUnwindSafe(f));
+                if task_state.swap(FINISHED, Ordering::AcqRel) == ABANDONED {
+                    stuck.fetch_sub(1, Ordering::Relaxed);
+                }
+                result
             });
             match task.await {
                 Ok(Ok(result)) => result.map_err(CallError::Connector),
@@ -70,7 +96,12 @@ impl PluginCalls {
         };
         match tokio::time::timeout(timeout, work).await {
             Ok(result) => result,
-            Err(_) => Err(CallError::Timeout { call, timeout }),
+            Err(_) => {
+                if state.compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    self.stuck.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(CallError::Timeout { call, timeout })
+            }
         }
     }
 }
@@ -99,6 +130,7 @@ mod tests {
         release.send(()).unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(calls.run("after", || Ok(2)).await.unwrap(), 2);
+        assert_eq!(calls.stuck(), 0);
     }
 
     #[tokio::test]

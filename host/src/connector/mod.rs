@@ -362,6 +362,12 @@ impl ConnectorRuntime {
     pub fn availability(&self) -> Availability {
         self.shared.availability.read().clone()
     }
+    /// Plugin calls that outlived their time-out and are still running: the connector is
+    /// degraded (its target hangs) while this is above zero.
+    pub fn stuck_calls(&self) -> usize {
+        self.calls.stuck()
+    }
+
     pub fn imported_so_far(&self) -> u64 {
         self.shared
             .progress

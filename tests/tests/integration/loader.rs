@@ -446,6 +446,10 @@ fn a_hung_export_answers_503_while_other_connectors_serve() {
             "{body}"
         );
         assert!(served_meanwhile > 0, "no demo request overlapped the hang");
+        // The connector reports itself degraded while the call is stuck.
+        let status = host.status("hangs").await;
+        assert_eq!(status["state"], "degraded", "{status}");
+        assert_eq!(status["stuck_calls"], 1, "{status}");
         // Nothing was recorded for the change the target never confirmed...
         let (status, _) = host
             .send(Method::GET, "hangs", "/Users/stuck", TOKEN, None)
