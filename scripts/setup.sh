@@ -20,6 +20,11 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
 # libsqlite3-sys generates its bindings to the system header with bindgen, which needs libclang.
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+# The SQL connector's ODBC driver layer links unixODBC's driver manager (odbc-api), and its
+# tests connect through Debian's PostgreSQL and MariaDB ODBC drivers to the running servers.
+for package in unixodbc-dev odbc-postgresql odbc-mariadb; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"

@@ -195,12 +195,12 @@ async fn start_baseline(
 /// Run the three phases and return their results.
 pub async fn run(options: &BenchOptions) -> Result<Vec<PhaseResult>, BenchError> {
     let mut results = Vec::new();
-    let (addr, handle) = start_baseline(&options).await?;
+    let (addr, handle) = start_baseline(options).await?;
     let baseline_url = format!("https://localhost:{}/scim/Users", addr.port());
     results.push(
         phase(
             "bare axum+rustls, fixed ListResponse",
-            &options,
+            options,
             move |c, _, _| {
                 let url = baseline_url.clone();
                 async move {
@@ -223,7 +223,7 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<PhaseResult>, BenchError>
     results.push(
         phase(
             "GET /Users?filter (connector space)",
-            &options,
+            options,
             move |c, _, _| {
                 let (url, token, filter) = (url.clone(), token.clone(), filter.clone());
                 async move {
@@ -242,7 +242,7 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<PhaseResult>, BenchError>
     let run_id = std::process::id();
     let (url, token) = (options.url.clone(), options.token.clone());
     results.push(
-        phase("POST /Users (export to target)", &options, move |c, worker, sequence| {
+        phase("POST /Users (export to target)", options, move |c, worker, sequence| {
             let (url, token) = (url.clone(), token.clone());
             async move {
                 let user = format!("bench-{run_id}-{worker}-{sequence}");
@@ -289,7 +289,12 @@ pub fn table(results: &[PhaseResult]) -> String {
     out
 }
 
-fn summarise(name: &str, mut latencies: Vec<Duration>, failures: usize, elapsed: Duration) -> PhaseResult {
+fn summarise(
+    name: &str,
+    mut latencies: Vec<Duration>,
+    failures: usize,
+    elapsed: Duration,
+) -> PhaseResult {
     latencies.sort_unstable();
     PhaseResult {
         name: name.to_string(),
@@ -301,9 +306,23 @@ fn summarise(name: &str, mut latencies: Vec<Duration>, failures: usize, elapsed:
     }
 }
 
-async fn connector_status(admin: &reqwest::Client, options: &BenchOptions) -> Option<serde_json::Value> {
-    let body: serde_json::Value = admin.get(format!("{}/status", options.admin_url)).send().await.ok()?.json().await.ok()?;
-    body["connectors"].as_array()?.iter().find(|c| c["name"] == options.connector.as_str()).cloned()
+async fn connector_status(
+    admin: &reqwest::Client,
+    options: &BenchOptions,
+) -> Option<serde_json::Value> {
+    let body: serde_json::Value = admin
+        .get(format!("{}/status", options.admin_url))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    body["connectors"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == options.connector.as_str())
+        .cloned()
 }
 
 /// GET and POST load while the library is republished `options.swaps` times (temp file, then
@@ -312,12 +331,18 @@ async fn connector_status(admin: &reqwest::Client, options: &BenchOptions) -> Op
 pub async fn run_swaps(options: &BenchOptions) -> Result<SwapResult, BenchError> {
     use sha2::{Digest, Sha256};
     type Sample = (Instant, Duration, bool);
-    let original = std::fs::read(options.ecma_dir.join(&options.library)).map_err(BenchError::Publish)?;
+    let original =
+        std::fs::read(options.ecma_dir.join(&options.library)).map_err(BenchError::Publish)?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
     for worker in 0..options.clients {
         let client = client(&options.certificate)?;
-        let (url, token, filter, stop) = (options.url.clone(), options.token.clone(), options.filter.clone(), stop.clone());
+        let (url, token, filter, stop) = (
+            options.url.clone(),
+            options.token.clone(),
+            options.filter.clone(),
+            stop.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut samples: Vec<Sample> = Vec::new();
             let mut n = 0usize;
@@ -354,9 +379,13 @@ pub async fn run_swaps(options: &BenchOptions) -> Result<SwapResult, BenchError>
         let mut bytes = original.clone();
         bytes.extend_from_slice(format!("\0bench-swap-{}-{swap}", std::process::id()).as_bytes());
         let expected = hex::encode(Sha256::digest(&bytes));
-        let tmp = options.ecma_dir.join(format!(".{}.bench.tmp", options.library));
+        let tmp = options
+            .ecma_dir
+            .join(format!(".{}.bench.tmp", options.library));
         let published = Instant::now();
-        std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, options.ecma_dir.join(&options.library))).map_err(BenchError::Publish)?;
+        std::fs::write(&tmp, &bytes)
+            .and_then(|_| std::fs::rename(&tmp, options.ecma_dir.join(&options.library)))
+            .map_err(BenchError::Publish)?;
         let mut done = None;
         for _ in 0..3000 {
             if let Some(status) = connector_status(&admin, options).await {
@@ -388,7 +417,12 @@ pub async fn run_swaps(options: &BenchOptions) -> Result<SwapResult, BenchError>
     }
     let swap_time: Duration = observed.iter().sum();
     Ok(SwapResult {
-        steady: summarise("steady state (GET+POST)", steady.0, steady.1, elapsed.saturating_sub(swap_time)),
+        steady: summarise(
+            "steady state (GET+POST)",
+            steady.0,
+            steady.1,
+            elapsed.saturating_sub(swap_time),
+        ),
         during: summarise("during swaps (GET+POST)", during.0, during.1, swap_time),
         observed,
         host_ms,
@@ -418,7 +452,9 @@ pub fn swap_table(result: &SwapResult) -> String {
 }
 
 fn table_rows(results: &[&PhaseResult]) -> String {
-    let mut out = String::from("| phase | requests | failed | req/s | p50 | p99 |\n|---|---:|---:|---:|---:|---:|\n");
+    let mut out = String::from(
+        "| phase | requests | failed | req/s | p50 | p99 |\n|---|---:|---:|---:|---:|---:|\n",
+    );
     for r in results {
         out.push_str(&format!(
             "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms |\n",

@@ -173,7 +173,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let results = bench::run(&options).await?;
             println!("{}", bench::table(&results));
             if options.swaps > 0 {
-                println!("GET+POST while the library is replaced {} times:", options.swaps);
+                println!(
+                    "GET+POST while the library is replaced {} times:",
+                    options.swaps
+                );
                 println!("{}", bench::swap_table(&bench::run_swaps(&options).await?));
             }
             Ok(())

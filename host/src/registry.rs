@@ -438,7 +438,10 @@ impl Registry {
                         let (state, reason) = match r.availability() {
                             Availability::Ready if s.stuck_calls > 0 => (
                                 "degraded",
-                                Some(format!("{} call(s) to the target did not finish within their time-out", s.stuck_calls)),
+                                Some(format!(
+                                    "{} call(s) to the target did not finish within their time-out",
+                                    s.stuck_calls
+                                )),
                             ),
                             Availability::Ready => ("ready", None),
                             Availability::Importing => ("importing", None),

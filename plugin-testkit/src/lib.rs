@@ -3,7 +3,7 @@
 //! A connector author's tests should exercise the same path the host takes: the stable-ABI
 //! adapter, the parameter pages asked in order, schema discovery, imports drained page by page,
 //! and export batches whose results are matched to entries by identifier. [`ConnectorHarness`]
-//! does exactly that on a [`PluginConnector`], so the same test can drive a connector type
+//! does exactly that on a [`PluginConnector`](ecma_plugin_api::PluginConnector), so the same test can drive a connector type
 //! compiled into the test ([`ConnectorHarness::in_process`]) or the built `.so`
 //! ([`ConnectorHarness::load`]).
 //!

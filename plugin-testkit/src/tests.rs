@@ -301,9 +301,17 @@ fn page_walk_reports_issues_unanswered_and_fills_defaults_only_when_asked() {
 
     let walk = h.walk_pages_with_defaults().unwrap();
     assert_eq!(h.parameters().get("colour"), Some("blue"));
+    assert!(
+        walk.definition("table").is_none(),
+        "still stopped at connectivity"
+    );
+
+    h.answer("needed", "x");
+    let walk = h.walk_pages_with_defaults().unwrap();
+    assert!(walk.is_valid());
     assert!(walk.definition("table").is_some());
 
-    h.answer("needed", "x").answer("colour", "red");
+    h.answer("colour", "red");
     let err = h.configure().unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -798,7 +798,7 @@ pub(crate) fn element_matches(
 
 /// The attribute named by `path.urn` + `path.name`: under the extension object when the resource
 /// has one for that URN, otherwise at the top level (where core attributes live).
-fn lookup_attr<'a>(resource: &'a Value, path: &AttrPath) -> Option<&'a Value> {
+pub(crate) fn lookup_attr<'a>(resource: &'a Value, path: &AttrPath) -> Option<&'a Value> {
     let obj = resource.as_object()?;
     if let Some(urn) = &path.urn {
         if let Some(Value::Object(ext)) = get_ci(obj, urn) {
@@ -829,7 +829,7 @@ fn attr_values<'a>(resource: &'a Value, path: &AttrPath) -> Vec<&'a Value> {
 
 /// The scalar values a comparison is tried against: arrays are flattened (any element may match)
 /// and a complex value stands for its `value` sub-attribute.
-fn comparable_values<'a>(resource: &'a Value, path: &AttrPath) -> Vec<&'a Value> {
+pub(crate) fn comparable_values<'a>(resource: &'a Value, path: &AttrPath) -> Vec<&'a Value> {
     fn scalar(value: &Value) -> Option<&Value> {
         match value {
             Value::Object(map) => get_ci(map, "value"),

@@ -8,6 +8,7 @@
 pub mod filter;
 mod json;
 pub mod patch;
+pub mod query;
 pub mod wire;
 
 pub use filter::{parse_filter, AttrPath, CompareOp, Filter, FilterError};

@@ -97,7 +97,10 @@ impl PluginCalls {
         match tokio::time::timeout(timeout, work).await {
             Ok(result) => result,
             Err(_) => {
-                if state.compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                if state
+                    .compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
                     self.stuck.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(CallError::Timeout { call, timeout })

@@ -388,6 +388,7 @@ impl ResourceMapping {
             json!({
                 "resourceType": self.resource_type,
                 "location": format!("{base}/{}/{}", self.endpoint, percent_encode(&object.anchor)),
+                "version": etag(object),
             }),
         );
         Json::Object(resource)
@@ -557,6 +558,23 @@ pub fn json_to_value(
             _ => return Err(wrong("base64 binary")),
         },
     })
+}
+
+/// The object's version, for `ETag` and `meta.version`: a weak validator over its content.
+pub fn etag(object: &CsObject) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(object.anchor.as_bytes());
+    hasher.update([0]);
+    hasher.update(object.dn.as_bytes());
+    for (name, values) in &object.attributes {
+        hasher.update([0]);
+        hasher.update(name.as_bytes());
+        for value in values {
+            hasher.update(format!("\u{1}{value:?}").as_bytes());
+        }
+    }
+    format!("W/\"{}\"", hex::encode(&hasher.finalize()[..8]))
 }
 
 /// Percent-encode an id for use as a URL path segment.

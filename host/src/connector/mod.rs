@@ -61,6 +61,8 @@ pub enum RuntimeError {
     NotFound { id: String },
     #[error("an object with userName '{id}' already exists")]
     AlreadyExists { id: String },
+    #[error("resource {id} has changed since the version given in If-Match")]
+    VersionMismatch { id: String },
     #[error("{0}")]
     Mapping(#[from] MappingError),
     #[error("{0}")]
@@ -86,7 +88,18 @@ pub enum Availability {
     ImportFailed(String),
 }
 
-/// The result of a PATCH.
+/// What a list or search asks for (projection is the front end's business).
+#[derive(Debug)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    /// 1-based.
+    pub start_index: usize,
+    pub count: usize,
+    pub sort_by: Option<ecma_scim::AttrPath>,
+    pub descending: bool,
+}
+
+/// The result of a PATCH or PUT.
 pub enum PatchOutcome {
     Updated(Arc<CsObject>),
     /// The disable flow deleted the object.
@@ -400,34 +413,69 @@ impl ConnectorRuntime {
             .ok_or_else(|| RuntimeError::NotFound { id: id.to_string() })
     }
 
-    /// Resources matching `filter`, in anchor order: `(page, total)`. `start_index` is 1-based.
-    pub fn list(
-        &self,
-        filter: Option<&Filter>,
-        start_index: usize,
-        count: usize,
-        base: &str,
-    ) -> Result<(Vec<Json>, usize), RuntimeError> {
+    /// Resources matching the query, sorted (by anchor unless `sort_by` is given) and paged:
+    /// `(page, total)`.
+    pub fn list(&self, query: &ListQuery, base: &str) -> Result<(Vec<Json>, usize), RuntimeError> {
         self.check_available()?;
+        let filter = query.filter.as_ref();
         let mut candidates = filter
             .and_then(|f| self.index_candidates(f))
             .unwrap_or_else(|| self.shared.space.snapshot());
         candidates.sort_by(|a, b| a.anchor.cmp(&b.anchor));
         let case_exact =
             |p: &ecma_scim::AttrPath| p.urn.is_none() && p.name.eq_ignore_ascii_case("id");
-        let mut total = 0;
-        let mut page = Vec::new();
-        for object in candidates {
-            let resource = self.mapping.to_resource(&object, base);
-            if filter.is_some_and(|f| !f.matches(&resource, &case_exact)) {
-                continue;
-            }
-            total += 1;
-            if total >= start_index && page.len() < count {
-                page.push(resource);
-            }
+        let start = query.start_index.max(1) - 1;
+        if filter.is_none() && query.sort_by.is_none() {
+            // Nothing to evaluate: render only the page.
+            let total = candidates.len();
+            let page = candidates
+                .iter()
+                .skip(start)
+                .take(query.count)
+                .map(|o| self.mapping.to_resource(o, base))
+                .collect();
+            return Ok((page, total));
         }
+        let mut matched: Vec<Json> = candidates
+            .iter()
+            .map(|o| self.mapping.to_resource(o, base))
+            .filter(|r| filter.is_none_or(|f| f.matches(r, &case_exact)))
+            .collect();
+        if let Some(path) = &query.sort_by {
+            // A stable sort keeps anchor order among equal keys.
+            matched.sort_by(|a, b| {
+                let order = ecma_scim::query::compare_sort_values(
+                    ecma_scim::query::sort_value(a, path),
+                    ecma_scim::query::sort_value(b, path),
+                );
+                if query.descending {
+                    order.reverse()
+                } else {
+                    order
+                }
+            });
+        }
+        let total = matched.len();
+        let page = matched.into_iter().skip(start).take(query.count).collect();
         Ok((page, total))
+    }
+
+    /// A page of the connector space itself, in anchor order (`/cache`). `start_index` is
+    /// 1-based.
+    pub fn cache_page(
+        &self,
+        start_index: usize,
+        count: usize,
+    ) -> Result<Vec<Arc<CsObject>>, RuntimeError> {
+        self.check_available()?;
+        Ok(self
+            .shared
+            .space
+            .snapshot()
+            .into_iter()
+            .skip(start_index.max(1) - 1)
+            .take(count)
+            .collect())
     }
 
     /// Candidates from an index when the filter ANDs an `eq` on the anchor or query attribute.
@@ -490,25 +538,73 @@ impl ConnectorRuntime {
         &self,
         id: &str,
         ops: &[PatchOp],
+        if_match: Option<&str>,
         base: &str,
     ) -> Result<PatchOutcome, RuntimeError> {
         self.check_available()?;
         let _guard = self.shared.locks.lock(id).await;
         let current = self.lookup(id)?;
+        self.check_version(&current, if_match)?;
         let mut resource = self.mapping.to_resource(&current, base);
         apply_patch(&mut resource, ops)?;
-        if get_ci(&resource, "userName").and_then(Json::as_str) != Some(current.anchor.as_str()) {
+        self.apply_resource(current, &resource).await
+    }
+
+    /// PUT: replace the resource with `resource` (attributes it leaves out are cleared).
+    pub async fn replace(
+        &self,
+        id: &str,
+        resource: &Json,
+        if_match: Option<&str>,
+    ) -> Result<PatchOutcome, RuntimeError> {
+        self.check_available()?;
+        let _guard = self.shared.locks.lock(id).await;
+        let current = self.lookup(id)?;
+        self.check_version(&current, if_match)?;
+        self.apply_resource(current, resource).await
+    }
+
+    /// `If-Match`: the client's version must be the current one.
+    fn check_version(
+        &self,
+        current: &CsObject,
+        if_match: Option<&str>,
+    ) -> Result<(), RuntimeError> {
+        match if_match {
+            Some(wanted)
+                if wanted.trim() != "*"
+                    && !wanted
+                        .split(',')
+                        .any(|v| v.trim() == mapping::etag(current)) =>
+            {
+                Err(RuntimeError::VersionMismatch {
+                    id: current.anchor.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Make the object look like `resource`: export what changed (or delete, per the disable
+    /// flow), then record the new state. A resource that changes nothing exports nothing.
+    /// The caller holds the object's lock.
+    async fn apply_resource(
+        &self,
+        current: Arc<CsObject>,
+        resource: &Json,
+    ) -> Result<PatchOutcome, RuntimeError> {
+        if get_ci(resource, "userName").and_then(Json::as_str) != Some(current.anchor.as_str()) {
             return Err(MappingError::Mutability(
                 "userName is the anchor and cannot be changed".into(),
             )
             .into());
         }
-        if self.config.disable == DisableFlow::Delete && ResourceMapping::is_deactivated(&resource)?
+        if self.config.disable == DisableFlow::Delete && ResourceMapping::is_deactivated(resource)?
         {
             self.delete_locked(&current).await?;
             return Ok(PatchOutcome::Deleted);
         }
-        let (anchor_value, wanted) = self.mapping.from_resource(&resource)?;
+        let (anchor_value, wanted) = self.mapping.from_resource(resource)?;
         let changes = self.diff(&current, &wanted);
         if changes.is_empty() {
             return Ok(PatchOutcome::Updated(current));
@@ -574,10 +670,11 @@ impl ConnectorRuntime {
     }
 
     /// DELETE, per the delete flow.
-    pub async fn delete(&self, id: &str) -> Result<(), RuntimeError> {
+    pub async fn delete(&self, id: &str, if_match: Option<&str>) -> Result<(), RuntimeError> {
         self.check_available()?;
         let _guard = self.shared.locks.lock(id).await;
         let current = self.lookup(id)?;
+        self.check_version(&current, if_match)?;
         match self.config.delete {
             DeleteFlow::None => Ok(()),
             DeleteFlow::Delete => self.delete_locked(&current).await,

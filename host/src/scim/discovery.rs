@@ -19,8 +19,8 @@ pub fn service_provider_config(tenant: &Tenant) -> Json {
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
-        "etag": {"supported": false},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",

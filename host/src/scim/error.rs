@@ -58,6 +58,7 @@ fn classify(error: &ApiError) -> (StatusCode, Option<ScimType>, Option<u32>) {
             }
             RuntimeError::NotFound { .. } => (S::NOT_FOUND, None, None),
             RuntimeError::AlreadyExists { .. } => (S::CONFLICT, Some(ScimType::Uniqueness), None),
+            RuntimeError::VersionMismatch { .. } => (S::PRECONDITION_FAILED, None, None),
             RuntimeError::Mapping(MappingError::InvalidValue(_)) => {
                 (S::BAD_REQUEST, Some(ScimType::InvalidValue), None)
             }

@@ -1,20 +1,22 @@
-//! Resource endpoints: list/search, read, create, PATCH and DELETE, plus dispatch of the
-//! discovery endpoints. Resource and endpoint names match case-insensitively (`/Users`,
-//! `/users`), as Entra and Microsoft's documentation use both.
+//! Resource endpoints: list and `.search`, read, create, PATCH, PUT and DELETE, the connector
+//! space view (`/cache`), and dispatch of the discovery endpoints. Resource and endpoint names
+//! match case-insensitively (`/Users`, `/users`), as Entra and Microsoft's documentation use both.
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ecma_scim::{parse_filter, parse_patch, ListResponse};
-use serde_json::Value as Json;
+use ecma_scim::query::{parse_attribute_list, project, SearchRequest};
+use ecma_scim::{parse_filter, parse_patch, AttrPath, ListResponse};
+use serde_json::{json, Value as Json};
 
 use super::error::ApiError;
 use super::{discovery, Tenant};
-use crate::connector::mapping::percent_encode;
-use crate::connector::{PatchOutcome, RuntimeError};
+use crate::connector::mapping::{etag, percent_encode, value_to_json};
+use crate::connector::{ListQuery, PatchOutcome, RuntimeError};
+use crate::space::CsObject;
 
 /// The most resources one list response holds (advertised as `filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
@@ -35,10 +37,23 @@ pub fn scim_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
     }
 }
 
+/// A single resource, with its `ETag`.
+fn resource_response(status: StatusCode, tenant: &Tenant, object: &CsObject) -> Response {
+    let mut response = scim_json(
+        status,
+        &tenant.runtime.mapping().to_resource(object, &tenant.base),
+    );
+    if let Ok(value) = HeaderValue::from_str(&etag(object)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
 enum Endpoint {
     ServiceProviderConfig,
     ResourceTypes,
     Schemas,
+    Cache,
     Resource,
 }
 
@@ -48,6 +63,7 @@ fn endpoint(tenant: &Tenant, resource: &str) -> Result<Endpoint, ApiError> {
         "serviceproviderconfig" | "serviceproviderconfigs" => Endpoint::ServiceProviderConfig,
         "resourcetypes" => Endpoint::ResourceTypes,
         "schemas" => Endpoint::Schemas,
+        "cache" => Endpoint::Cache,
         _ if lower == tenant.runtime.mapping().endpoint().to_ascii_lowercase() => {
             Endpoint::Resource
         }
@@ -55,12 +71,15 @@ fn endpoint(tenant: &Tenant, resource: &str) -> Result<Endpoint, ApiError> {
     })
 }
 
-fn query_number(query: &HashMap<String, String>, key: &str) -> Result<Option<i64>, ApiError> {
-    let value = query
+fn query_text<'a>(query: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+    query
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v);
-    value
+        .map(|(_, v)| v.as_str())
+}
+
+fn query_number(query: &HashMap<String, String>, key: &str) -> Result<Option<i64>, ApiError> {
+    query_text(query, key)
         .map(|v| {
             v.trim().parse::<i64>().map_err(|_| {
                 ApiError::InvalidRequest(format!("{key} must be an integer, got `{v}`"))
@@ -69,11 +88,8 @@ fn query_number(query: &HashMap<String, String>, key: &str) -> Result<Option<i64
         .transpose()
 }
 
-fn query_text<'a>(query: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.as_str())
+fn if_match(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok())
 }
 
 fn parse_body(body: &Bytes) -> Result<Json, ApiError> {
@@ -86,7 +102,105 @@ fn parse_body(body: &Bytes) -> Result<Json, ApiError> {
     }
 }
 
-/// `GET /{resource}`: a list (with `filter`, `startIndex`, `count`) or a discovery document.
+/// Everything a list or search asks for, from the query string or a SearchRequest body.
+struct ListRequest {
+    query: ListQuery,
+    attributes: Vec<AttrPath>,
+    excluded: Vec<AttrPath>,
+}
+
+impl ListRequest {
+    fn new(
+        filter: Option<&str>,
+        start_index: Option<i64>,
+        count: Option<i64>,
+        sort_by: Option<&str>,
+        sort_order: Option<&str>,
+        attributes: &[String],
+        excluded: &[String],
+    ) -> Result<Self, ApiError> {
+        let list = |items: &[String]| -> Result<Vec<AttrPath>, ApiError> {
+            let joined = items.join(",");
+            parse_attribute_list(&joined)
+                .map_err(|e| ApiError::InvalidRequest(format!("attribute list: {e}")))
+        };
+        let descending = match sort_order.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("ascending") => false,
+            Some("descending") => true,
+            Some(other) => {
+                return Err(ApiError::InvalidRequest(format!(
+                    "sortOrder must be ascending or descending, got `{other}`"
+                )))
+            }
+        };
+        Ok(Self {
+            query: ListQuery {
+                filter: filter
+                    .map(parse_filter)
+                    .transpose()
+                    .map_err(RuntimeError::from)?,
+                start_index: start_index.unwrap_or(1).max(1) as usize,
+                count: count.map_or(MAX_RESULTS, |c| c.clamp(0, MAX_RESULTS as i64) as usize),
+                sort_by: sort_by
+                    .map(AttrPath::parse)
+                    .transpose()
+                    .map_err(|e| ApiError::InvalidRequest(format!("sortBy: {e}")))?,
+                descending,
+            },
+            attributes: list(attributes)?,
+            excluded: list(excluded)?,
+        })
+    }
+
+    fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let one = |key: &str| {
+            query_text(query, key)
+                .map(|v| vec![v.to_string()])
+                .unwrap_or_default()
+        };
+        Self::new(
+            query_text(query, "filter"),
+            query_number(query, "startIndex")?,
+            query_number(query, "count")?,
+            query_text(query, "sortBy"),
+            query_text(query, "sortOrder"),
+            &one("attributes"),
+            &one("excludedAttributes"),
+        )
+    }
+
+    fn from_search(body: &Json) -> Result<Self, ApiError> {
+        let r = SearchRequest::parse(body).map_err(ApiError::InvalidRequest)?;
+        Self::new(
+            r.filter.as_deref(),
+            r.start_index,
+            r.count,
+            r.sort_by.as_deref(),
+            r.sort_order.as_deref(),
+            &r.attributes,
+            &r.excluded_attributes,
+        )
+    }
+
+    fn respond(self, tenant: &Tenant) -> Result<Response, ApiError> {
+        let (resources, total) = tenant.runtime.list(&self.query, &tenant.base)?;
+        let resources = if self.attributes.is_empty() && self.excluded.is_empty() {
+            resources
+        } else {
+            resources
+                .iter()
+                .map(|r| project(r, &self.attributes, &self.excluded))
+                .collect()
+        };
+        Ok(scim_json(
+            StatusCode::OK,
+            &ListResponse::new(resources, total, self.query.start_index),
+        ))
+    }
+}
+
+/// `GET /{resource}`: a list (`filter`, `startIndex`, `count`, `sortBy`, `sortOrder`,
+/// `attributes`, `excludedAttributes`), the connector space, or a discovery document.
 pub async fn list(
     tenant: Tenant,
     Path((_, resource)): Path<(String, String)>,
@@ -102,43 +216,69 @@ pub async fn list(
             &discovery::resource_types(&tenant),
         )),
         Endpoint::Schemas => Ok(scim_json(StatusCode::OK, &discovery::schemas(&tenant))),
-        Endpoint::Resource => {
-            let filter = query_text(&query, "filter")
-                .map(parse_filter)
-                .transpose()
-                .map_err(RuntimeError::from)?;
-            let start_index = query_number(&query, "startIndex")?.unwrap_or(1).max(1) as usize;
-            let count = query_number(&query, "count")?
-                .map_or(MAX_RESULTS, |c| c.clamp(0, MAX_RESULTS as i64) as usize);
-            let (resources, total) =
-                tenant
-                    .runtime
-                    .list(filter.as_ref(), start_index, count, &tenant.base)?;
-            Ok(scim_json(
-                StatusCode::OK,
-                &ListResponse::new(resources, total, start_index),
-            ))
-        }
+        Endpoint::Cache => cache(&tenant, &query),
+        Endpoint::Resource => ListRequest::from_query(&query)?.respond(&tenant),
     }
 }
 
-/// `GET /{resource}/{id}`.
+/// `GET /cache`: the connector space as the host holds it (anchor, DN, attribute values), paged.
+/// Microsoft's host shows this only with a debug flag that turns authentication off; here the
+/// connector's token guards it like every other endpoint.
+fn cache(tenant: &Tenant, query: &HashMap<String, String>) -> Result<Response, ApiError> {
+    let request = ListRequest::from_query(query)?;
+    let objects = tenant
+        .runtime
+        .cache_page(request.query.start_index, request.query.count)?;
+    let total = tenant.runtime.space().len();
+    let resources = objects
+        .iter()
+        .map(|o| {
+            let attributes: serde_json::Map<String, Json> = o
+                .attributes
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        Json::Array(v.iter().map(value_to_json).collect()),
+                    )
+                })
+                .collect();
+            json!({"anchor": o.anchor, "dn": o.dn, "version": etag(o), "attributes": attributes})
+        })
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &ListResponse::new(resources, total, request.query.start_index),
+    ))
+}
+
+/// `GET /{resource}/{id}`, with `If-None-Match` answered by 304.
 pub async fn get_one(
     tenant: Tenant,
     Path((_, resource, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     match endpoint(&tenant, &resource)? {
         Endpoint::ResourceTypes => {
             discovery::resource_type(&tenant, &id).map(|d| scim_json(StatusCode::OK, &d))
         }
         Endpoint::Schemas => discovery::schema(&tenant, &id).map(|d| scim_json(StatusCode::OK, &d)),
-        Endpoint::ServiceProviderConfig => Err(ApiError::NoRoute),
+        Endpoint::ServiceProviderConfig | Endpoint::Cache => Err(ApiError::NoRoute),
         Endpoint::Resource => {
             let object = tenant.runtime.get(&id)?;
-            Ok(scim_json(
-                StatusCode::OK,
-                &tenant.runtime.mapping().to_resource(&object, &tenant.base),
-            ))
+            let version = etag(&object);
+            let unchanged = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|t| t.trim() == version || t.trim() == "*"));
+            if unchanged {
+                let mut response = StatusCode::NOT_MODIFIED.into_response();
+                if let Ok(value) = HeaderValue::from_str(&version) {
+                    response.headers_mut().insert(header::ETAG, value);
+                }
+                return Ok(response);
+            }
+            Ok(resource_response(StatusCode::OK, &tenant, &object))
         }
     }
 }
@@ -150,24 +290,24 @@ fn require_resource(tenant: &Tenant, resource: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `POST /{resource}`: 201 with `Location` and the created resource.
+/// `POST /{resource}`: 201 with `Location` and the created resource. `POST /.search` (at the
+/// root) searches the connector's resources.
 pub async fn create(
     tenant: Tenant,
     Path((_, resource)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    if resource.eq_ignore_ascii_case(".search") {
+        return ListRequest::from_search(&parse_body(&body)?)?.respond(&tenant);
+    }
     require_resource(&tenant, &resource)?;
     let body = parse_body(&body)?;
     let object = tenant.runtime.create(&body).await?;
-    let mapping = tenant.runtime.mapping();
-    let mut response = scim_json(
-        StatusCode::CREATED,
-        &mapping.to_resource(&object, &tenant.base),
-    );
+    let mut response = resource_response(StatusCode::CREATED, &tenant, &object);
     let location = format!(
         "{}/{}/{}",
         tenant.base,
-        mapping.endpoint(),
+        tenant.runtime.mapping().endpoint(),
         percent_encode(&object.anchor)
     );
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -176,30 +316,66 @@ pub async fn create(
     Ok(response)
 }
 
-/// `PATCH /{resource}/{id}`: 200 with the resource, or 204 when the disable flow deleted it.
-pub async fn patch(
+/// `POST /{resource}/.search`.
+pub async fn search(
     tenant: Tenant,
     Path((_, resource, id)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     require_resource(&tenant, &resource)?;
+    if !id.eq_ignore_ascii_case(".search") {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    ListRequest::from_search(&parse_body(&body)?)?.respond(&tenant)
+}
+
+fn outcome_response(tenant: &Tenant, outcome: PatchOutcome) -> Response {
+    match outcome {
+        PatchOutcome::Updated(object) => resource_response(StatusCode::OK, tenant, &object),
+        PatchOutcome::Deleted => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// `PATCH /{resource}/{id}`: 200 with the resource, or 204 when the disable flow deleted it.
+pub async fn patch(
+    tenant: Tenant,
+    Path((_, resource, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_resource(&tenant, &resource)?;
     let body = parse_body(&body)?;
     let ops = parse_patch(&body).map_err(RuntimeError::from)?;
-    match tenant.runtime.patch(&id, &ops, &tenant.base).await? {
-        PatchOutcome::Updated(object) => Ok(scim_json(
-            StatusCode::OK,
-            &tenant.runtime.mapping().to_resource(&object, &tenant.base),
-        )),
-        PatchOutcome::Deleted => Ok(StatusCode::NO_CONTENT.into_response()),
-    }
+    let outcome = tenant
+        .runtime
+        .patch(&id, &ops, if_match(&headers), &tenant.base)
+        .await?;
+    Ok(outcome_response(&tenant, outcome))
+}
+
+/// `PUT /{resource}/{id}`: replace the resource as a whole.
+pub async fn replace(
+    tenant: Tenant,
+    Path((_, resource, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_resource(&tenant, &resource)?;
+    let body = parse_body(&body)?;
+    let outcome = tenant
+        .runtime
+        .replace(&id, &body, if_match(&headers))
+        .await?;
+    Ok(outcome_response(&tenant, outcome))
 }
 
 /// `DELETE /{resource}/{id}`: 204.
 pub async fn delete(
     tenant: Tenant,
     Path((_, resource, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     require_resource(&tenant, &resource)?;
-    tenant.runtime.delete(&id).await?;
+    tenant.runtime.delete(&id, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

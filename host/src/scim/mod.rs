@@ -51,7 +51,9 @@ pub fn router(state: AppState) -> Router {
             "/{tenant}/scim/{resource}/{id}",
             get(handlers::get_one)
                 .patch(handlers::patch)
-                .delete(handlers::delete),
+                .put(handlers::replace)
+                .delete(handlers::delete)
+                .post(handlers::search),
         )
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NoRoute })

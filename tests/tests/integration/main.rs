@@ -6,4 +6,5 @@
 mod entra;
 mod failures;
 mod loader;
+mod protocol;
 mod reload;
