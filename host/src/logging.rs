@@ -16,7 +16,12 @@ pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::W
 pub fn init(config: &LoggingConfig) -> LogGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.level));
-    let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false);
+    // Colours only for a terminal: redirected logs stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let stderr = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(ansi);
     match &config.directory {
         Some(dir) => {
             let (writer, guard) = tracing_appender::non_blocking(tracing_appender::rolling::daily(

@@ -231,7 +231,19 @@ async fn serve(config: &HostConfig) -> anyhow::Result<()> {
 async fn wait_for_shutdown(host: server::RunningHost) -> anyhow::Result<()> {
     let handle = host.handle();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        // Ctrl-C, or SIGTERM from systemd or `kill`: finish requests in flight, then stop.
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
         tracing::info!("shutting down");
         handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
     });

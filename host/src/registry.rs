@@ -168,11 +168,17 @@ impl Registry {
         }
         let started = Instant::now();
         let reload = previous.is_some();
-        let built =
-            match ConnectorRuntime::build(config, &self.host.ecma_dir, previous.as_deref()).await {
-                Ok(runtime) => self.check(runtime, reload).await,
-                Err(e) => Err(e.to_string()),
-            };
+        let built = match ConnectorRuntime::build(
+            config,
+            &self.host.ecma_dir,
+            &self.host.data_dir,
+            previous.as_deref(),
+        )
+        .await
+        {
+            Ok(runtime) => self.check(runtime, reload).await,
+            Err(e) => Err(e.to_string()),
+        };
         match built {
             Ok(runtime) => {
                 let cached = runtime.library().cached.clone();

@@ -411,6 +411,8 @@ pub struct ParameterDefinition {
     pub name: String,
     pub kind: ParameterKind,
     pub description: String,
+    /// What a configuration tool pre-fills. The host passes only the answers the administrator
+    /// gave, so a connector applies its own defaults to parameters left unanswered.
     pub default: Option<String>,
     pub required: bool,
 }
@@ -576,6 +578,7 @@ pub enum ImportKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportRequest {
     pub kind: ImportKind,
+    /// The most entries one page should hold; 0 leaves the choice to the connector.
     pub page_size: u32,
     /// The watermark a previous import's `close` returned; empty for none.
     pub watermark: String,

@@ -24,6 +24,8 @@ struct ConnectorFile {
     object_type: String,
     anchor: String,
     query_attribute: Option<String>,
+    /// SCIM attribute that carries an initial password (for example `password`).
+    password_attribute: Option<String>,
     #[serde(default)]
     dn: DnFile,
     #[serde(default)]
@@ -195,6 +197,9 @@ pub struct ConnectorConfig {
     pub object_type: String,
     pub anchor: String,
     pub query_attribute: String,
+    /// SCIM attribute whose value goes to the plugin's password call, never to the target as an
+    /// attribute, never to the connector space, never to a log.
+    pub password_attribute: Option<String>,
     pub dn: DnConfig,
     pub attributes: Vec<AttributeConfig>,
     pub export_page_size: u32,
@@ -376,8 +381,12 @@ impl ConnectorConfig {
             parameter_pages.insert(page, names);
         }
 
+        if let Some(p) = &raw.password_attribute {
+            ecma_scim::AttrPath::parse(p).map_err(|e| bad("password_attribute", e.to_string()))?;
+        }
         Ok(ConnectorConfig {
             file: file.to_path_buf(),
+            password_attribute: raw.password_attribute,
             query_attribute: raw.query_attribute.unwrap_or_else(|| raw.anchor.clone()),
             name: raw.name,
             token_hash,

@@ -1,4 +1,6 @@
-//! Full import: read every object of the target, page by page, into the connector space.
+//! Import: read the target page by page and hand each entry to the caller, which decides what
+//! the connector space does with it (fill it at start-up, reconcile it on autosync, apply a
+//! delta).
 //!
 //! Progress is logged at most every two seconds and when the import ends, and is visible to
 //! callers through [`ImportProgress`].
@@ -8,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ecma_plugin_api::{
-    CsEntryChange, ImportKind, ImportRequest, ParameterValues, PluginConnector, Schema,
+    AttributeModification, CsEntryChange, ImportKind, ImportRequest, ObjectModification,
+    ParameterValues, PluginConnector, Schema, Value, ValueModification,
 };
 
 use super::calls::{CallError, PluginCalls};
@@ -27,19 +30,28 @@ pub struct ImportJob<'a> {
     pub calls: &'a PluginCalls,
     pub parameters: Arc<ParameterValues>,
     pub schema: Arc<Schema>,
-    pub mapping: &'a ResourceMapping,
-    pub space: &'a ConnectorSpace,
+    pub object_type: &'a str,
+    pub kind: ImportKind,
+    pub watermark: String,
     pub page_size: u32,
     pub progress: &'a ImportProgress,
 }
 
-/// Run a full import into `job.space`; returns the number of objects and the new watermark.
-pub async fn full_import(job: ImportJob<'_>) -> Result<(u64, String), CallError> {
+/// Run an import, calling `on_entry` for every entry of the configured object type. Returns the
+/// number of entries and the new watermark.
+pub async fn run_import(
+    job: ImportJob<'_>,
+    mut on_entry: impl FnMut(&CsEntryChange),
+) -> Result<(u64, String), CallError> {
     let started = Instant::now();
+    let kind_name = match job.kind {
+        ImportKind::Full => "full",
+        ImportKind::Delta => "delta",
+    };
     let request = ImportRequest {
-        kind: ImportKind::Full,
+        kind: job.kind,
         page_size: job.page_size,
-        watermark: String::new(),
+        watermark: job.watermark.clone(),
         partition: String::new(),
     };
     let (plugin, parameters, schema) = (
@@ -47,77 +59,151 @@ pub async fn full_import(job: ImportJob<'_>) -> Result<(u64, String), CallError>
         job.parameters.clone(),
         job.schema.clone(),
     );
-    let mut session = Some(
-        job.calls
-            .run("open_import", move || {
-                plugin.open_import(&parameters, &schema, &request)
-            })
-            .await?,
-    );
+    let mut session = job
+        .calls
+        .run("open_import", move || {
+            plugin.open_import(&parameters, &schema, &request)
+        })
+        .await?;
+    job.progress.objects.store(0, Ordering::Relaxed);
     let mut total = 0u64;
     let mut last_log = Instant::now();
     loop {
-        let Some(mut s) = session.take() else { break };
         let (s, page) = job
             .calls
             .run("get_import_entries", move || {
-                let page = s.next_page()?;
-                Ok((s, page))
+                let page = session.next_page()?;
+                Ok((session, page))
             })
             .await?;
-        for entry in &page.entries {
-            if entry.object_type != job.mapping.object_type() {
-                continue;
-            }
-            if let Some(object) = to_object(job.space, job.mapping, entry) {
-                job.space.upsert(object);
-                total += 1;
-            }
+        session = s;
+        for entry in page
+            .entries
+            .iter()
+            .filter(|e| e.object_type == job.object_type)
+        {
+            on_entry(entry);
+            total += 1;
         }
         job.progress.objects.store(total, Ordering::Relaxed);
         if last_log.elapsed() >= Duration::from_secs(2) {
             tracing::info!(
                 connector = job.connector,
+                kind = kind_name,
                 objects = total,
-                "full import in progress"
+                "import in progress"
             );
             last_log = Instant::now();
         }
-        if page.more {
-            session = Some(s);
-        } else {
-            let mut s = s;
-            let watermark = job.calls.run("close_import", move || s.close()).await?;
-            tracing::info!(
-                connector = job.connector,
-                objects = total,
-                seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
-                "full import finished"
-            );
-            return Ok((total, watermark));
+        if !page.more {
+            break;
         }
     }
-    Ok((total, String::new()))
+    let watermark = job
+        .calls
+        .run("close_import", move || session.close())
+        .await?;
+    tracing::info!(
+        connector = job.connector,
+        kind = kind_name,
+        objects = total,
+        seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+        "import finished"
+    );
+    Ok((total, watermark))
 }
 
-/// An imported entry as a connector-space object; entries without an anchor are skipped.
-fn to_object(
-    space: &ConnectorSpace,
-    mapping: &ResourceMapping,
-    entry: &CsEntryChange,
-) -> Option<CsObject> {
+/// The anchor of an imported entry, as the connector space keys it.
+pub fn entry_anchor(mapping: &ResourceMapping, entry: &CsEntryChange) -> Option<String> {
     let anchor = entry.anchor_value(mapping.anchor()).or_else(|| {
         entry
             .change(mapping.anchor())
             .and_then(|c| c.added_values().next())
     })?;
-    let anchor = ResourceMapping::anchor_string(anchor);
-    let attributes: Vec<(String, Vec<_>)> = entry
+    Some(ResourceMapping::anchor_string(anchor))
+}
+
+/// A full entry (Add or Replace) as a connector-space object.
+pub fn to_object(
+    space: &ConnectorSpace,
+    mapping: &ResourceMapping,
+    entry: &CsEntryChange,
+) -> Option<CsObject> {
+    let anchor = entry_anchor(mapping, entry)?;
+    let mut attributes: Vec<(String, Vec<Value>)> = entry
         .changes
         .iter()
         .map(|c| (c.name.clone(), c.added_values().cloned().collect()))
         .collect();
+    if !attributes.iter().any(|(n, _)| n == mapping.anchor()) {
+        if let Some(value) = entry.anchor_value(mapping.anchor()) {
+            attributes.push((mapping.anchor().to_string(), vec![value.clone()]));
+        }
+    }
     // The host owns DNs (autogenerated or mapped), so import and export agree on them.
     let dn = mapping.dn_for(&anchor, &attributes.iter().cloned().collect());
     Some(space.object(anchor, dn, attributes))
+}
+
+/// Apply one delta entry to the connector space. Returns whether it changed anything.
+pub fn apply_delta(
+    space: &ConnectorSpace,
+    mapping: &ResourceMapping,
+    entry: &CsEntryChange,
+) -> bool {
+    let Some(anchor) = entry_anchor(mapping, entry) else {
+        return false;
+    };
+    match entry.modification {
+        ObjectModification::Add | ObjectModification::Replace => {
+            match to_object(space, mapping, entry) {
+                Some(object) => {
+                    space.upsert(object);
+                    true
+                }
+                None => false,
+            }
+        }
+        ObjectModification::Delete => space.remove(&anchor).is_some(),
+        ObjectModification::Update => {
+            let Some(current) = space.get(&anchor) else {
+                // An update for an object the space never saw: take what the entry carries.
+                return to_object(space, mapping, entry)
+                    .map(|o| space.upsert(o))
+                    .is_some();
+            };
+            let mut attributes: std::collections::BTreeMap<String, Vec<Value>> = current
+                .attributes
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect();
+            for change in &entry.changes {
+                match change.modification {
+                    AttributeModification::Delete => {
+                        attributes.remove(&change.name);
+                    }
+                    AttributeModification::Add | AttributeModification::Replace => {
+                        attributes.insert(
+                            change.name.clone(),
+                            change.added_values().cloned().collect(),
+                        );
+                    }
+                    AttributeModification::Update => {
+                        let values = attributes.entry(change.name.clone()).or_default();
+                        for v in &change.values {
+                            match v.modification {
+                                ValueModification::Add if !values.contains(&v.value) => {
+                                    values.push(v.value.clone())
+                                }
+                                ValueModification::Delete => values.retain(|x| x != &v.value),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+            space.upsert(space.object(current.anchor.clone(), current.dn.clone(), attributes));
+            true
+        }
+    }
 }

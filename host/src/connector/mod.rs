@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use ecma_plugin_api::{
     AnchorAttribute, AttributeChange, AttributeModification, Capabilities, ConnectorError,
-    CsEntryChange, ExportErrorKind, ExportRequest, ExportType, ObjectModification, ParameterValues,
-    PluginConnector, Schema, Value,
+    CsEntryChange, ExportErrorKind, ExportRequest, ExportType, ImportKind, ObjectModification,
+    ParameterValues, PasswordOptions, PasswordTarget, PluginConnector, Schema, Secret, Value,
 };
 use ecma_scim::{apply_patch, Filter, FilterError, PatchError, PatchOp};
 use parking_lot::RwLock;
@@ -30,7 +30,7 @@ use serde_json::Value as Json;
 
 use self::calls::{CallError, PluginCalls};
 use self::export::{ExportContext, ExportEngine};
-use self::import::{full_import, ImportJob, ImportProgress};
+use self::import::{apply_delta, entry_anchor, run_import, to_object, ImportJob, ImportProgress};
 use self::mapping::{get_ci, Attributes, MappingBuildError, MappingError, ResourceMapping};
 use crate::config::{ConnectorConfig, DeleteFlow, DisableFlow};
 use crate::plugins::{load_for_connector, LoadedLibrary, PluginError};
@@ -76,6 +76,8 @@ pub enum RuntimeError {
     },
     #[error("{0}")]
     Call(#[from] CallError),
+    #[error("setting the password failed: {0}")]
+    Password(Box<CallError>),
 }
 
 /// Whether a connector can answer requests.
@@ -155,6 +157,8 @@ pub struct ConnectorRuntime {
     calls: PluginCalls,
     export: ExportEngine,
     shared: Arc<ConnectorState>,
+    /// `data_dir/{connector}`: where the delta watermark is kept.
+    state_dir: std::path::PathBuf,
 }
 
 /// What outlives one version of a connector's library: the connector space, the per-object
@@ -168,6 +172,13 @@ pub struct ConnectorState {
     locks: ObjectLocks,
     availability: RwLock<Availability>,
     progress: ImportProgress,
+    /// While an autosync runs: anchors that SCIM requests changed since it started. The sync
+    /// neither overwrites nor removes them (the target may have been read before the change).
+    sync_dirty: parking_lot::Mutex<Option<std::collections::HashSet<String>>>,
+    /// The last delta watermark, also kept in `data_dir/{connector}/watermark`.
+    watermark: parking_lot::Mutex<String>,
+    /// One sync at a time.
+    syncing: tokio::sync::Mutex<()>,
 }
 
 impl ConnectorState {
@@ -186,8 +197,29 @@ impl ConnectorState {
                 Availability::Ready
             }),
             progress: ImportProgress::default(),
+            sync_dirty: parking_lot::Mutex::new(None),
+            watermark: parking_lot::Mutex::new(String::new()),
+            syncing: tokio::sync::Mutex::new(()),
         }
     }
+
+    /// Record that a SCIM request changed `anchor`, for a sync in progress.
+    fn mark_dirty(&self, anchor: &str) {
+        if let Some(dirty) = self.sync_dirty.lock().as_mut() {
+            dirty.insert(anchor.to_string());
+        }
+    }
+}
+
+/// What one autosync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub kind: &'static str,
+    pub entries: u64,
+    /// Objects added or changed in the connector space.
+    pub upserted: u64,
+    /// Objects removed from the connector space.
+    pub removed: u64,
 }
 
 impl ConnectorRuntime {
@@ -199,6 +231,7 @@ impl ConnectorRuntime {
     pub async fn build(
         config: ConnectorConfig,
         ecma_dir: &Path,
+        data_dir: &Path,
         previous: Option<&ConnectorRuntime>,
     ) -> Result<Arc<Self>, BuildError> {
         let (dir, name, file) = (
@@ -276,6 +309,7 @@ impl ConnectorRuntime {
                 1
             },
         );
+        let config_name = config.name.clone();
         let shape = (
             config.object_type.clone(),
             config.anchor.clone(),
@@ -295,6 +329,7 @@ impl ConnectorRuntime {
             mapping,
             calls,
             export,
+            state_dir: data_dir.join(&config_name),
             shared,
         }))
     }
@@ -302,16 +337,17 @@ impl ConnectorRuntime {
     /// Run the first full import in the background (if the run profiles include one),
     /// retrying with back-off until it succeeds.
     pub fn start_import(self: &Arc<Self>) {
-        if !self.needs_initial_import() {
-            return;
-        }
-        // A weak reference: a version replaced by a reload stops retrying.
+        let needs_import = self.needs_initial_import();
+        // A weak reference: a version replaced by a reload stops retrying and stops syncing.
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut delay = Duration::from_secs(1);
-            while let Some(runtime) = weak.upgrade() {
+            while needs_import {
+                let Some(runtime) = weak.upgrade() else {
+                    return;
+                };
                 match runtime.import_once().await {
-                    Ok(()) => return,
+                    Ok(()) => break,
                     Err(e) => {
                         tracing::error!(connector = %runtime.config.name, error = %e, retry_in_s = delay.as_secs(), "full import failed");
                         *runtime.shared.availability.write() =
@@ -322,6 +358,7 @@ impl ConnectorRuntime {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(60));
             }
+            autosync(weak).await;
         });
     }
 
@@ -338,20 +375,125 @@ impl ConnectorRuntime {
 
     async fn import_once(&self) -> Result<(), CallError> {
         tracing::info!(connector = %self.config.name, "full import started");
-        full_import(ImportJob {
+        let space = &self.shared.space;
+        let (_, watermark) =
+            run_import(self.import_job(ImportKind::Full, String::new()), |entry| {
+                if let Some(object) = to_object(space, &self.mapping, entry) {
+                    space.upsert(object);
+                }
+            })
+            .await?;
+        self.save_watermark(watermark);
+        *self.shared.availability.write() = Availability::Ready;
+        Ok(())
+    }
+
+    fn import_job(&self, kind: ImportKind, watermark: String) -> ImportJob<'_> {
+        ImportJob {
             connector: &self.config.name,
             plugin: self.plugin.clone(),
             calls: &self.calls,
             parameters: self.parameters.clone(),
             schema: self.schema.clone(),
-            mapping: &self.mapping,
-            space: &self.shared.space,
+            object_type: self.mapping.object_type(),
+            kind,
+            watermark,
             page_size: self.config.export_page_size.max(500),
             progress: &self.shared.progress,
-        })
-        .await?;
-        *self.shared.availability.write() = Availability::Ready;
-        Ok(())
+        }
+    }
+
+    fn watermark_file(&self) -> std::path::PathBuf {
+        self.state_dir.join("watermark")
+    }
+
+    /// The delta watermark: in memory, else the one saved by an earlier run.
+    fn watermark(&self) -> String {
+        let current = self.shared.watermark.lock().clone();
+        if !current.is_empty() {
+            return current;
+        }
+        std::fs::read_to_string(self.watermark_file())
+            .map(|w| w.trim_end().to_string())
+            .unwrap_or_default()
+    }
+
+    fn save_watermark(&self, watermark: String) {
+        if watermark.is_empty() {
+            return;
+        }
+        let file = self.watermark_file();
+        if let Err(e) = crate::tls::write_file(&file, watermark.as_bytes(), 0o600) {
+            tracing::warn!(connector = %self.config.name, error = %e, "cannot save the delta watermark");
+        }
+        *self.shared.watermark.lock() = watermark;
+    }
+
+    /// One autosync now: a delta import when the run profiles and the connector allow it and a
+    /// watermark exists, otherwise a full import that reconciles the connector space with the
+    /// target (added, changed and removed objects). SCIM traffic is served throughout.
+    pub async fn sync_now(&self) -> Result<SyncReport, CallError> {
+        let _one = self.shared.syncing.lock().await;
+        let watermark = self.watermark();
+        let delta = self.config.run_profiles.delta_import
+            && self.capabilities.delta_import
+            && !watermark.is_empty();
+        let space = &self.shared.space;
+        let mut report = SyncReport::default();
+        if delta {
+            report.kind = "delta";
+            let (entries, watermark) =
+                run_import(self.import_job(ImportKind::Delta, watermark), |entry| {
+                    if apply_delta(space, &self.mapping, entry) {
+                        report.upserted +=
+                            u64::from(entry.modification != ObjectModification::Delete);
+                        report.removed +=
+                            u64::from(entry.modification == ObjectModification::Delete);
+                    }
+                })
+                .await?;
+            report.entries = entries;
+            self.save_watermark(watermark);
+        } else if self.config.run_profiles.full_import {
+            report.kind = "full";
+            *self.shared.sync_dirty.lock() = Some(std::collections::HashSet::new());
+            let mut seen = std::collections::HashSet::new();
+            let result = run_import(self.import_job(ImportKind::Full, String::new()), |entry| {
+                let Some(anchor) = entry_anchor(&self.mapping, entry) else {
+                    return;
+                };
+                let dirty = self
+                    .shared
+                    .sync_dirty
+                    .lock()
+                    .as_ref()
+                    .is_some_and(|d| d.contains(&anchor));
+                if !dirty {
+                    if let Some(object) = to_object(space, &self.mapping, entry) {
+                        if space.get(&anchor).as_deref() != Some(&object) {
+                            space.upsert(object);
+                            report.upserted += 1;
+                        }
+                    }
+                }
+                seen.insert(anchor);
+            })
+            .await;
+            let dirty = self.shared.sync_dirty.lock().take().unwrap_or_default();
+            let (entries, watermark) = result?;
+            for object in space.snapshot() {
+                if !seen.contains(&object.anchor) && !dirty.contains(&object.anchor) {
+                    space.remove(&object.anchor);
+                    report.removed += 1;
+                }
+            }
+            report.entries = entries;
+            self.save_watermark(watermark);
+        } else {
+            report.kind = "none";
+        }
+        tracing::info!(connector = %self.config.name, kind = report.kind, entries = report.entries, upserted = report.upserted, removed = report.removed, "autosync finished");
+        Ok(report)
     }
 
     pub fn name(&self) -> &str {
@@ -528,6 +670,14 @@ impl ConnectorRuntime {
         };
         attributes.insert(self.mapping.anchor().to_string(), vec![anchor_value]);
         let object = self.shared.space.object(anchor, dn, attributes);
+        if let Err(e) = self.set_initial_password(&object, resource).await {
+            // No half-created user: undo the Add, then report why.
+            if let Err(undo) = self.delete_locked(&object).await {
+                tracing::error!(connector = %self.config.name, id = %object.anchor, error = %undo, "could not undo an add whose password failed");
+            }
+            return Err(e);
+        }
+        self.shared.mark_dirty(&object.anchor);
         self.shared.space.upsert(object.clone());
         Ok(Arc::new(object))
     }
@@ -606,6 +756,8 @@ impl ConnectorRuntime {
         }
         let (anchor_value, wanted) = self.mapping.from_resource(resource)?;
         let changes = self.diff(&current, &wanted);
+        // A password in a PATCH or PUT is set through the password call, never stored.
+        self.set_initial_password(&current, resource).await?;
         if changes.is_empty() {
             return Ok(PatchOutcome::Updated(current));
         }
@@ -696,6 +848,7 @@ impl ConnectorRuntime {
             .await
         {
             Ok(_) => {
+                self.shared.mark_dirty(&current.anchor);
                 self.shared.space.remove(&current.anchor);
                 Ok(())
             }
@@ -711,6 +864,43 @@ impl ConnectorRuntime {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// If the connector takes passwords and `resource` carries one, set it on `object` through
+    /// the plugin's password call. The password is never logged or stored.
+    async fn set_initial_password(
+        &self,
+        object: &CsObject,
+        resource: &Json,
+    ) -> Result<(), RuntimeError> {
+        let Some(attribute) = &self.config.password_attribute else {
+            return Ok(());
+        };
+        let Some(password) = mapping::string_at(resource, attribute) else {
+            return Ok(());
+        };
+        let target = PasswordTarget {
+            object_type: self.mapping.object_type().to_string(),
+            dn: object.dn.clone(),
+            anchor: vec![AnchorAttribute {
+                name: self.mapping.anchor().to_string(),
+                value: object
+                    .get(self.mapping.anchor())
+                    .and_then(|v| v.first().cloned())
+                    .unwrap_or_else(|| Value::String(object.anchor.clone())),
+            }],
+        };
+        let (plugin, parameters, secret) = (
+            self.plugin.clone(),
+            self.parameters.clone(),
+            Secret::new(password),
+        );
+        self.calls
+            .run("set_password", move || {
+                plugin.set_password(&parameters, &target, &secret, PasswordOptions::default())
+            })
+            .await
+            .map_err(|e| RuntimeError::Password(Box::new(e)))
     }
 
     /// Export one entry; a per-entry failure becomes [`RuntimeError::Export`]. Returns the
@@ -752,6 +942,24 @@ impl ConnectorRuntime {
         self.calls
             .run("test_connection", move || p.test_connection(&v))
             .await
+    }
+}
+
+/// The autosync timer: every `autosync_minutes` (0 turns it off), while the version is alive.
+async fn autosync(weak: std::sync::Weak<ConnectorRuntime>) {
+    let minutes = match weak.upgrade() {
+        Some(r) if r.config.autosync_minutes > 0 => r.config.autosync_minutes,
+        _ => return,
+    };
+    let period = Duration::from_secs(u64::from(minutes) * 60);
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(runtime) = weak.upgrade() else {
+            return;
+        };
+        if let Err(e) = runtime.sync_now().await {
+            tracing::warn!(connector = %runtime.config.name, error = %e, "autosync failed; the connector space is unchanged and serves on");
+        }
     }
 }
 

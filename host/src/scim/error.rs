@@ -93,6 +93,9 @@ fn classify(error: &ApiError) -> (StatusCode, Option<ScimType>, Option<u32>) {
                 | ExportErrorKind::CustomContinueRun
                 | ExportErrorKind::CustomStopRun => (S::INTERNAL_SERVER_ERROR, None, None),
             },
+            RuntimeError::Password(call) => {
+                classify(&ApiError::Runtime(RuntimeError::Call((**call).clone())))
+            }
             RuntimeError::Call(CallError::Timeout { .. }) => {
                 (S::SERVICE_UNAVAILABLE, None, Some(RETRY_AFTER_BUSY))
             }

@@ -191,6 +191,35 @@ impl Connector for FaultyConnector {
             trigger: Trigger::of(values, "put_export_entries"),
         }))
     }
+
+    /// Records that a password was set (never the password itself); refuses `too-weak`.
+    fn set_password(
+        &self,
+        _: &ParameterValues,
+        target: &PasswordTarget,
+        new_password: &Secret,
+        _: PasswordOptions,
+    ) -> Result<(), ConnectorError> {
+        if new_password.expose() == "too-weak" {
+            return Err(ConnectorError::other(
+                "the password does not meet the target's policy",
+            ));
+        }
+        let id = target
+            .anchor
+            .first()
+            .map(|a| a.value.to_string())
+            .unwrap_or_default();
+        let mut store = self
+            .store
+            .lock()
+            .map_err(|_| ConnectorError::other("store poisoned"))?;
+        let attrs = store
+            .get_mut(&id)
+            .ok_or_else(|| ConnectorError::other(format!("no object {id}")))?;
+        attrs.insert("PasswordSet".into(), Value::String("yes".into()));
+        Ok(())
+    }
 }
 
 struct Import {

@@ -211,3 +211,75 @@ async fn failing_import_answers_503_with_retry_after() {
     );
     host.stop().await;
 }
+
+#[tokio::test]
+async fn initial_password_goes_to_the_password_call_and_never_anywhere_else() {
+    let mut faulty = connector("pw", "libecma_faulty.so", "");
+    faulty.toml = faulty.toml.replace(
+        "anchor = \"Id\"\n",
+        "anchor = \"Id\"\npassword_attribute = \"password\"\n",
+    );
+    let host = TestHost::start_with(vec![faulty], |_| {}).await;
+    host.wait_status("pw", |s| s["state"] == "ready").await;
+    let with_password = |id: &str, password: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": id, "password": password}).to_string()
+    };
+
+    let (status, body) = host
+        .send(
+            Method::POST,
+            "pw",
+            "/Users",
+            FAULTY_TOKEN,
+            Some(&with_password("p1", "S3cret-Passw0rd!")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body.get("password").is_none());
+    assert!(!body.to_string().contains("S3cret-Passw0rd!"));
+    // The target recorded a password call; the connector space never saw the password.
+    let runtime = match host.host.as_ref().unwrap().registry.get("pw").unwrap().slot {
+        ecmahost::registry::ConnectorSlot::Running(r) => r,
+        ecmahost::registry::ConnectorSlot::Failed { reason, .. } => panic!("{reason}"),
+    };
+    runtime.sync_now().await.unwrap();
+    let (_, cache) = host
+        .send(Method::GET, "pw", "/cache", FAULTY_TOKEN, None)
+        .await;
+    assert_eq!(
+        cache["Resources"][0]["attributes"]["PasswordSet"],
+        json!(["yes"]),
+        "{cache}"
+    );
+    assert!(!cache.to_string().contains("S3cret-Passw0rd!"));
+
+    // A password the target refuses undoes the add: no half-created user.
+    let (status, body) = host
+        .send(
+            Method::POST,
+            "pw",
+            "/Users",
+            FAULTY_TOKEN,
+            Some(&with_password("p2", "too-weak")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("password"),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("too-weak"));
+    let (status, _) = host
+        .send(Method::GET, "pw", "/Users/p2", FAULTY_TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    runtime.sync_now().await.unwrap();
+    let (_, cache) = host
+        .send(Method::GET, "pw", "/cache", FAULTY_TOKEN, None)
+        .await;
+    assert_eq!(
+        cache["totalResults"], 1,
+        "the target holds only p1: {cache}"
+    );
+    host.stop().await;
+}

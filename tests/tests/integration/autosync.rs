@@ -1,0 +1,82 @@
+//! Autosync: a full import that reconciles the connector space with the target (added, changed
+//! and removed rows) while SCIM traffic is served.
+
+use ecma_integration_tests::TestHost;
+use ecmahost::registry::ConnectorSlot;
+use reqwest::{Method, StatusCode};
+
+const EXT: &str = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User";
+
+async fn sql(host: &TestHost, statement: &str) {
+    use sqlx::Connection;
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", host.database().display()))
+            .await
+            .unwrap();
+    sqlx::query(statement).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn full_sync_reconciles_added_changed_and_removed_rows() {
+    let host = TestHost::start().await;
+    let t = host.token.clone();
+    // The target changes behind the host's back.
+    sql(&host, "INSERT INTO Employees (Login, AzureID, FirstName, IsActive) VALUES ('new.hire', 'guid-new', 'New', 1)").await;
+    sql(
+        &host,
+        "UPDATE Employees SET Department = 'Audit' WHERE Login = 'alex.wilber'",
+    )
+    .await;
+    sql(&host, "DELETE FROM Employees WHERE Login = 'megan.bowen'").await;
+    // Before the sync the connector space still answers with what it imported.
+    let (status, _) = host
+        .send(Method::GET, "demo", "/Users/megan.bowen", &t, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let runtime = match host
+        .host
+        .as_ref()
+        .unwrap()
+        .registry
+        .get("demo")
+        .unwrap()
+        .slot
+    {
+        ConnectorSlot::Running(r) => r,
+        ConnectorSlot::Failed { reason, .. } => panic!("demo failed: {reason}"),
+    };
+    let (report, during) = tokio::join!(
+        runtime.sync_now(),
+        host.send(Method::GET, "demo", "/Users/adele.vance", &t, None)
+    );
+    assert_eq!(
+        during.0,
+        StatusCode::OK,
+        "SCIM traffic is served during a sync"
+    );
+    let report = report.unwrap();
+    assert_eq!(
+        (report.kind, report.entries, report.upserted, report.removed),
+        ("full", 3, 2, 1)
+    );
+
+    let (status, body) = host
+        .send(Method::GET, "demo", "/Users/new.hire", &t, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = host
+        .send(Method::GET, "demo", "/Users/alex.wilber", &t, None)
+        .await;
+    assert_eq!(body[EXT]["Department"], "Audit");
+    let (status, _) = host
+        .send(Method::GET, "demo", "/Users/megan.bowen", &t, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A second sync with nothing new changes nothing.
+    let report = runtime.sync_now().await.unwrap();
+    assert_eq!((report.upserted, report.removed), (0, 0));
+    host.stop().await;
+}
