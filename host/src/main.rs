@@ -32,6 +32,9 @@ enum Command {
         dir: PathBuf,
         #[arg(long, default_value_t = 8585)]
         port: u16,
+        /// The address to listen on (`127.0.0.1` keeps the demo off the network).
+        #[arg(long, default_value = "0.0.0.0")]
+        address: std::net::IpAddr,
         /// The SQL connector library; by default the one next to this executable.
         #[arg(long)]
         plugin: Option<PathBuf>,
@@ -132,9 +135,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let _guard = logging::init(&config.logging);
             serve(&config).await
         }
-        Command::Demo { dir, port, plugin } => {
+        Command::Demo {
+            dir,
+            port,
+            address,
+            plugin,
+        } => {
             let plugin = demo::locate_plugin(plugin.as_deref())?;
-            let setup = demo::prepare(&dir, port, &plugin).await?;
+            let setup = demo::prepare(&dir, address, port, &plugin).await?;
             let config = HostConfig::load(&setup.host_config)?;
             let _guard = logging::init(&config.logging);
             let host = server::start(&config).await?;

@@ -63,7 +63,25 @@ fn container_key<'a>(source: &'a Map<String, Value>, path: &AttrPath) -> Option<
         .map(String::as_str)
 }
 
+/// A path that names a whole extension object (`urn:...:ECMA2Host:2.0:User`): the parser reads
+/// its last segment as an attribute name, so rebuild the URN and look for it as a key.
+fn whole_extension_key(source: &Map<String, Value>, path: &AttrPath) -> Option<String> {
+    let urn = path.urn.as_deref()?;
+    if path.sub_attr.is_some() {
+        return None;
+    }
+    let full = format!("{urn}:{}", path.name);
+    source
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(&full) && source[k.as_str()].is_object())
+        .cloned()
+}
+
 fn copy_path(source: &Map<String, Value>, target: &mut Map<String, Value>, path: &AttrPath) {
+    if let Some(key) = whole_extension_key(source, path) {
+        target.insert(key.clone(), source[key.as_str()].clone());
+        return;
+    }
     let (from, to) = match container_key(source, path) {
         Some(key) => {
             let Some(Value::Object(ext)) = source.get(key) else {
@@ -115,6 +133,10 @@ fn copy_path(source: &Map<String, Value>, target: &mut Map<String, Value>, path:
 }
 
 fn remove_path(target: &mut Map<String, Value>, path: &AttrPath) {
+    if let Some(key) = whole_extension_key(target, path) {
+        target.remove(&key);
+        return;
+    }
     let container = match container_key(target, path).map(str::to_string) {
         Some(key) => match target.get_mut(&key) {
             Some(Value::Object(ext)) => ext,
@@ -256,6 +278,14 @@ mod tests {
         assert!(p.get("emails").is_none());
         assert_eq!(p["name"], json!({"givenName": "Alice"}));
         assert_eq!(p[EXT], json!({"Dept.Code": "S1"}));
+    }
+
+    #[test]
+    fn a_whole_extension_can_be_named() {
+        let p = project(&user(), &[], &paths(EXT));
+        assert!(p.get(EXT).is_none());
+        let p = project(&user(), &paths(EXT), &[]);
+        assert_eq!(p[EXT], user()[EXT]);
     }
 
     #[test]

@@ -82,9 +82,14 @@ impl TestHost {
     pub async fn start_with(extra: Vec<ExtraConnector>, edit: impl FnOnce(&Path)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let plugins = plugin_dir();
-        let setup = ecmahost::demo::prepare(dir.path(), 0, &plugins.join("libecma_sql.so"))
-            .await
-            .expect("demo folder");
+        let setup = ecmahost::demo::prepare(
+            dir.path(),
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            0,
+            &plugins.join("libecma_sql.so"),
+        )
+        .await
+        .expect("demo folder");
         std::fs::copy(
             plugins.join("libecma_faulty.so"),
             dir.path().join("ECMA/libecma_faulty.so"),

@@ -171,8 +171,9 @@ impl ResourceMapping {
                 target,
             });
         }
-        // The anchor and the query attribute are always exposed, so Entra can match on them.
-        for name in [&config.anchor, &config.query_attribute] {
+        // The query attribute is always exposed, so Entra can match on it. The anchor already is:
+        // it is `userName`.
+        for name in [&config.query_attribute] {
             if !attributes.iter().any(|m| &m.attribute == name) {
                 if let Some((attribute_type, multi_valued)) = type_of(object_type, name) {
                     attributes.push(Mapped {
@@ -382,7 +383,12 @@ impl ResourceMapping {
                 }
             }
         }
-        resource.insert(self.extension_urn.clone(), Json::Object(extension));
+        if !extension.is_empty() {
+            resource.insert(self.extension_urn.clone(), Json::Object(extension));
+        } else if let Some(Json::Array(schemas)) = resource.get_mut("schemas") {
+            // No extension attribute has a value: the resource does not use that schema.
+            schemas.retain(|s| s.as_str() != Some(self.extension_urn.as_str()));
+        }
         resource.insert(
             "meta".into(),
             json!({
@@ -446,11 +452,7 @@ impl ResourceMapping {
                 Some(v) => vec![json_to_value(v, m.attribute_type, &scim_name)?],
             };
             if m.attribute == self.anchor {
-                if values.first() != Some(&anchor) {
-                    return Err(MappingError::InvalidValue(format!(
-                        "{scim_name} is the anchor and must equal userName"
-                    )));
-                }
+                // Exposed read-only (it is userName): input values are ignored (RFC 7643 §2.2).
                 continue;
             }
             if !values.is_empty() {
@@ -749,9 +751,10 @@ mod tests {
             mapping.indexed_path(&path(&format!("{}:AzureID", mapping.extension_urn()))),
             Some(false)
         );
+        // The anchor is userName; it is not repeated under the extension unless selected.
         assert_eq!(
             mapping.indexed_path(&path(&format!("{}:Login", mapping.extension_urn()))),
-            Some(true)
+            None
         );
         assert_eq!(mapping.indexed_path(&path("name.givenName")), None);
     }

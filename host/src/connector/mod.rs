@@ -342,21 +342,22 @@ impl ConnectorRuntime {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut delay = Duration::from_secs(1);
-            while needs_import {
-                let Some(runtime) = weak.upgrade() else {
-                    return;
-                };
-                match runtime.import_once().await {
-                    Ok(()) => break,
-                    Err(e) => {
-                        tracing::error!(connector = %runtime.config.name, error = %e, retry_in_s = delay.as_secs(), "full import failed");
-                        *runtime.shared.availability.write() =
-                            Availability::ImportFailed(e.to_string());
-                    }
+            // Retry the initial import until it succeeds (or this version is replaced).
+            if needs_import {
+                loop {
+                    let Some(runtime) = weak.upgrade() else {
+                        return;
+                    };
+                    let Err(e) = runtime.import_once().await else {
+                        break;
+                    };
+                    tracing::error!(connector = %runtime.config.name, error = %e, retry_in_s = delay.as_secs(), "full import failed");
+                    *runtime.shared.availability.write() =
+                        Availability::ImportFailed(e.to_string());
+                    drop(runtime);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(60));
                 }
-                drop(runtime);
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(60));
             }
             autosync(weak).await;
         });

@@ -80,7 +80,7 @@ fn attribute(
     multi_valued: bool,
     description: &str,
     required: bool,
-    case_exact: bool,
+    mutability: &str,
     uniqueness: &str,
 ) -> Json {
     let mut a = json!({
@@ -89,8 +89,8 @@ fn attribute(
         "multiValued": multi_valued,
         "description": description,
         "required": required,
-        "caseExact": case_exact,
-        "mutability": "readWrite",
+        "caseExact": false,
+        "mutability": mutability,
         "returned": "default",
         "uniqueness": uniqueness,
     });
@@ -109,7 +109,12 @@ fn schema_documents(tenant: &Tenant) -> Vec<Json> {
             false,
             &format!("The anchor, {}", mapping.anchor()),
             true,
-            false,
+            // Without object rename in the connector, the anchor can be set once, never changed.
+            if tenant.runtime.capabilities().object_rename {
+                "readWrite"
+            } else {
+                "immutable"
+            },
             "server",
         ),
         attribute(
@@ -117,8 +122,9 @@ fn schema_documents(tenant: &Tenant) -> Vec<Json> {
             AttributeType::Boolean,
             false,
             "Follows the connector's disable flow",
-            false,
-            false,
+            // With a set-attribute disable flow, `active` always has a value: it cannot be removed.
+            mapping.active_attribute().is_some(),
+            "readWrite",
             "none",
         ),
     ];
@@ -126,7 +132,13 @@ fn schema_documents(tenant: &Tenant) -> Vec<Json> {
     let mut extension = Vec::new();
     for (connector_name, scim_name, t, multi, in_extension) in mapping.exposed() {
         let description = format!("Connector attribute {connector_name}");
-        let plain = |name: &str| attribute(name, t, multi, &description, false, false, "none");
+        // The anchor, if selected too, repeats userName: read-only here.
+        let mutability = if connector_name == mapping.anchor() {
+            "readOnly"
+        } else {
+            "readWrite"
+        };
+        let plain = |name: &str| attribute(name, t, multi, &description, false, mutability, "none");
         if in_extension {
             extension.push(plain(&scim_name));
         } else if let Some((parent, sub)) = scim_name.split_once('.') {

@@ -252,10 +252,12 @@ fn cache(tenant: &Tenant, query: &HashMap<String, String>) -> Result<Response, A
     ))
 }
 
-/// `GET /{resource}/{id}`, with `If-None-Match` answered by 304.
+/// `GET /{resource}/{id}` (with `attributes` / `excludedAttributes`), `If-None-Match` answered
+/// by 304.
 pub async fn get_one(
     tenant: Tenant,
     Path((_, resource, id)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     match endpoint(&tenant, &resource)? {
@@ -278,7 +280,19 @@ pub async fn get_one(
                 }
                 return Ok(response);
             }
-            Ok(resource_response(StatusCode::OK, &tenant, &object))
+            let request = ListRequest::from_query(&query)?;
+            if request.attributes.is_empty() && request.excluded.is_empty() {
+                return Ok(resource_response(StatusCode::OK, &tenant, &object));
+            }
+            let full = tenant.runtime.mapping().to_resource(&object, &tenant.base);
+            let mut response = scim_json(
+                StatusCode::OK,
+                &project(&full, &request.attributes, &request.excluded),
+            );
+            if let Ok(value) = HeaderValue::from_str(&version) {
+                response.headers_mut().insert(header::ETAG, value);
+            }
+            Ok(response)
         }
     }
 }

@@ -175,19 +175,16 @@ async fn discovery_describes_the_connector() {
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
-    for expected in [
-        "AzureID",
-        "FirstName",
-        "LastName",
-        "Email",
-        "Department",
-        "Login",
-    ] {
+    for expected in ["AzureID", "FirstName", "LastName", "Email", "Department"] {
         assert!(
             names.contains(&expected),
             "{expected} missing from {names:?}"
         );
     }
+    assert!(
+        !names.contains(&"Login"),
+        "the anchor is userName, not repeated"
+    );
     assert!(
         !names.contains(&"IsActive"),
         "the disable flow owns IsActive; it is exposed as active"
