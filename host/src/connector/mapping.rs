@@ -37,26 +37,60 @@ pub enum MappingError {
     Mutability(String),
 }
 
-/// Core paths a connector attribute may map to in this release.
-pub fn check_core_path(path: &str) -> Result<(), String> {
-    let parsed =
-        AttrPath::parse(path).map_err(|e| format!("`{path}` is not a SCIM attribute path: {e}"))?;
-    if parsed.urn.is_some() {
+/// A core SCIM path a connector attribute maps to: `displayName`, `name.givenName`, or an
+/// element of a multi-valued attribute picked by one `eq` term, as Entra maps `mail`:
+/// `emails[type eq "work"].value`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CoreTarget {
+    pub name: String,
+    pub sub: Option<String>,
+    /// `(key, value)`: the element of the multi-valued `name` whose `key` equals `value`.
+    pub element: Option<(String, Json)>,
+}
+
+/// Parse and check a core path from a connector config.
+pub fn parse_core_target(path: &str) -> Result<CoreTarget, String> {
+    let parsed = ecma_scim::PatchPath::parse(path)
+        .map_err(|e| format!("`{path}` is not a SCIM attribute path: {e}"))?;
+    if parsed.attr.urn.is_some() {
         return Err(format!("`{path}`: map to a core attribute without a URN, or leave `scim` out to use the ECMA2Host extension"));
     }
     let reserved = ["id", "username", "active", "meta", "schemas"];
-    if reserved.contains(&parsed.name.to_ascii_lowercase().as_str()) {
+    if reserved.contains(&parsed.attr.name.to_ascii_lowercase().as_str()) {
         return Err(format!(
             "`{path}` is managed by the host (anchor, disable flow or metadata)"
         ));
     }
-    Ok(())
+    let element = match parsed.value_filter {
+        None => None,
+        Some(ecma_scim::Filter::Compare { path: key, op: ecma_scim::CompareOp::Eq, value })
+            if key.urn.is_none() && key.sub_attr.is_none() =>
+        {
+            Some((key.name, value))
+        }
+        Some(_) => return Err(format!("`{path}`: only one `eq` term may pick the element, as in emails[type eq \"work\"].value")),
+    };
+    let sub = match (&element, parsed.sub_attr, parsed.attr.sub_attr) {
+        (Some(_), Some(sub), None) => Some(sub),
+        (Some(_), _, _) => return Err(format!("`{path}`: name the sub-attribute after the filter, as in emails[type eq \"work\"].value")),
+        (None, _, sub) => sub,
+    };
+    Ok(CoreTarget {
+        name: parsed.attr.name,
+        sub,
+        element,
+    })
+}
+
+/// Core paths a connector attribute may map to in this release.
+pub fn check_core_path(path: &str) -> Result<(), String> {
+    parse_core_target(path).map(|_| ())
 }
 
 #[derive(Clone, Debug)]
 enum Target {
     Extension,
-    Core { name: String, sub: Option<String> },
+    Core(CoreTarget),
 }
 
 #[derive(Clone, Debug)]
@@ -65,6 +99,18 @@ struct Mapped {
     attribute_type: AttributeType,
     multi_valued: bool,
     target: Target,
+}
+
+/// One exposed connector attribute, as `/Schemas` describes it.
+pub struct Exposed<'a> {
+    pub attribute: &'a str,
+    /// `Department` (in the extension), `displayName`, or `name.givenName` / `emails.value`.
+    pub scim_name: String,
+    pub attribute_type: AttributeType,
+    pub multi_valued: bool,
+    pub in_extension: bool,
+    /// The parent of `scim_name` is multi-valued (`emails[type eq "work"].value`).
+    pub parent_multi_valued: bool,
 }
 
 /// How one connector's objects look as SCIM resources.
@@ -155,14 +201,10 @@ impl ResourceMapping {
                 })?;
             let target = match &a.scim {
                 None => Target::Extension,
-                Some(path) => {
-                    let p = AttrPath::parse(path)
-                        .map_err(|e| fail(&format!("attributes[{i}].scim"), e.to_string()))?;
-                    Target::Core {
-                        name: p.name,
-                        sub: p.sub_attr,
-                    }
-                }
+                Some(path) => Target::Core(
+                    parse_core_target(path)
+                        .map_err(|e| fail(&format!("attributes[{i}].scim"), e))?,
+                ),
             };
             attributes.push(Mapped {
                 attribute: a.name.clone(),
@@ -252,23 +294,27 @@ impl ResourceMapping {
 
     /// `(attribute, SCIM name, type, multi-valued)` of every exposed connector attribute, for
     /// the `/Schemas` document.
-    pub fn exposed(&self) -> impl Iterator<Item = (&str, String, AttributeType, bool, bool)> {
+    pub fn exposed(&self) -> impl Iterator<Item = Exposed<'_>> {
         self.attributes.iter().map(|m| {
-            let (name, in_extension) = match &m.target {
-                Target::Extension => (m.attribute.clone(), true),
-                Target::Core { name, sub: None } => (name.clone(), false),
-                Target::Core {
+            let (scim_name, in_extension, parent_multi_valued) = match &m.target {
+                Target::Extension => (m.attribute.clone(), true, false),
+                Target::Core(CoreTarget {
+                    name, sub: None, ..
+                }) => (name.clone(), false, false),
+                Target::Core(CoreTarget {
                     name,
                     sub: Some(sub),
-                } => (format!("{name}.{sub}"), false),
+                    element,
+                }) => (format!("{name}.{sub}"), false, element.is_some()),
             };
-            (
-                m.attribute.as_str(),
-                name,
-                m.attribute_type,
-                m.multi_valued,
+            Exposed {
+                attribute: m.attribute.as_str(),
+                scim_name,
+                attribute_type: m.attribute_type,
+                multi_valued: m.multi_valued,
                 in_extension,
-            )
+                parent_multi_valued,
+            }
         })
     }
 
@@ -305,7 +351,7 @@ impl ResourceMapping {
             {
                 Some(m.attribute.as_str())
             }
-            Target::Core { name, sub }
+            Target::Core(CoreTarget { name, sub, .. })
                 if name.eq_ignore_ascii_case(&path.name)
                     && sub.as_deref().map(str::to_ascii_lowercase)
                         == path.sub_attr.as_deref().map(str::to_ascii_lowercase) =>
@@ -368,17 +414,43 @@ impl ResourceMapping {
                 Target::Extension => {
                     extension.insert(m.attribute.clone(), value);
                 }
-                Target::Core { name, sub: None } => {
+                Target::Core(CoreTarget {
+                    name, sub: None, ..
+                }) => {
                     resource.insert(name.clone(), value);
                 }
-                Target::Core {
+                Target::Core(CoreTarget {
                     name,
                     sub: Some(sub),
-                } => {
+                    element: None,
+                }) => {
                     if let Json::Object(parent) =
                         resource.entry(name.clone()).or_insert_with(|| json!({}))
                     {
                         parent.insert(sub.clone(), value);
+                    }
+                }
+                Target::Core(CoreTarget {
+                    name,
+                    sub: Some(sub),
+                    element: Some((key, key_value)),
+                }) => {
+                    // Attributes mapped to the same element (work email value and display, say)
+                    // share it.
+                    if let Json::Array(elements) =
+                        resource.entry(name.clone()).or_insert_with(|| json!([]))
+                    {
+                        match elements
+                            .iter_mut()
+                            .find(|e| e.get(key.as_str()) == Some(key_value))
+                        {
+                            Some(Json::Object(element)) => {
+                                element.insert(sub.clone(), value);
+                            }
+                            _ => elements.push(
+                                json!({ key.clone(): key_value.clone(), sub.clone(): value }),
+                            ),
+                        }
                     }
                 }
             }
@@ -416,19 +488,43 @@ impl ResourceMapping {
         for m in &self.attributes {
             let found = match &m.target {
                 Target::Extension => extension.and_then(|e| get_ci(e, &m.attribute)),
-                Target::Core { name, sub: None } => get_ci(resource, name),
-                Target::Core {
+                Target::Core(CoreTarget {
+                    name, sub: None, ..
+                }) => get_ci(resource, name),
+                Target::Core(CoreTarget {
                     name,
                     sub: Some(sub),
-                } => get_ci(resource, name).and_then(|p| get_ci(p, sub)),
+                    element: None,
+                }) => get_ci(resource, name).and_then(|p| get_ci(p, sub)),
+                Target::Core(CoreTarget {
+                    name,
+                    sub: Some(sub),
+                    element: Some((key, key_value)),
+                }) => get_ci(resource, name)
+                    .and_then(Json::as_array)
+                    .and_then(|elements| {
+                        elements
+                            .iter()
+                            .find(|e| match (get_ci(e, key), key_value) {
+                                (Some(Json::String(a)), Json::String(b)) => {
+                                    a.eq_ignore_ascii_case(b)
+                                }
+                                (Some(a), b) => a == b,
+                                (None, _) => false,
+                            })
+                            .and_then(|e| get_ci(e, sub))
+                    }),
             };
             let scim_name = match &m.target {
                 Target::Extension => format!("{}:{}", self.extension_urn, m.attribute),
-                Target::Core { name, sub: None } => name.clone(),
-                Target::Core {
+                Target::Core(CoreTarget {
+                    name, sub: None, ..
+                }) => name.clone(),
+                Target::Core(CoreTarget {
                     name,
                     sub: Some(sub),
-                } => format!("{name}.{sub}"),
+                    ..
+                }) => format!("{name}.{sub}"),
             };
             let values = match found {
                 None | Some(Json::Null) => continue,
@@ -702,6 +798,43 @@ mod tests {
             back["meta"]["location"],
             "https://h/ecma2host_demo/scim/Users/alice"
         );
+    }
+
+    #[test]
+    fn attributes_map_to_an_element_of_a_multi_valued_core_attribute() {
+        let mut c = config();
+        c.attributes.push(AttributeConfig {
+            name: "Mail".into(),
+            scim: Some("emails[type eq \"work\"].value".into()),
+        });
+        c.attributes.push(AttributeConfig {
+            name: "Home".into(),
+            scim: Some("emails[type eq \"home\"].value".into()),
+        });
+        let mut schema = schema();
+        for name in ["Mail", "Home"] {
+            schema.object_types[0]
+                .attributes
+                .push(SchemaAttribute::single(name, AttributeType::String));
+        }
+        let mapping = ResourceMapping::build(&c, &schema).unwrap();
+        let resource = json!({
+            "userName": "alice",
+            "emails": [{"type": "Work", "value": "a@work"}, {"type": "home", "value": "a@home"}, {"type": "other", "value": "x"}]
+        });
+        let (_, attrs) = mapping.from_resource(&resource).unwrap();
+        assert_eq!(attrs["Mail"], vec![Value::String("a@work".into())]);
+        assert_eq!(attrs["Home"], vec![Value::String("a@home".into())]);
+        let space = ConnectorSpace::new("AzureID");
+        let object = space.object("alice".into(), "CN=alice".into(), attrs);
+        let back = mapping.to_resource(&object, "https://h/x/scim");
+        // Elements follow the configured attribute order.
+        assert_eq!(
+            back["emails"],
+            json!([{"type": "work", "value": "a@work"}, {"type": "home", "value": "a@home"}])
+        );
+        assert!(parse_core_target("emails[type eq \"work\" or primary eq true].value").is_err());
+        assert!(parse_core_target("emails[type eq \"work\"]").is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub fn service_provider_config(tenant: &Tenant) -> Json {
         "schemas": [SCHEMA_SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://github.com/ecmahost/ecmahost",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {"supported": true, "maxOperations": super::bulk::MAX_OPERATIONS, "maxPayloadSize": super::bulk::MAX_PAYLOAD},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
@@ -130,7 +130,13 @@ fn schema_documents(tenant: &Tenant) -> Vec<Json> {
     ];
     let mut complex: Map<String, Json> = Map::new();
     let mut extension = Vec::new();
-    for (connector_name, scim_name, t, multi, in_extension) in mapping.exposed() {
+    for exposed in mapping.exposed() {
+        let (connector_name, scim_name, t, multi) = (
+            exposed.attribute,
+            exposed.scim_name,
+            exposed.attribute_type,
+            exposed.multi_valued,
+        );
         let description = format!("Connector attribute {connector_name}");
         // The anchor, if selected too, repeats userName: read-only here.
         let mutability = if connector_name == mapping.anchor() {
@@ -139,12 +145,12 @@ fn schema_documents(tenant: &Tenant) -> Vec<Json> {
             "readWrite"
         };
         let plain = |name: &str| attribute(name, t, multi, &description, false, mutability, "none");
-        if in_extension {
+        if exposed.in_extension {
             extension.push(plain(&scim_name));
         } else if let Some((parent, sub)) = scim_name.split_once('.') {
             let entry = complex.entry(parent.to_string()).or_insert_with(|| {
-                json!({"name": parent, "type": "complex", "multiValued": false, "description": parent, "required": false,
-                       "mutability": "readWrite", "returned": "default", "uniqueness": "none", "subAttributes": []})
+                json!({"name": parent, "type": "complex", "multiValued": exposed.parent_multi_valued, "description": parent,
+                       "required": false, "mutability": "readWrite", "returned": "default", "uniqueness": "none", "subAttributes": []})
             });
             if let Some(Json::Array(subs)) = entry.get_mut("subAttributes") {
                 subs.push(plain(sub));

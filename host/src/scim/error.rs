@@ -29,6 +29,8 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
+    #[error("the request is larger than this endpoint accepts (limit {limit})")]
+    PayloadTooLarge { limit: usize },
     #[error("no such endpoint")]
     NoRoute,
 }
@@ -38,7 +40,7 @@ const RETRY_AFTER_IMPORTING: u32 = 10;
 const RETRY_AFTER_BUSY: u32 = 5;
 const RETRY_AFTER_UNAVAILABLE: u32 = 60;
 
-fn classify(error: &ApiError) -> (StatusCode, Option<ScimType>, Option<u32>) {
+pub(crate) fn classify(error: &ApiError) -> (StatusCode, Option<ScimType>, Option<u32>) {
     use StatusCode as S;
     match error {
         ApiError::Unauthorized => (S::UNAUTHORIZED, None, None),
@@ -51,6 +53,7 @@ fn classify(error: &ApiError) -> (StatusCode, Option<ScimType>, Option<u32>) {
         ApiError::MalformedJson(_) => (S::BAD_REQUEST, Some(ScimType::InvalidSyntax), None),
         ApiError::InvalidRequest(_) => (S::BAD_REQUEST, Some(ScimType::InvalidValue), None),
         ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, None, None),
+        ApiError::PayloadTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, Some(ScimType::TooMany), None),
         ApiError::Runtime(e) => match e {
             RuntimeError::Importing => (S::SERVICE_UNAVAILABLE, None, Some(RETRY_AFTER_IMPORTING)),
             RuntimeError::Unavailable { .. } => {

@@ -314,6 +314,9 @@ pub async fn create(
     if resource.eq_ignore_ascii_case(".search") {
         return ListRequest::from_search(&parse_body(&body)?)?.respond(&tenant);
     }
+    if resource.eq_ignore_ascii_case("bulk") {
+        return super::bulk::bulk(&tenant, &body).await;
+    }
     require_resource(&tenant, &resource)?;
     let body = parse_body(&body)?;
     let object = tenant.runtime.create(&body).await?;

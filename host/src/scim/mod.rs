@@ -5,6 +5,7 @@
 //! become responses in `error.rs` only; no plugin call and no slow work happens on this layer
 //! except the Argon2 token check, which runs on the blocking pool with a bound.
 
+mod bulk;
 mod discovery;
 pub mod error;
 mod handlers;

@@ -311,3 +311,89 @@ async fn the_connector_space_is_visible_behind_the_token() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     host.stop().await;
 }
+
+#[tokio::test]
+async fn bulk_runs_operations_in_order_with_bulk_id_references() {
+    let host = TestHost::start().await;
+    let t = host.token.clone();
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "b1",
+             "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bulk.one", EXT: {"Department": "Ops"}}},
+            {"method": "PATCH", "path": "/Users/bulkId:b1",
+             "data": {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": format!("{EXT}:Department"), "value": "Bulk"}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "dup",
+             "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "adele.vance"}},
+            {"method": "DELETE", "path": "/Users/megan.bowen"},
+            {"method": "PATCH", "path": "/Users/bulkId:unknown", "data": {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "active"}]}}
+        ]
+    })
+    .to_string();
+    let (status, body) = host
+        .send(Method::POST, "demo", "/Bulk", &t, Some(&bulk))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:BulkResponse"])
+    );
+    let statuses: Vec<&str> = body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["201", "200", "409", "204", "400"], "{body}");
+    assert_eq!(body["Operations"][0]["bulkId"], "b1");
+    assert!(body["Operations"][0]["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("/Users/bulk.one"));
+    assert_eq!(body["Operations"][2]["response"]["scimType"], "uniqueness");
+    assert_eq!(
+        scalar(
+            &host,
+            "SELECT COUNT(*) FROM Employees WHERE Login = 'bulk.one' AND Department = 'Bulk'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &host,
+            "SELECT COUNT(*) FROM Employees WHERE Login = 'megan.bowen'"
+        )
+        .await,
+        0
+    );
+
+    // failOnErrors stops after that many errors.
+    let stop = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "failOnErrors": 1,
+        "Operations": [
+            {"method": "DELETE", "path": "/Users/nobody"},
+            {"method": "DELETE", "path": "/Users/alex.wilber"}
+        ]
+    })
+    .to_string();
+    let (_, body) = host
+        .send(Method::POST, "demo", "/Bulk", &t, Some(&stop))
+        .await;
+    assert_eq!(body["Operations"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(
+        scalar(
+            &host,
+            "SELECT COUNT(*) FROM Employees WHERE Login = 'alex.wilber'"
+        )
+        .await,
+        1
+    );
+    let (_, spc) = host
+        .send(Method::GET, "demo", "/ServiceProviderConfig", &t, None)
+        .await;
+    assert_eq!(spc["bulk"]["supported"], true);
+    assert_eq!(spc["bulk"]["maxOperations"], 1000);
+    host.stop().await;
+}
