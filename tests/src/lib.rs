@@ -36,6 +36,8 @@ pub fn plugin_dir() -> &'static Path {
                 "ecma-wrong-api-major-plugin",
                 "-p",
                 "ecma-panicking-init-plugin",
+                "-p",
+                "ecma-csv-connector",
             ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
@@ -47,6 +49,7 @@ pub fn plugin_dir() -> &'static Path {
             "libecma_faulty.so",
             "libecma_wrong_api_major.so",
             "libecma_panicking_init.so",
+            "libecma_csv.so",
         ] {
             assert!(
                 dir.join(lib).is_file(),

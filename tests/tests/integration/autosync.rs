@@ -80,3 +80,52 @@ async fn full_sync_reconciles_added_changed_and_removed_rows() {
     assert_eq!((report.upserted, report.removed), (0, 0));
     host.stop().await;
 }
+
+/// A connector on the SDK template's CSV connector, which supports delta import.
+fn csv_connector(csv: &std::path::Path) -> ecma_integration_tests::ExtraConnector {
+    let hash = ecmahost::token::hash_token("csv-connector-token-1").unwrap();
+    ecma_integration_tests::ExtraConnector {
+        file_name: "csv.toml",
+        toml: format!(
+            "version = 1\nname = \"csv\"\ntoken_hash = \"{hash}\"\nplugin = \"libecma_csv.so\"\nobject_type = \"User\"\nanchor = \"Login\"\n\
+             [[attributes]]\nname = \"Dept\"\n[run_profiles]\nfull_import = true\ndelta_import = true\n\
+             [parameters.connectivity]\nfile = \"{}\"\n[parameters.schema1]\nanchor = \"Login\"\n",
+            csv.display()
+        ),
+    }
+}
+
+#[tokio::test]
+async fn delta_sync_applies_changes_and_keeps_its_watermark() {
+    let csv_dir = tempfile::tempdir().unwrap();
+    let csv = csv_dir.path().join("people.csv");
+    std::fs::write(&csv, "Login,Dept\nann,Sales\nbob,Ops\ncat,Legal\n").unwrap();
+    let host = TestHost::start_with(vec![csv_connector(&csv)], |dir| {
+        std::fs::copy(ecma_integration_tests::plugin_dir().join("libecma_csv.so"), dir.join("ECMA/libecma_csv.so")).unwrap();
+    })
+    .await;
+    host.wait_status("csv", |s| s["state"] == "ready").await;
+    assert_eq!(host.status("csv").await["objects"], 3);
+    let watermark_file = host.dir.path().join("data/csv/watermark");
+    let first = std::fs::read_to_string(&watermark_file).expect("the full import saved a watermark");
+
+    std::fs::write(&csv, "Login,Dept\nann,Sales\nbob,Finance\ndan,Ops\n").unwrap();
+    let runtime = match host.host.as_ref().unwrap().registry.get("csv").unwrap().slot {
+        ConnectorSlot::Running(r) => r,
+        ConnectorSlot::Failed { reason, .. } => panic!("csv failed: {reason}"),
+    };
+    let report = runtime.sync_now().await.unwrap();
+    assert_eq!(report.kind, "delta");
+    assert_eq!((report.upserted, report.removed), (2, 1), "{report:?}");
+    let t = "csv-connector-token-1";
+    let (status, body) = host.send(Method::GET, "csv", "/Users/bob", t, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[EXT]["Dept"], "Finance");
+    let (status, _) = host.send(Method::GET, "csv", "/Users/dan", t, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = host.send(Method::GET, "csv", "/Users/cat", t, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let second = std::fs::read_to_string(&watermark_file).unwrap();
+    assert_ne!(first, second, "the delta's new watermark is saved for the next run");
+    host.stop().await;
+}
