@@ -133,36 +133,14 @@ async fn run_checked(
                 error: None,
             })
         }
-        ("PUT", Some(id)) => match runtime.replace(&id, &data, if_match).await? {
-            PatchOutcome::Updated(o) => Ok(Outcome {
-                status: 200,
-                location: located(&o.anchor),
-                version: Some(etag(&o)),
-                error: None,
-            }),
-            PatchOutcome::Deleted => Ok(Outcome {
-                status: 204,
-                location: located(&id),
-                version: None,
-                error: None,
-            }),
-        },
+        ("PUT", Some(id)) => {
+            let outcome = runtime.replace(&id, &data, if_match).await?;
+            Ok(changed(outcome, &id, located))
+        }
         ("PATCH", Some(id)) => {
             let ops = parse_patch(&data).map_err(RuntimeError::from)?;
-            match runtime.patch(&id, &ops, if_match, &tenant.base).await? {
-                PatchOutcome::Updated(o) => Ok(Outcome {
-                    status: 200,
-                    location: located(&o.anchor),
-                    version: Some(etag(&o)),
-                    error: None,
-                }),
-                PatchOutcome::Deleted => Ok(Outcome {
-                    status: 204,
-                    location: located(&id),
-                    version: None,
-                    error: None,
-                }),
-            }
+            let outcome = runtime.patch(&id, &ops, if_match, &tenant.base).await?;
+            Ok(changed(outcome, &id, located))
         }
         ("DELETE", Some(id)) => {
             runtime.delete(&id, if_match).await?;
@@ -177,6 +155,25 @@ async fn run_checked(
             "`{other}` with path `{}` is not a bulk operation",
             path.as_str().unwrap_or_default()
         ))),
+    }
+}
+
+/// The result of a PUT or PATCH: 200 with the new version, or 204 when the disable flow deleted
+/// the object.
+fn changed(outcome: PatchOutcome, id: &str, located: impl Fn(&str) -> Option<String>) -> Outcome {
+    match outcome {
+        PatchOutcome::Updated(o) => Outcome {
+            status: 200,
+            location: located(&o.anchor),
+            version: Some(etag(&o)),
+            error: None,
+        },
+        PatchOutcome::Deleted => Outcome {
+            status: 204,
+            location: located(id),
+            version: None,
+            error: None,
+        },
     }
 }
 
