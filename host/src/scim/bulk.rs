@@ -95,11 +95,19 @@ async fn run_checked(
         .as_str()
         .ok_or_else(|| invalid("an operation has no `method`"))?
         .to_ascii_uppercase();
-    let mut path = json!(operation["path"]
+    let path = operation["path"]
         .as_str()
-        .ok_or_else(|| invalid("an operation has no `path`"))?);
-    resolve(&mut path, ids)?;
-    let (endpoint, id) = split_path(path.as_str().unwrap_or_default());
+        .ok_or_else(|| invalid("an operation has no `path`"))?;
+    let (endpoint, id) = split_path(path);
+    // `/Users/bulkId:qwerty` names the resource an earlier POST of this request created.
+    let id = match id {
+        Some(id) => {
+            let mut id = Json::String(id);
+            resolve(&mut id, ids)?;
+            id.as_str().map(str::to_string)
+        }
+        None => None,
+    };
     let mapping = tenant.runtime.mapping();
     if !endpoint.eq_ignore_ascii_case(mapping.endpoint()) {
         return Err(ApiError::UnknownResource(endpoint));
@@ -152,8 +160,7 @@ async fn run_checked(
             })
         }
         (other, _) => Err(invalid(format!(
-            "`{other}` with path `{}` is not a bulk operation",
-            path.as_str().unwrap_or_default()
+            "`{other}` with path `{path}` is not a bulk operation"
         ))),
     }
 }
