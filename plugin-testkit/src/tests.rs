@@ -113,13 +113,22 @@ fn builders_fill_identifier_dn_and_modifications() {
 
 #[test]
 fn passwords_reach_the_connector() {
-    let h = faulty();
+    let mut h = faulty();
     let target = entry::password_target("User", "Id", "alice");
-    // The faulty connector keeps the trait's defaults: not supported.
+    // The faulty connector sets passwords on objects it holds, and refuses `too-weak`.
     let err = h
-        .set_password(&target, "n3w", PasswordOptions::default())
+        .set_password(&target, "n3w-Passw0rd", PasswordOptions::default())
         .unwrap_err();
-    assert_eq!(err.kind(), Some(ErrorKind::NotSupported));
+    assert_eq!(err.kind(), Some(ErrorKind::Other), "no such object yet");
+    h.export_ok([add("User", "Id", "alice").set("Name", "Alice")])
+        .unwrap();
+    h.set_password(&target, "n3w-Passw0rd", PasswordOptions::default())
+        .unwrap();
+    let err = h
+        .set_password(&target, "too-weak", PasswordOptions::default())
+        .unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::Other));
+    // It keeps the trait's default for changing: not supported.
     let err = h.change_password(&target, "old", "n3w").unwrap_err();
     assert_eq!(err.kind(), Some(ErrorKind::NotSupported));
 }

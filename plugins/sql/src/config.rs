@@ -1,50 +1,126 @@
 //! The connector's parameters: their exact names, and how the answers resolve, against the
-//! live catalog, into one [`ObjectTypeMap`] per object type.
+//! live catalog, into a [`ConnectionSpec`], the [`Global`] delta settings and one
+//! [`ObjectTypeMap`] per object type.
 //!
 //! The host merges every page's answers into one set (as ECMA2 does), so names are unique
-//! across pages: global names for the first pages, `Type:...` and `Type:Column:type` for the
-//! per-object-type ones. An unanswered parameter takes the default its page offers, so the
-//! outcome is the same whether or not the host filled defaults in.
+//! across pages: global names for the connection, object-type detection and global pages,
+//! `Type:...` for per-object-type answers and `Type:Column:...` for per-attribute ones. An
+//! unanswered parameter takes the default its page offers, so the outcome is the same whether
+//! or not the host filled defaults in.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
 
 use ecma_plugin_api::{
-    AttributeType, ConnectorError, ObjectTypeSchema, ParameterValues, SchemaAttribute,
+    AttributeDirection, AttributeType, ConnectorError, ObjectTypeSchema, ParameterValues,
+    SchemaAttribute, Secret,
 };
 
-use crate::db::{ColumnInfo, Database};
-use crate::values::{discover_type, parse_bool, parse_type_name};
+use crate::db::{
+    ColumnInfo, ConnectionSpec, Database, DriverKind, ProcedureParameter, RoutineKind, TlsMode,
+};
+use crate::source::Source;
+use crate::sql::{Flavor, NamedSql, StatementBuilder};
+use crate::values::{discover_type, parse_bool, parse_type_name, DateTimeFormat, Stored};
 
+// Connectivity.
+pub(crate) const DRIVER: &str = "driver";
 pub(crate) const CONNECTION_STRING: &str = "connection_string";
+pub(crate) const HOST: &str = "host";
+pub(crate) const PORT: &str = "port";
+pub(crate) const DATABASE: &str = "database";
+pub(crate) const USER: &str = "user";
+pub(crate) const PASSWORD: &str = "password";
+pub(crate) const TLS_MODE: &str = "tls_mode";
+pub(crate) const TLS_CA_FILE: &str = "tls_ca_file";
+pub(crate) const DSN_FILE: &str = "dsn_file";
+pub(crate) const ODBC_DIALECT: &str = "odbc_dialect";
+pub(crate) const POOL_SIZE: &str = "pool_size";
+
+pub(crate) const DRIVERS: [&str; 4] = ["SQLite", "PostgreSQL", "MySQL", "ODBC"];
+pub(crate) const TLS_MODES: [&str; 5] = ["Disable", "Prefer", "Require", "VerifyCa", "VerifyFull"];
+pub(crate) const ODBC_DIALECTS: [&str; 5] = ["Auto", "PostgreSQL", "MySQL", "SQLite", "ANSI"];
+
+// Schema 1.
 pub(crate) const OBJECT_TYPE_DETECTION: &str = "object_type_detection";
 pub(crate) const OBJECT_TYPES: &str = "object_types";
+pub(crate) const OBJECT_TYPE_TABLE: &str = "object_type_table";
+pub(crate) const OBJECT_TYPE_COLUMN: &str = "object_type_column";
+pub(crate) const OBJECT_TYPE_QUERY: &str = "object_type_query";
 
-/// The only object type detection this slice offers: a list typed by the administrator.
 pub(crate) const FIXED_VALUE: &str = "Fixed value";
 pub(crate) const DEFAULT_OBJECT_TYPES: &str = "User";
-/// The only attribute detection this slice offers: the columns of one table.
-pub(crate) const TABLE_DETECTION: &str = "Table";
+pub(crate) const TABLE: &str = "Table";
+pub(crate) const VIEW: &str = "View";
+pub(crate) const PROCEDURE: &str = "Stored procedure";
+pub(crate) const QUERY: &str = "SQL query";
+pub(crate) const NONE: &str = "None";
+
+pub(crate) const OBJECT_TYPE_DETECTIONS: [&str; 3] = [FIXED_VALUE, TABLE, QUERY];
+pub(crate) const ATTRIBUTE_DETECTIONS: [&str; 4] = [TABLE, VIEW, PROCEDURE, QUERY];
+pub(crate) const IMPORT_METHODS: [&str; 4] = [TABLE, VIEW, PROCEDURE, QUERY];
+pub(crate) const EXPORT_METHODS: [&str; 3] = [TABLE, PROCEDURE, QUERY];
+pub(crate) const PASSWORD_METHODS: [&str; 3] = [NONE, PROCEDURE, QUERY];
+pub(crate) const DIRECTIONS: [&str; 3] = ["ImportExport", "ImportOnly", "ExportOnly"];
+
+// Global.
+pub(crate) const DELTA_STRATEGY: &str = "delta_strategy";
+pub(crate) const WATERMARK_QUERY: &str = "watermark_query";
+pub(crate) const DATE_TIME_FORMAT: &str = "date_time_format";
+pub(crate) const CHANGE_TABLE: &str = "change_table";
+pub(crate) const CREATE_CHANGE_TRACKING: &str = "create_change_tracking";
+pub(crate) const SNAPSHOT_TABLE: &str = "snapshot_table";
+
+pub(crate) const WATERMARK: &str = "Watermark";
+pub(crate) const CHANGE_TRACKING: &str = "Change tracking";
+pub(crate) const SNAPSHOT: &str = "Snapshot";
+pub(crate) const DELTA_STRATEGIES: [&str; 4] = [NONE, WATERMARK, CHANGE_TRACKING, SNAPSHOT];
+pub(crate) const DEFAULT_CHANGE_TABLE: &str = "ecma_changes";
+pub(crate) const DEFAULT_SNAPSHOT_TABLE: &str = "ecma_snapshot";
+
+/// Named parameters an export statement may use besides the attributes.
+pub(crate) const SPECIAL_ANCHOR: &str = "anchor";
+pub(crate) const SPECIAL_DN: &str = "dn";
+pub(crate) const SPECIAL_OBJECT_TYPE: &str = "object_type";
+pub(crate) const SPECIAL_PASSWORD: &str = "password";
+pub(crate) const SPECIAL_WATERMARK: &str = "watermark";
+
+/// `Type:suffix`, the name of a per-object-type parameter.
+pub(crate) fn key(object_type: &str, suffix: &str) -> String {
+    format!("{object_type}:{suffix}")
+}
+
+/// `Type:Column:suffix`, the name of a per-attribute (or per-child-table) parameter.
+pub(crate) fn column_key(object_type: &str, column: &str, suffix: &str) -> String {
+    format!("{object_type}:{column}:{suffix}")
+}
 
 pub(crate) fn attribute_detection_key(object_type: &str) -> String {
-    format!("{object_type}:attribute_detection")
+    key(object_type, "attribute_detection")
 }
 
 pub(crate) fn table_key(object_type: &str) -> String {
-    format!("{object_type}:table")
+    key(object_type, "table")
 }
 
 pub(crate) fn anchor_key(object_type: &str) -> String {
-    format!("{object_type}:anchor")
+    key(object_type, "anchor")
 }
 
 pub(crate) fn dn_key(object_type: &str) -> String {
-    format!("{object_type}:dn")
+    key(object_type, "dn")
 }
 
 pub(crate) fn dn_is_anchor_key(object_type: &str) -> String {
-    format!("{object_type}:dn_is_anchor")
+    key(object_type, "dn_is_anchor")
 }
 
 pub(crate) fn type_key(object_type: &str, column: &str) -> String {
-    format!("{object_type}:{column}:type")
+    column_key(object_type, column, "type")
+}
+
+pub(crate) fn direction_key(object_type: &str, column: &str) -> String {
+    column_key(object_type, column, "direction")
 }
 
 /// A non-empty answer.
@@ -52,28 +128,286 @@ pub(crate) fn answer<'a>(values: &'a ParameterValues, name: &str) -> Option<&'a 
     values.get(name).map(str::trim).filter(|v| !v.is_empty())
 }
 
+fn invalid(message: impl Into<String>) -> ConnectorError {
+    ConnectorError::invalid_configuration(message)
+}
+
+/// One of `options`, or an error naming the parameter and the options.
+fn choice<'a>(
+    values: &ParameterValues,
+    name: &str,
+    options: &[&'a str],
+    default: &'a str,
+) -> Result<&'a str, ConnectorError> {
+    match answer(values, name) {
+        None => Ok(default),
+        Some(given) => options
+            .iter()
+            .find(|o| o.eq_ignore_ascii_case(given))
+            .copied()
+            .ok_or_else(|| {
+                invalid(format!(
+                    "parameter '{name}' is '{given}'; use one of {}",
+                    options.join(", ")
+                ))
+            }),
+    }
+}
+
+fn flag(values: &ParameterValues, name: &str, default: bool) -> Result<bool, ConnectorError> {
+    match answer(values, name) {
+        None => Ok(default),
+        Some(v) => parse_bool(v)
+            .ok_or_else(|| invalid(format!("parameter '{name}' must be true or false"))),
+    }
+}
+
+/// The driver a connection string's scheme implies: sqlx URLs for PostgreSQL and MySQL,
+/// anything else is left to the SQLite rules (which name an unknown scheme in their error).
+fn driver_of_url(connection_string: &str) -> DriverKind {
+    let lower = connection_string.trim().to_ascii_lowercase();
+    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        DriverKind::Postgres
+    } else if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
+        DriverKind::MySql
+    } else {
+        DriverKind::Sqlite
+    }
+}
+
+/// The driver answered, or the one the other answers imply (a URL's scheme, a DSN file).
+pub(crate) fn driver(values: &ParameterValues) -> Result<DriverKind, ConnectorError> {
+    if let Some(given) = answer(values, DRIVER) {
+        return match choice(values, DRIVER, &DRIVERS, DRIVERS[0])? {
+            "PostgreSQL" => Ok(DriverKind::Postgres),
+            "MySQL" => Ok(DriverKind::MySql),
+            "ODBC" => Ok(DriverKind::Odbc),
+            "SQLite" => Ok(DriverKind::Sqlite),
+            _ => Err(invalid(format!("parameter '{DRIVER}' is '{given}'"))),
+        };
+    }
+    Ok(match answer(values, CONNECTION_STRING) {
+        Some(cs) => driver_of_url(cs),
+        None if answer(values, DSN_FILE).is_some() => DriverKind::Odbc,
+        None => DriverKind::Sqlite,
+    })
+}
+
+/// The Connectivity page's answers as connection settings.
+pub(crate) fn connection_spec(values: &ParameterValues) -> Result<ConnectionSpec, ConnectorError> {
+    let driver = driver(values)?;
+    let text = |name: &str| answer(values, name).map(str::to_string);
+    let port = match answer(values, PORT) {
+        None => None,
+        Some(p) => Some(p.parse::<u16>().map_err(|_| {
+            invalid(format!(
+                "parameter '{PORT}' must be a port number (1-65535)"
+            ))
+        })?),
+    };
+    let tls = match answer(values, TLS_MODE) {
+        None => None,
+        Some(_) => Some(match choice(values, TLS_MODE, &TLS_MODES, "Prefer")? {
+            "Disable" => TlsMode::Disable,
+            "Require" => TlsMode::Require,
+            "VerifyCa" => TlsMode::VerifyCa,
+            "VerifyFull" => TlsMode::VerifyFull,
+            _ => TlsMode::Prefer,
+        }),
+    };
+    let odbc_flavor = match choice(values, ODBC_DIALECT, &ODBC_DIALECTS, "Auto")? {
+        "PostgreSQL" => Some(Flavor::Postgres),
+        "MySQL" => Some(Flavor::MySql),
+        "SQLite" => Some(Flavor::Sqlite),
+        "ANSI" => Some(Flavor::Generic),
+        _ => None,
+    };
+    let pool_size = match answer(values, POOL_SIZE) {
+        None => None,
+        Some(n) => Some(
+            n.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| invalid(format!("parameter '{POOL_SIZE}' must be 1 to 1000")))?,
+        ),
+    };
+    let spec = ConnectionSpec {
+        driver,
+        connection_string: text(CONNECTION_STRING),
+        connection_string_secret: values.is_secret(CONNECTION_STRING),
+        host: text(HOST),
+        port,
+        database: text(DATABASE),
+        user: text(USER),
+        // The password is taken verbatim: spaces may be part of it.
+        password: values
+            .get(PASSWORD)
+            .filter(|p| !p.is_empty())
+            .map(Secret::new),
+        tls,
+        tls_ca: text(TLS_CA_FILE).map(PathBuf::from),
+        dsn_file: text(DSN_FILE).map(PathBuf::from),
+        odbc_flavor,
+        pool_size,
+    };
+    match driver {
+        DriverKind::Sqlite if spec.connection_string.is_none() && spec.database.is_none() => Err(
+            invalid(format!("parameter '{CONNECTION_STRING}' is required")),
+        ),
+        DriverKind::Odbc if spec.connection_string.is_none() && spec.dsn_file.is_none() => Err(
+            invalid(format!("parameter '{DSN_FILE}' is required for ODBC")),
+        ),
+        _ => Ok(spec),
+    }
+}
+
+/// How deltas are found (the Global page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DeltaStrategy {
+    None,
+    /// Rows changed since the last watermark, by a watermark query and a delta source.
+    Watermark,
+    /// A change table filled by triggers.
+    ChangeTracking,
+    /// A digest of every row, kept in a snapshot table and compared at each delta.
+    Snapshot,
+}
+
+/// The Global page's answers.
+#[derive(Clone, Debug)]
+pub(crate) struct Global {
+    pub(crate) strategy: DeltaStrategy,
+    pub(crate) watermark_query: Option<String>,
+    pub(crate) format: DateTimeFormat,
+    pub(crate) change_table: String,
+    pub(crate) create_change_tracking: bool,
+    pub(crate) snapshot_table: String,
+}
+
+pub(crate) fn delta_strategy(values: &ParameterValues) -> Result<DeltaStrategy, ConnectorError> {
+    Ok(
+        match choice(values, DELTA_STRATEGY, &DELTA_STRATEGIES, NONE)? {
+            WATERMARK => DeltaStrategy::Watermark,
+            CHANGE_TRACKING => DeltaStrategy::ChangeTracking,
+            SNAPSHOT => DeltaStrategy::Snapshot,
+            _ => DeltaStrategy::None,
+        },
+    )
+}
+
+pub(crate) fn global(values: &ParameterValues) -> Result<Global, ConnectorError> {
+    let strategy = delta_strategy(values)?;
+    let watermark_query = answer(values, WATERMARK_QUERY).map(str::to_string);
+    if strategy == DeltaStrategy::Watermark && watermark_query.is_none() {
+        return Err(invalid(format!(
+            "parameter '{WATERMARK_QUERY}' is required with the Watermark delta strategy"
+        )));
+    }
+    let format = DateTimeFormat::parse(answer(values, DATE_TIME_FORMAT).unwrap_or(""))
+        .map_err(|m| invalid(format!("parameter '{DATE_TIME_FORMAT}': {m}")))?;
+    Ok(Global {
+        strategy,
+        watermark_query,
+        format,
+        change_table: answer(values, CHANGE_TABLE)
+            .unwrap_or(DEFAULT_CHANGE_TABLE)
+            .to_string(),
+        create_change_tracking: flag(values, CREATE_CHANGE_TRACKING, false)?,
+        snapshot_table: answer(values, SNAPSHOT_TABLE)
+            .unwrap_or(DEFAULT_SNAPSHOT_TABLE)
+            .to_string(),
+    })
+}
+
+/// How object types are found (Schema 1).
+pub(crate) fn object_type_detection(
+    values: &ParameterValues,
+) -> Result<&'static str, ConnectorError> {
+    choice(
+        values,
+        OBJECT_TYPE_DETECTION,
+        &OBJECT_TYPE_DETECTIONS,
+        FIXED_VALUE,
+    )
+}
+
 /// The object type names as listed in `object_types`, trimmed, in order, without empties.
 /// Duplicates are kept so that validation can point them out.
 pub(crate) fn listed_object_types(values: &ParameterValues) -> Vec<String> {
-    answer(values, OBJECT_TYPES)
-        .unwrap_or(DEFAULT_OBJECT_TYPES)
-        .split(',')
+    split_list(answer(values, OBJECT_TYPES).unwrap_or(DEFAULT_OBJECT_TYPES))
+}
+
+/// A comma-separated list, trimmed, without empties.
+pub(crate) fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_string)
         .collect()
 }
 
-/// [`listed_object_types`] with duplicates removed.
-pub(crate) fn object_types(values: &ParameterValues) -> Vec<String> {
-    let mut types = listed_object_types(values);
-    let mut seen = std::collections::HashSet::new();
+fn dedupe(mut types: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
     types.retain(|t| seen.insert(t.clone()));
     types
 }
 
-/// The table a type maps to by default: the one named like the type, ignoring ASCII case as
-/// SQLite does for identifiers.
+/// The object types, by the configured detection: the fixed list, the distinct values of a
+/// table's column, or the first column of a query's rows.
+pub(crate) async fn object_types(
+    db: &Database,
+    values: &ParameterValues,
+) -> Result<Vec<String>, ConnectorError> {
+    let rows = match object_type_detection(values)? {
+        TABLE => {
+            let table = answer(values, OBJECT_TYPE_TABLE)
+                .ok_or_else(|| invalid(format!("parameter '{OBJECT_TYPE_TABLE}' is required")))?;
+            let column = answer(values, OBJECT_TYPE_COLUMN)
+                .ok_or_else(|| invalid(format!("parameter '{OBJECT_TYPE_COLUMN}' is required")))?;
+            let dialect = db.dialect();
+            if !dialect.can_quote(table) || !dialect.can_quote(column) {
+                return Err(invalid(format!(
+                    "'{table}'.'{column}' cannot be written in this database's SQL"
+                )));
+            }
+            let mut b = StatementBuilder::new(dialect);
+            b.sql("SELECT DISTINCT ")
+                .ident(column)
+                .sql(" FROM ")
+                .ident(table)
+                .sql(" WHERE ")
+                .ident(column)
+                .sql(" IS NOT NULL");
+            db.fetch(&b.finish()).await?
+        }
+        QUERY => {
+            let query = answer(values, OBJECT_TYPE_QUERY)
+                .ok_or_else(|| invalid(format!("parameter '{OBJECT_TYPE_QUERY}' is required")))?;
+            db.fetch(&crate::sql::Statement::plain(query)).await?
+        }
+        _ => return Ok(dedupe(listed_object_types(values))),
+    };
+    let mut types: Vec<String> = rows
+        .into_iter()
+        .filter_map(|row| match row.into_iter().next().flatten() {
+            Some(Stored::Text(s)) => Some(s.trim().to_string()),
+            Some(Stored::Integer(i)) => Some(i.to_string()),
+            Some(Stored::Blob(b)) => Some(String::from_utf8_lossy(&b).trim().to_string()),
+            _ => None,
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    types.sort();
+    let types = dedupe(types);
+    if let Some(bad) = types.iter().find(|t| t.contains(':')) {
+        return Err(invalid(format!(
+            "object type '{bad}' contains ':', which parameter names use as a separator"
+        )));
+    }
+    Ok(types)
+}
+
+/// The table a type maps to by default: the one named like the type, ignoring ASCII case.
 pub(crate) fn default_table<'a>(tables: &'a [String], object_type: &str) -> Option<&'a str> {
     tables
         .iter()
@@ -90,76 +424,219 @@ pub(crate) fn default_anchor(columns: &[ColumnInfo]) -> Option<&str> {
     }
 }
 
-/// The table answered for `object_type`, or its default.
-pub(crate) async fn table_of(
+/// Where an object type's attributes are detected (Schema 2), answered or defaulted; for a
+/// table, the default is the table named like the type.
+pub(crate) async fn detection_source(
     db: &Database,
     values: &ParameterValues,
     object_type: &str,
-) -> Result<String, ConnectorError> {
-    if let Some(table) = answer(values, &table_key(object_type)) {
-        return Ok(table.to_string());
-    }
-    let tables = db.tables().await?;
-    default_table(&tables, object_type)
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ConnectorError::invalid_configuration(format!(
-                "parameter '{}' is required",
-                table_key(object_type)
-            ))
-        })
+) -> Result<Source, ConnectorError> {
+    let method = choice(
+        values,
+        &attribute_detection_key(object_type),
+        &ATTRIBUTE_DETECTIONS,
+        TABLE,
+    )?;
+    let required = |suffix: &str| {
+        let name = key(object_type, suffix);
+        answer(values, &name)
+            .map(str::to_string)
+            .ok_or_else(|| invalid(format!("parameter '{name}' is required")))
+    };
+    Ok(match method {
+        VIEW => Source::View(required("view")?),
+        PROCEDURE => Source::Procedure(required("procedure")?),
+        QUERY => Source::Query(required("attribute_query")?),
+        _ => match answer(values, &table_key(object_type)) {
+            Some(table) => Source::Table(table.to_string()),
+            None => {
+                let tables = db.tables().await?;
+                Source::Table(
+                    default_table(&tables, object_type)
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "parameter '{}' is required",
+                                table_key(object_type)
+                            ))
+                        })?,
+                )
+            }
+        },
+    })
 }
 
-/// The columns of the table answered for `object_type`; an error if the table does not exist.
-pub(crate) async fn table_columns(
+/// The parameter that named `source` for `object_type`'s attribute detection.
+pub(crate) fn detection_parameter(object_type: &str, source: &Source) -> String {
+    key(
+        object_type,
+        match source {
+            Source::Table(_) => "table",
+            Source::View(_) => "view",
+            Source::Procedure(_) => "procedure",
+            Source::Query(_) => "attribute_query",
+        },
+    )
+}
+
+/// The columns `source` yields; an error naming `parameter` if it has none (a missing table).
+pub(crate) async fn source_columns(
     db: &Database,
-    values: &ParameterValues,
-    object_type: &str,
-) -> Result<(String, Vec<ColumnInfo>), ConnectorError> {
-    let table = table_of(db, values, object_type).await?;
-    let columns = db.columns(&table).await?;
+    source: &Source,
+    parameter: &str,
+) -> Result<Vec<ColumnInfo>, ConnectorError> {
+    let columns = match source {
+        Source::Table(name) | Source::View(name) => {
+            let columns = db.columns(name).await?;
+            if columns.is_empty() && matches!(source, Source::View(_)) {
+                // Some ODBC catalogs list tables only; a view still describes itself.
+                db.describe(&source.select_all(db.dialect())?.sql).await?
+            } else {
+                columns
+            }
+        }
+        Source::Procedure(_) | Source::Query(_) => {
+            db.describe(&source.select_all(db.dialect())?.sql).await?
+        }
+    };
     if columns.is_empty() {
-        return Err(ConnectorError::invalid_configuration(format!(
-            "table '{table}' (parameter '{}') does not exist",
-            table_key(object_type)
-        )));
+        return Err(invalid(match source {
+            Source::Table(name) => {
+                format!("table '{name}' (parameter '{parameter}') does not exist")
+            }
+            Source::View(name) => format!("view '{name}' (parameter '{parameter}') does not exist"),
+            _ => format!(
+                "{} (parameter '{parameter}') returns no columns",
+                source.describe()
+            ),
+        }));
     }
-    Ok((table, columns))
+    Ok(columns)
 }
 
-/// The type a column gets: the `Type:Column:type` answer, or the one its declared type suggests.
+/// The type an attribute gets: the `Type:Column:type` answer, or the one its declared type
+/// suggests.
 pub(crate) fn column_type(
     values: &ParameterValues,
     object_type: &str,
     column: &ColumnInfo,
 ) -> Result<AttributeType, ConnectorError> {
-    let key = type_key(object_type, &column.name);
-    match answer(values, &key) {
-        Some(name) => parse_type_name(name).ok_or_else(|| {
-            ConnectorError::invalid_configuration(format!(
-                "parameter '{key}' must be one of String, Integer, Boolean, Binary, Reference"
+    let name = type_key(object_type, &column.name);
+    match answer(values, &name) {
+        Some(t) => parse_type_name(t).ok_or_else(|| {
+            invalid(format!(
+                "parameter '{name}' must be one of String, Integer, Boolean, Binary, Reference"
             ))
         }),
         None => Ok(discover_type(&column.declared_type)),
     }
 }
 
-/// A column with the attribute type it is exposed as.
+pub(crate) fn column_direction(
+    values: &ParameterValues,
+    object_type: &str,
+    column: &str,
+) -> Result<AttributeDirection, ConnectorError> {
+    Ok(
+        match choice(
+            values,
+            &direction_key(object_type, column),
+            &DIRECTIONS,
+            DIRECTIONS[0],
+        )? {
+            "ImportOnly" => AttributeDirection::ImportOnly,
+            "ExportOnly" => AttributeDirection::ExportOnly,
+            _ => AttributeDirection::ImportExport,
+        },
+    )
+}
+
+/// A column with the attribute type and direction it is exposed with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Column {
     pub(crate) name: String,
     pub(crate) attribute_type: AttributeType,
+    pub(crate) direction: AttributeDirection,
+    /// As the catalog declares it; empty when unknown (a query's column).
+    pub(crate) declared_type: String,
+}
+
+impl Column {
+    pub(crate) fn declared(&self) -> Option<&str> {
+        Some(self.declared_type.as_str()).filter(|d| !d.is_empty())
+    }
+}
+
+/// A multi-valued attribute: the rows of a child table whose key column holds the owner's
+/// anchor value; each row's value column is one value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ChildTable {
+    pub(crate) table: String,
+    pub(crate) key_column: String,
+    pub(crate) key_declared: String,
+    /// The attribute: named after the value column.
+    pub(crate) value: Column,
+}
+
+/// How delta rows are read with the Watermark strategy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DeltaSource {
+    pub(crate) source: Source,
+    /// For a table or view: rows whose column is past the watermark.
+    pub(crate) watermark_column: Option<String>,
+    /// A column whose value `delete` (or `D`) marks a deleted row.
+    pub(crate) operation_column: Option<String>,
+}
+
+/// A stored procedure, with the input parameters the catalog lists for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ProcedureCall {
+    pub(crate) name: String,
+    pub(crate) kind: RoutineKind,
+    pub(crate) parameters: Vec<ProcedureParameter>,
+}
+
+/// A statement the administrator configured: SQL with named parameters or a procedure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Custom {
+    Query(NamedSql),
+    Procedure(ProcedureCall),
+}
+
+/// How an object type's changes are written (the export run step).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Export {
+    /// Generated INSERT, UPDATE and DELETE statements on a table, whose columns are listed.
+    Table {
+        table: String,
+        columns: Vec<ColumnInfo>,
+    },
+    /// One configured statement per modification; `None` refuses that modification.
+    Custom {
+        add: Option<Custom>,
+        update: Option<Custom>,
+        delete: Option<Custom>,
+    },
 }
 
 /// How one object type maps onto the database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ObjectTypeMap {
     pub(crate) name: String,
-    pub(crate) table: String,
+    /// Where the attributes were detected.
+    pub(crate) source: Source,
     pub(crate) anchor: String,
     /// The column holding the DN, when it is not the anchor.
     pub(crate) dn: Option<String>,
+    /// Single-valued attributes.
     pub(crate) columns: Vec<Column>,
+    /// Multi-valued attributes.
+    pub(crate) children: Vec<ChildTable>,
+    /// Where full imports (and change-tracking and snapshot deltas) read.
+    pub(crate) import: Source,
+    pub(crate) delta: DeltaSource,
+    pub(crate) export: Export,
+    pub(crate) password: Option<Custom>,
 }
 
 impl ObjectTypeMap {
@@ -167,16 +644,41 @@ impl ObjectTypeMap {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    pub(crate) fn child(&self, attribute: &str) -> Option<&ChildTable> {
+        self.children.iter().find(|c| c.value.name == attribute)
+    }
+
     pub(crate) fn schema(&self) -> ObjectTypeSchema {
+        let single = self.columns.iter().map(|c| SchemaAttribute {
+            name: c.name.clone(),
+            attribute_type: c.attribute_type,
+            multi_valued: false,
+            direction: c.direction,
+        });
+        let multi = self.children.iter().map(|c| SchemaAttribute {
+            name: c.value.name.clone(),
+            attribute_type: c.value.attribute_type,
+            multi_valued: true,
+            direction: c.value.direction,
+        });
         ObjectTypeSchema {
             name: self.name.clone(),
             anchor: vec![self.anchor.clone()],
-            attributes: self
-                .columns
-                .iter()
-                .map(|c| SchemaAttribute::single(c.name.clone(), c.attribute_type))
-                .collect(),
+            attributes: single.chain(multi).collect(),
         }
+    }
+}
+
+/// Everything the answers resolve to.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) global: Global,
+    pub(crate) types: Vec<ObjectTypeMap>,
+}
+
+impl Settings {
+    pub(crate) fn object_type(&self, name: &str) -> Option<&ObjectTypeMap> {
+        self.types.iter().find(|t| t.name == name)
     }
 }
 
@@ -184,68 +686,367 @@ impl ObjectTypeMap {
 pub(crate) async fn resolve(
     db: &Database,
     values: &ParameterValues,
-) -> Result<Vec<ObjectTypeMap>, ConnectorError> {
-    let mut maps = Vec::new();
-    for object_type in object_types(values) {
-        maps.push(resolve_one(db, values, &object_type).await?);
+) -> Result<Settings, ConnectorError> {
+    let global = global(values)?;
+    let mut types = Vec::new();
+    for object_type in object_types(db, values).await? {
+        types.push(resolve_one(db, values, &object_type, &global).await?);
     }
-    Ok(maps)
+    Ok(Settings { global, types })
+}
+
+/// The child tables listed for `object_type` (Schema 2).
+pub(crate) fn multivalued_tables(values: &ParameterValues, object_type: &str) -> Vec<String> {
+    dedupe(split_list(
+        answer(values, &key(object_type, "multivalued_tables")).unwrap_or(""),
+    ))
+}
+
+/// The key column a child table suggests: one named like the anchor, else its first column.
+pub(crate) fn default_key_column<'a>(columns: &'a [ColumnInfo], anchor: &str) -> Option<&'a str> {
+    columns
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case(anchor))
+        .or_else(|| columns.first())
+        .map(|c| c.name.as_str())
+}
+
+/// The value column a child table suggests: its first column that is not the key.
+pub(crate) fn default_value_column<'a>(columns: &'a [ColumnInfo], key: &str) -> Option<&'a str> {
+    columns
+        .iter()
+        .find(|c| c.name != key)
+        .map(|c| c.name.as_str())
+}
+
+/// The anchor answered for `object_type`, or the single-column primary key.
+pub(crate) fn anchor_of(
+    values: &ParameterValues,
+    object_type: &str,
+    columns: &[ColumnInfo],
+) -> Result<String, ConnectorError> {
+    let name = anchor_key(object_type);
+    match answer(values, &name) {
+        Some(anchor) => Ok(anchor.to_string()),
+        None => default_anchor(columns)
+            .map(str::to_string)
+            .ok_or_else(|| invalid(format!("parameter '{name}' is required"))),
+    }
 }
 
 async fn resolve_one(
     db: &Database,
     values: &ParameterValues,
     object_type: &str,
+    global: &Global,
 ) -> Result<ObjectTypeMap, ConnectorError> {
-    let (table, infos) = table_columns(db, values, object_type).await?;
-    let invalid = |message: String| ConnectorError::invalid_configuration(message);
+    let source = detection_source(db, values, object_type).await?;
+    let parameter = detection_parameter(object_type, &source);
+    let infos = source_columns(db, &source, &parameter).await?;
     let is_column = |name: &str| infos.iter().any(|c| c.name == name);
+    let where_ = source.describe();
 
-    let key = anchor_key(object_type);
-    let anchor = match answer(values, &key) {
-        Some(anchor) => anchor.to_string(),
-        None => default_anchor(&infos)
-            .map(str::to_string)
-            .ok_or_else(|| invalid(format!("parameter '{key}' is required")))?,
-    };
+    let anchor = anchor_of(values, object_type, &infos)?;
     if !is_column(&anchor) {
         return Err(invalid(format!(
-            "anchor column '{anchor}' (parameter '{key}') is not a column of table '{table}'"
+            "anchor column '{anchor}' (parameter '{}') is not a column of {where_}",
+            anchor_key(object_type)
         )));
     }
-
-    let key = dn_is_anchor_key(object_type);
-    let dn_is_anchor = match answer(values, &key) {
-        Some(v) => parse_bool(v)
-            .ok_or_else(|| invalid(format!("parameter '{key}' must be true or false")))?,
-        None => true,
-    };
-    let key = dn_key(object_type);
-    let dn = match answer(values, &key) {
+    let dn_is_anchor = flag(values, &dn_is_anchor_key(object_type), true)?;
+    let dn = match answer(values, &dn_key(object_type)) {
         Some(dn) if !is_column(dn) => {
             return Err(invalid(format!(
-                "DN column '{dn}' (parameter '{key}') is not a column of table '{table}'"
+                "DN column '{dn}' (parameter '{}') is not a column of {where_}",
+                dn_key(object_type)
             )));
         }
         Some(dn) if !dn_is_anchor && dn != anchor => Some(dn.to_string()),
         _ => None,
     };
 
-    let columns = infos
-        .iter()
-        .map(|info| {
-            Ok(Column {
-                name: info.name.clone(),
-                attribute_type: column_type(values, object_type, info)?,
-            })
-        })
-        .collect::<Result<_, ConnectorError>>()?;
-    Ok(ObjectTypeMap {
+    let mut columns = Vec::with_capacity(infos.len());
+    for info in &infos {
+        columns.push(Column {
+            name: info.name.clone(),
+            attribute_type: column_type(values, object_type, info)?,
+            direction: column_direction(values, object_type, &info.name)?,
+            declared_type: info.declared_type.clone(),
+        });
+    }
+
+    let mut children = Vec::new();
+    for table in multivalued_tables(values, object_type) {
+        let child_columns = db.columns(&table).await?;
+        if child_columns.is_empty() {
+            return Err(invalid(format!(
+                "multi-valued table '{table}' (parameter '{}') does not exist",
+                key(object_type, "multivalued_tables")
+            )));
+        }
+        let pick = |suffix: &str, default: Option<&str>| {
+            let name = column_key(object_type, &table, suffix);
+            let column = answer(values, &name)
+                .or(default)
+                .ok_or_else(|| invalid(format!("parameter '{name}' is required")))?;
+            child_columns
+                .iter()
+                .find(|c| c.name == column)
+                .cloned()
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "'{column}' (parameter '{name}') is not a column of table '{table}'"
+                    ))
+                })
+        };
+        let key_column = pick("key_column", default_key_column(&child_columns, &anchor))?;
+        let value_column = pick(
+            "value_column",
+            default_value_column(&child_columns, &key_column.name),
+        )?;
+        if value_column.name == key_column.name {
+            return Err(invalid(format!(
+                "table '{table}': the key and value columns must differ (parameters '{}', '{}')",
+                column_key(object_type, &table, "key_column"),
+                column_key(object_type, &table, "value_column")
+            )));
+        }
+        if is_column(&value_column.name)
+            || children
+                .iter()
+                .any(|c: &ChildTable| c.value.name == value_column.name)
+        {
+            return Err(invalid(format!(
+                "multi-valued attribute '{}' (table '{table}') has the name of another attribute of {object_type}",
+                value_column.name
+            )));
+        }
+        children.push(ChildTable {
+            table: table.clone(),
+            key_column: key_column.name.clone(),
+            key_declared: key_column.declared_type.clone(),
+            value: Column {
+                name: value_column.name.clone(),
+                attribute_type: column_type(values, object_type, &value_column)?,
+                direction: column_direction(values, object_type, &value_column.name)?,
+                declared_type: value_column.declared_type.clone(),
+            },
+        });
+    }
+
+    let mut map = ObjectTypeMap {
         name: object_type.to_string(),
-        table,
+        import: source.clone(),
+        delta: DeltaSource {
+            source: source.clone(),
+            watermark_column: None,
+            operation_column: None,
+        },
+        source,
         anchor,
         dn,
         columns,
+        children,
+        export: Export::Custom {
+            add: None,
+            update: None,
+            delete: None,
+        },
+        password: None,
+    };
+    map.import = run_step_source(values, object_type, "import", &map.source)?;
+    map.delta = DeltaSource {
+        source: run_step_source(values, object_type, "delta_import", &map.import)?,
+        watermark_column: answer(values, &key(object_type, "watermark_column")).map(str::to_string),
+        operation_column: answer(values, &key(object_type, "delta_operation_column"))
+            .map(str::to_string),
+    };
+    if global.strategy == DeltaStrategy::Watermark
+        && matches!(map.delta.source, Source::Table(_) | Source::View(_))
+        && map.delta.watermark_column.is_none()
+    {
+        return Err(invalid(format!(
+            "parameter '{}' is required: the Watermark strategy reads a table or view by that column",
+            key(object_type, "watermark_column")
+        )));
+    }
+    map.export = resolve_export(db, values, &map).await?;
+    map.password = resolve_custom(
+        db,
+        values,
+        &map,
+        &key(object_type, "password_method"),
+        &key(object_type, "set_password"),
+        &PASSWORD_METHODS,
+        &[SPECIAL_PASSWORD],
+    )
+    .await?;
+    Ok(map)
+}
+
+/// The source of an import run step (`Type:import` or `Type:delta_import`), by its method, or
+/// `default` when neither is answered.
+fn run_step_source(
+    values: &ParameterValues,
+    object_type: &str,
+    step: &str,
+    default: &Source,
+) -> Result<Source, ConnectorError> {
+    let method_name = key(object_type, &format!("{step}_method"));
+    let text_name = key(object_type, step);
+    let text = answer(values, &text_name).map(str::to_string);
+    let method = match answer(values, &method_name) {
+        None if text.is_none() => return Ok(default.clone()),
+        None => default.method(),
+        Some(_) => choice(values, &method_name, &IMPORT_METHODS, TABLE)?,
+    };
+    let text = match (text, default) {
+        (Some(text), _) => text,
+        // The method changed but not the source: reuse the default's name or SQL if it fits.
+        (None, d) if d.method() == method => d.text().to_string(),
+        (None, _) => return Err(invalid(format!("parameter '{text_name}' is required"))),
+    };
+    Ok(Source::from_method(method, text))
+}
+
+async fn resolve_export(
+    db: &Database,
+    values: &ParameterValues,
+    map: &ObjectTypeMap,
+) -> Result<Export, ConnectorError> {
+    let object_type = &map.name;
+    let method_name = key(object_type, "export_method");
+    match choice(values, &method_name, &EXPORT_METHODS, TABLE)? {
+        TABLE => {
+            let table_name = key(object_type, "export_table");
+            let table = match (answer(values, &table_name), &map.source) {
+                (Some(table), _) => table.to_string(),
+                (None, Source::Table(table)) => table.clone(),
+                (None, _) => {
+                    return Err(invalid(format!(
+                        "parameter '{table_name}' is required: attributes are not detected from a table"
+                    )))
+                }
+            };
+            let columns = db.columns(&table).await?;
+            if columns.is_empty() {
+                return Err(invalid(format!(
+                    "table '{table}' (parameter '{table_name}') does not exist"
+                )));
+            }
+            Ok(Export::Table { table, columns })
+        }
+        method => {
+            let one = |suffix: &str| {
+                let name = key(object_type, suffix);
+                let text = answer(values, &name).map(str::to_string);
+                async move {
+                    match text {
+                        None => Ok(None),
+                        Some(text) => custom(db, map, method, &name, &text, &[]).await.map(Some),
+                    }
+                }
+            };
+            let add = one("export_add").await?;
+            let update = one("export_update").await?;
+            let delete = one("export_delete").await?;
+            Ok(Export::Custom {
+                add,
+                update,
+                delete,
+            })
+        }
+    }
+}
+
+/// A configured statement (`method` and `text_name`), if its method is not `None`.
+async fn resolve_custom(
+    db: &Database,
+    values: &ParameterValues,
+    map: &ObjectTypeMap,
+    method_name: &str,
+    text_name: &str,
+    methods: &[&'static str],
+    extra: &[&str],
+) -> Result<Option<Custom>, ConnectorError> {
+    let method = choice(values, method_name, methods, methods[0])?;
+    if method == NONE {
+        return Ok(None);
+    }
+    let text = answer(values, text_name)
+        .ok_or_else(|| invalid(format!("parameter '{text_name}' is required")))?;
+    custom(db, map, method, text_name, text, extra)
+        .await
+        .map(Some)
+}
+
+/// The named parameters every configured statement of `map` may use.
+pub(crate) fn statement_names<'a>(map: &'a ObjectTypeMap, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut names: Vec<&str> = map.columns.iter().map(|c| c.name.as_str()).collect();
+    names.extend([SPECIAL_ANCHOR, SPECIAL_DN, SPECIAL_OBJECT_TYPE]);
+    names.extend(extra);
+    names
+}
+
+async fn custom(
+    db: &Database,
+    map: &ObjectTypeMap,
+    method: &str,
+    name: &str,
+    text: &str,
+    extra: &[&str],
+) -> Result<Custom, ConnectorError> {
+    if method == PROCEDURE {
+        let (kind, parameters) = db.procedure(text).await?.ok_or_else(|| {
+            invalid(format!(
+                "stored procedure '{text}' (parameter '{name}') does not exist"
+            ))
+        })?;
+        return Ok(Custom::Procedure(ProcedureCall {
+            name: text.to_string(),
+            kind,
+            parameters,
+        }));
+    }
+    let sql = NamedSql::parse(text).map_err(|m| invalid(format!("parameter '{name}': {m}")))?;
+    let known = statement_names(map, extra);
+    if let Some(unknown) = sql
+        .names()
+        .into_iter()
+        .find(|n| !known.contains(n) && !known.iter().any(|k| k.eq_ignore_ascii_case(n)))
+    {
+        return Err(invalid(format!(
+            "parameter '{name}' uses @{unknown}, which is neither an attribute of {} nor one of @anchor, @dn, @object_type{}",
+            map.name,
+            extra.iter().map(|e| format!(", @{e}")).collect::<String>()
+        )));
+    }
+    Ok(Custom::Query(sql))
+}
+
+/// The value for a named parameter: exact name first, then ignoring ASCII case; a procedure
+/// parameter also matches without a leading `p_`, `in_` or `@`.
+pub(crate) fn lookup<'a, T>(candidates: &'a [(String, T)], name: &str) -> Option<&'a T> {
+    let stripped = name.trim_start_matches('@');
+    let bare = ["p_", "in_", "i_"]
+        .iter()
+        .find_map(|p| {
+            stripped
+                .get(..p.len())
+                .filter(|head| head.eq_ignore_ascii_case(p))
+                .map(|_| &stripped[p.len()..])
+        })
+        .unwrap_or(stripped);
+    [name, stripped, bare].iter().find_map(|wanted| {
+        candidates
+            .iter()
+            .find(|(n, _)| n == wanted)
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(wanted))
+            })
+            .map(|(_, v)| v)
     })
 }
 
@@ -256,10 +1057,10 @@ mod tests {
     #[test]
     fn object_type_list() {
         let mut values = ParameterValues::new();
-        assert_eq!(object_types(&values), vec!["User"]);
+        assert_eq!(dedupe(listed_object_types(&values)), vec!["User"]);
         values.insert(OBJECT_TYPES, " User, Group ,,User ");
         assert_eq!(listed_object_types(&values), vec!["User", "Group", "User"]);
-        assert_eq!(object_types(&values), vec!["User", "Group"]);
+        assert_eq!(dedupe(listed_object_types(&values)), vec!["User", "Group"]);
     }
 
     #[test]
@@ -275,5 +1076,50 @@ mod tests {
         assert_eq!(default_anchor(&[col("a", 0), col("id", 1)]), Some("id"));
         assert_eq!(default_anchor(&[col("a", 1), col("b", 2)]), None);
         assert_eq!(default_anchor(&[col("a", 0)]), None);
+        let child = [col("Id", 1), col("UserId", 0), col("Email", 0)];
+        assert_eq!(default_key_column(&child, "userid"), Some("UserId"));
+        assert_eq!(default_key_column(&child, "x"), Some("Id"));
+        assert_eq!(default_value_column(&child, "UserId"), Some("Id"));
+    }
+
+    #[test]
+    fn drivers_and_connection_settings() {
+        let mut v = ParameterValues::new();
+        assert!(connection_spec(&v).is_err(), "SQLite needs a file");
+        v.insert(CONNECTION_STRING, "postgres://app@db/x");
+        assert_eq!(driver(&v).unwrap(), DriverKind::Postgres);
+        v.insert(CONNECTION_STRING, "mariadb://root@db/x");
+        assert_eq!(driver(&v).unwrap(), DriverKind::MySql);
+        v.insert(CONNECTION_STRING, "/var/lib/app.db");
+        assert_eq!(driver(&v).unwrap(), DriverKind::Sqlite);
+        v.insert(DRIVER, "postgresql");
+        v.insert(PORT, "5433");
+        v.insert_secret(PASSWORD, " sp ace ");
+        let spec = connection_spec(&v).unwrap();
+        assert_eq!(spec.driver, DriverKind::Postgres);
+        assert_eq!(spec.port, Some(5433));
+        assert_eq!(spec.password.as_ref().map(|p| p.expose()), Some(" sp ace "));
+        v.insert(PORT, "99999");
+        assert!(connection_spec(&v).unwrap_err().message.contains(PORT));
+        v.insert(PORT, "1");
+        v.insert(DRIVER, "Oracle");
+        assert!(connection_spec(&v).unwrap_err().message.contains(DRIVER));
+        let mut odbc = ParameterValues::new();
+        odbc.insert(DRIVER, "ODBC");
+        assert!(connection_spec(&odbc)
+            .unwrap_err()
+            .message
+            .contains(DSN_FILE));
+    }
+
+    #[test]
+    fn named_parameter_lookup() {
+        let candidates = vec![("FirstName".to_string(), 1), ("anchor".to_string(), 2)];
+        assert_eq!(lookup(&candidates, "FirstName"), Some(&1));
+        assert_eq!(lookup(&candidates, "firstname"), Some(&1));
+        assert_eq!(lookup(&candidates, "p_firstname"), Some(&1));
+        assert_eq!(lookup(&candidates, "@anchor"), Some(&2));
+        assert_eq!(lookup(&candidates, "in_Anchor"), Some(&2));
+        assert_eq!(lookup(&candidates, "other"), None);
     }
 }

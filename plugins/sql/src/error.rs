@@ -3,7 +3,8 @@
 //!
 //! Drivers classify their native errors into a [`FailureClass`]; everything above the driver
 //! works with the class, never with driver-specific codes. No variant carries a connection
-//! string, so no message can leak a credential embedded in one.
+//! string or a password, and messages from the connect path go through [`Redactor`] first, so no
+//! message can leak a credential.
 
 use std::path::PathBuf;
 
@@ -14,10 +15,13 @@ use ecma_plugin_api::{ConnectorError, ErrorKind, ExportError, ExportErrorKind};
 pub(crate) enum FailureClass {
     /// A unique or primary-key constraint refused the row.
     AlreadyExists,
-    /// A NOT NULL, CHECK or type rule refused a value.
+    /// A NOT NULL, CHECK, foreign-key or type rule refused a value.
     Syntax,
-    /// The database is locked or the pool is exhausted; retrying later may succeed.
+    /// The database is locked, a deadlock was broken or the pool is exhausted; retrying later
+    /// may succeed.
     Busy,
+    /// The account lacks a privilege.
+    Permission,
     /// The database cannot be reached.
     Connection,
     Other,
@@ -30,9 +34,9 @@ pub(crate) enum DbError {
     /// The same as `MissingFile`, for a connection string answered as a secret.
     #[error("the SQLite database file named by the connection string does not exist")]
     MissingSecretFile,
-    #[error("unsupported database '{0}': this build of the SQL connector supports SQLite only")]
+    #[error("unsupported database '{0}': use the driver PostgreSQL, MySQL, SQLite or ODBC")]
     UnsupportedScheme(String),
-    #[error("invalid connection string: {0}")]
+    #[error("invalid connection settings: {0}")]
     InvalidConnectionString(String),
     #[error("cannot connect to the database: {message}")]
     Connect {
@@ -57,12 +61,26 @@ impl DbError {
         }
     }
 
+    pub(crate) fn statement(class: FailureClass, message: impl Into<String>) -> Self {
+        DbError::Statement {
+            class,
+            message: message.into(),
+        }
+    }
+
+    /// A failure of the connector itself (a decoding problem, a task that ended), not of the
+    /// database.
+    pub(crate) fn other(message: impl Into<String>) -> Self {
+        Self::statement(FailureClass::Other, message)
+    }
+
     /// The failure as a per-entry export error.
     pub(crate) fn to_export_error(&self) -> ExportError {
         let kind = match self.class() {
             FailureClass::AlreadyExists => ExportErrorKind::ObjectAlreadyExists,
             FailureClass::Syntax => ExportErrorKind::SyntaxViolation,
             FailureClass::Busy => ExportErrorKind::Busy,
+            FailureClass::Permission => ExportErrorKind::PermissionIssue,
             FailureClass::Connection | FailureClass::Other => {
                 ExportErrorKind::ConnectedDirectoryError
             }
@@ -70,6 +88,24 @@ impl DbError {
         ExportError {
             kind,
             message: self.to_string(),
+        }
+    }
+
+    /// The same error with every secret replaced.
+    pub(crate) fn redacted(self, redactor: &Redactor) -> Self {
+        match self {
+            DbError::Connect { class, message } => DbError::Connect {
+                class,
+                message: redactor.apply(&message),
+            },
+            DbError::Statement { class, message } => DbError::Statement {
+                class,
+                message: redactor.apply(&message),
+            },
+            DbError::InvalidConnectionString(message) => {
+                DbError::InvalidConnectionString(redactor.apply(&message))
+            }
+            other => other,
         }
     }
 }
@@ -105,5 +141,112 @@ pub(crate) fn entry_error(kind: ExportErrorKind, message: impl Into<String>) -> 
     ExportError {
         kind,
         message: message.into(),
+    }
+}
+
+/// Removes known secrets (a password, a connection string answered as a secret) from text that
+/// is about to become an error message.
+///
+/// Drivers are not expected to repeat a password, but some repeat the connection string they
+/// were given, and a future driver version may be careless: this is the last line of defence.
+#[derive(Clone, Default)]
+pub(crate) struct Redactor {
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} secrets)", self.secrets.len())
+    }
+}
+
+impl Redactor {
+    /// Secrets shorter than this are not searched for: replacing every "a" of a message would
+    /// destroy it and hide nothing.
+    const MIN_LEN: usize = 3;
+
+    pub(crate) fn add(&mut self, secret: &str) {
+        if secret.len() >= Self::MIN_LEN && !self.secrets.iter().any(|s| s == secret) {
+            self.secrets.push(secret.to_string());
+            // Longest first, so that a secret containing another is replaced whole.
+            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
+    }
+
+    pub(crate) fn apply(&self, text: &str) -> String {
+        self.secrets.iter().fold(text.to_string(), |text, secret| {
+            text.replace(secret, "<redacted>")
+        })
+    }
+}
+
+/// The class of an SQLSTATE, with the native error number where the state is ambiguous (MySQL
+/// reports most constraint failures as `23000`). Used by the PostgreSQL and MySQL drivers and by
+/// ODBC, whose drivers pass the server's state through.
+pub(crate) fn classify_state(state: &str, native: Option<i64>) -> FailureClass {
+    // MySQL and MariaDB server error numbers, where the state does not say enough.
+    match native {
+        Some(1062 | 1586 | 1022) => return FailureClass::AlreadyExists,
+        Some(
+            1048 | 1364 | 1406 | 1366 | 1292 | 1265 | 1264 | 3819 | 4025 | 1451 | 1452 | 1216
+            | 1217,
+        ) => return FailureClass::Syntax,
+        Some(1213 | 1205 | 1040) => return FailureClass::Busy,
+        Some(1044 | 1045 | 1142 | 1143 | 1227 | 1370) => return FailureClass::Permission,
+        Some(2002 | 2003 | 2005 | 2006 | 2013) => return FailureClass::Connection,
+        _ => {}
+    }
+    match state {
+        "23505" => FailureClass::AlreadyExists,
+        "40001" | "40P01" | "55P03" | "57014" | "53300" | "HYT00" | "HYT01" => FailureClass::Busy,
+        "42501" => FailureClass::Permission,
+        _ if state.starts_with("23") || state.starts_with("22") => FailureClass::Syntax,
+        _ if state.starts_with("08") || state.starts_with("28") || state == "57P01" => {
+            FailureClass::Connection
+        }
+        _ => FailureClass::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_every_occurrence_and_ignores_tiny_secrets() {
+        let mut r = Redactor::default();
+        r.add("hunter2");
+        r.add("x");
+        r.add("postgres://u:hunter2@h/db");
+        assert_eq!(
+            r.apply("bad url postgres://u:hunter2@h/db (hunter2)"),
+            "bad url <redacted> (<redacted>)"
+        );
+        assert_eq!(r.apply("x marks"), "x marks");
+        let e = DbError::Connect {
+            class: FailureClass::Connection,
+            message: "password hunter2 refused".into(),
+        }
+        .redacted(&r);
+        assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn states_and_native_numbers() {
+        assert_eq!(classify_state("23505", None), FailureClass::AlreadyExists);
+        assert_eq!(
+            classify_state("23000", Some(1062)),
+            FailureClass::AlreadyExists
+        );
+        assert_eq!(classify_state("23000", Some(1048)), FailureClass::Syntax);
+        assert_eq!(classify_state("23502", None), FailureClass::Syntax);
+        assert_eq!(classify_state("22001", None), FailureClass::Syntax);
+        assert_eq!(classify_state("40P01", None), FailureClass::Busy);
+        assert_eq!(classify_state("08006", None), FailureClass::Connection);
+        assert_eq!(classify_state("42601", None), FailureClass::Other);
+        assert_eq!(
+            classify_state("HY000", Some(1045)),
+            FailureClass::Permission
+        );
     }
 }

@@ -1,29 +1,45 @@
 //! `ecma_sql`: the generic SQL connector for the ECMA connector host.
 //!
-//! One [`SqlConnector`] maps object types onto tables of a relational database: a row is an
-//! object, a column an attribute, one column the anchor. It offers the wizard pages that list
-//! the live tables and columns, schema discovery, keyset-paged full import and batched export
-//! (one transaction per batch, one savepoint per entry). This build drives SQLite through sqlx;
-//! the driver layer (module `db`) is where PostgreSQL and MySQL will plug in.
+//! One [`SqlConnector`] maps object types onto a relational database, as Microsoft's generic
+//! SQL connector does: a row is an object, a column an attribute, one column the anchor, a
+//! child table per multi-valued attribute. It drives PostgreSQL, MySQL/MariaDB and SQLite
+//! natively (sqlx, runtime queries) and any other database through ODBC and a DSN file
+//! (module `db`). It offers the wizard pages computed from the live database (module `pages`),
+//! schema discovery, streamed full import, delta import by watermark, change tracking or
+//! snapshot (modules `import` and `delta`), batched export (one transaction per batch, a
+//! result per entry, a failure undoing only its entry) by generated statements, stored
+//! procedures or SQL with named parameters (module `export`), and initial passwords.
 //!
 //! The plugin API is synchronous; the connector owns one tokio runtime and blocks on it in
-//! every entry point. Pools are cached by connection string, so the answers passed with each
+//! every entry point. Pools are cached by connection settings, so the answers passed with each
 //! call (ECMA2 style) cost no reconnect.
 //!
-//! Parameters, by page (names are exact):
-//! - connectivity: `connection_string`
-//! - schema1: `object_type_detection`, `object_types`
-//! - schema2: `T:attribute_detection`, `T:table` for each object type `T`
-//! - schema3: `T:anchor`, `T:dn`, `T:dn_is_anchor`
-//! - schema4: `T:C:type` for each column `C` of `T`'s table
+//! Parameters, by page (names are exact; `T` is an object type, `C` a column):
+//! - connectivity: `driver`, `connection_string`, `host`, `port`, `database`, `user`,
+//!   `password` (encrypted), `tls_mode`, `tls_ca_file`, `dsn_file`, `odbc_dialect`, `pool_size`
+//! - schema1: `object_type_detection`, `object_types`, `object_type_table`,
+//!   `object_type_column`, `object_type_query`
+//! - schema2: `T:attribute_detection`, `T:table`, `T:view`, `T:procedure`,
+//!   `T:attribute_query`, `T:multivalued_tables`
+//! - schema3: `T:anchor`, `T:dn`, `T:dn_is_anchor`, and `T:C:key_column`, `T:C:value_column`
+//!   for each multi-valued table `C`
+//! - schema4: `T:C:type` and `T:C:direction` for each attribute `C`
+//! - global: `delta_strategy`, `watermark_query`, `date_time_format`, `change_table`,
+//!   `create_change_tracking`, `snapshot_table`
+//! - run_step: `T:import_method`, `T:import`, `T:delta_import_method`, `T:delta_import`,
+//!   `T:watermark_column`, `T:delta_operation_column`, `T:export_method`, `T:export_table`,
+//!   `T:export_add`, `T:export_update`, `T:export_delete`, `T:password_method`,
+//!   `T:set_password`
 
 mod config;
 mod db;
+mod delta;
 mod error;
 mod export;
 mod import;
 mod pages;
 mod runtime;
+mod source;
 mod sql;
 mod values;
 
@@ -31,16 +47,17 @@ use std::sync::Arc;
 
 use ecma_plugin_api::{
     Capabilities, ConfigPage, Connector, ConnectorError, DnStyle, ExportRequest, ExportSession,
-    ExportType, ImportKind, ImportRequest, ImportSession, ObjectConfirmation, ParameterDefinition,
-    ParameterIssue, ParameterValues, PluginInfo, Schema,
+    ExportType, ImportRequest, ImportSession, ObjectConfirmation, ParameterDefinition,
+    ParameterIssue, ParameterValues, PasswordOptions, PasswordTarget, PluginInfo, Schema, Secret,
 };
 
-use crate::db::Pools;
+use crate::config::{DeltaStrategy, Export, Settings};
+use crate::db::{Database, Pools};
 use crate::export::SqlExportSession;
 use crate::import::SqlImportSession;
 use crate::runtime::Executor;
 
-/// The generic SQL connector (SQLite in this build).
+/// The generic SQL connector.
 pub struct SqlConnector {
     executor: Arc<Executor>,
     pools: Pools,
@@ -53,6 +70,15 @@ impl SqlConnector {
     ) -> Result<T, ConnectorError> {
         self.executor.block_on(future)?
     }
+
+    async fn settings(
+        &self,
+        values: &ParameterValues,
+    ) -> Result<(Database, Settings), ConnectorError> {
+        let db = pages::database(&self.pools, values).await?;
+        let settings = config::resolve(&db, values).await?;
+        Ok((db, settings))
+    }
 }
 
 impl Connector for SqlConnector {
@@ -60,9 +86,9 @@ impl Connector for SqlConnector {
         PluginInfo {
             name: "sql".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description:
-                "Generic SQL connector: tables as object types, columns as attributes (SQLite)"
-                    .into(),
+            description: "Generic SQL connector: tables as object types, columns as attributes \
+                          (PostgreSQL, MySQL/MariaDB, SQLite, ODBC)"
+                .into(),
         }
     }
 
@@ -89,23 +115,43 @@ impl Connector for SqlConnector {
         self.run(pages::validate(&self.pools, page, values))
     }
 
-    fn capabilities(&self, _values: &ParameterValues) -> Result<Capabilities, ConnectorError> {
+    fn capabilities(&self, values: &ParameterValues) -> Result<Capabilities, ConnectorError> {
+        let strategy = config::delta_strategy(values)?;
+        // Custom export statements are handed every attribute, so the host sends whole objects
+        // to them. Passwords need a configured statement; both are known only after resolving.
+        let (custom_export, passwords) = match self.run(self.settings(values)) {
+            Ok((_, settings)) => (
+                settings
+                    .types
+                    .iter()
+                    .any(|t| matches!(t.export, Export::Custom { .. })),
+                settings.types.iter().any(|t| t.password.is_some()),
+            ),
+            Err(_) => (false, false),
+        };
         Ok(Capabilities {
             dn_style: DnStyle::Generic,
-            export_type: ExportType::AttributeReplace,
+            export_type: if custom_export {
+                ExportType::ObjectReplace
+            } else {
+                ExportType::AttributeReplace
+            },
             object_confirmation: ObjectConfirmation::Normal,
             concurrent_operations: true,
+            delta_import: strategy != DeltaStrategy::None,
+            passwords,
             ..Capabilities::default()
         })
     }
 
     fn schema(&self, values: &ParameterValues) -> Result<Schema, ConnectorError> {
-        let maps = self.run(async {
-            let db = pages::database(&self.pools, values).await?;
-            config::resolve(&db, values).await
-        })?;
+        let (_, settings) = self.run(self.settings(values))?;
         Ok(Schema {
-            object_types: maps.iter().map(config::ObjectTypeMap::schema).collect(),
+            object_types: settings
+                .types
+                .iter()
+                .map(config::ObjectTypeMap::schema)
+                .collect(),
         })
     }
 
@@ -122,16 +168,11 @@ impl Connector for SqlConnector {
         schema: &Schema,
         request: &ImportRequest,
     ) -> Result<Box<dyn ImportSession>, ConnectorError> {
-        if request.kind == ImportKind::Delta {
-            return Err(ConnectorError::not_supported("delta import"));
-        }
-        let (db, maps) = self.run(async {
-            let db = pages::database(&self.pools, values).await?;
-            let maps = config::resolve(&db, values).await?;
-            Ok((db, maps))
+        let executor = self.executor.clone();
+        let session = self.run(async {
+            let (db, settings) = self.settings(values).await?;
+            SqlImportSession::open(executor, db, settings, schema, request).await
         })?;
-        let session =
-            SqlImportSession::new(self.executor.clone(), db, &maps, schema, request.page_size)?;
         Ok(Box::new(session))
     }
 
@@ -141,17 +182,26 @@ impl Connector for SqlConnector {
         schema: &Schema,
         _request: &ExportRequest,
     ) -> Result<Box<dyn ExportSession>, ConnectorError> {
-        let (db, maps) = self.run(async {
-            let db = pages::database(&self.pools, values).await?;
-            let maps = config::resolve(&db, values).await?;
-            Ok((db, maps))
-        })?;
+        let (db, settings) = self.run(self.settings(values))?;
         Ok(Box::new(SqlExportSession::new(
             self.executor.clone(),
             db,
-            &maps,
+            &settings,
             schema,
         )))
+    }
+
+    fn set_password(
+        &self,
+        values: &ParameterValues,
+        target: &PasswordTarget,
+        new_password: &Secret,
+        _options: PasswordOptions,
+    ) -> Result<(), ConnectorError> {
+        self.run(async {
+            let (db, settings) = self.settings(values).await?;
+            export::set_password(&db, &settings, target, new_password).await
+        })
     }
 }
 

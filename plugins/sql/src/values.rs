@@ -2,8 +2,10 @@
 //!
 //! The schema's attribute type is the contract: export converts incoming values to it before
 //! binding (a SCIM client may send `"true"` for a boolean column), and import reads stored
-//! values back as it (SQLite keeps booleans as 0/1 and ignores most declared types).
+//! values back as it (SQLite keeps booleans as 0/1 and ignores most declared types). Date and
+//! time values travel as text in the configured [`DateTimeFormat`].
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use ecma_plugin_api::{AttributeType, Value};
 
 use crate::sql::Bind;
@@ -13,33 +15,111 @@ use crate::sql::Bind;
 pub(crate) enum Stored {
     Integer(i64),
     Real(f64),
+    Boolean(bool),
     Text(String),
     Blob(Vec<u8>),
+    Timestamp(NaiveDateTime),
+    TimestampTz(DateTime<Utc>),
+    Date(NaiveDate),
+    Time(NaiveTime),
 }
 
 impl Stored {
-    /// Bind this exact value again, e.g. as the keyset position of the next page.
+    /// Bind this exact value again (a watermark, an anchor read back).
     pub(crate) fn to_bind(&self) -> Bind {
         match self {
             Stored::Integer(i) => Bind::Integer(*i),
             Stored::Real(r) => Bind::Real(*r),
+            Stored::Boolean(b) => Bind::Boolean(*b),
             Stored::Text(s) => Bind::Text(s.clone()),
             Stored::Blob(b) => Bind::Blob(b.clone()),
+            Stored::Timestamp(t) => Bind::Timestamp(*t),
+            Stored::TimestampTz(t) => Bind::TimestampTz(*t),
+            Stored::Date(d) => Bind::Date(*d),
+            Stored::Time(t) => Bind::Time(*t),
         }
     }
 }
 
-/// The attribute type a declared column type suggests.
+/// How date and time values are written as text: a chrono `strftime` pattern (the "date-time
+/// format" of the Global page). Imports format timestamps with it; exports parse text with it
+/// before handing the value to the database in ISO form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DateTimeFormat(String);
+
+impl Default for DateTimeFormat {
+    fn default() -> Self {
+        Self(DEFAULT_DATE_TIME_FORMAT.to_string())
+    }
+}
+
+/// ISO 8601 with a space, and fractional seconds only when there are any.
+pub(crate) const DEFAULT_DATE_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
+
+impl DateTimeFormat {
+    /// The pattern, or a message saying why chrono cannot use it.
+    pub(crate) fn parse(pattern: &str) -> Result<Self, String> {
+        use chrono::format::{Item, StrftimeItems};
+        if pattern.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        if StrftimeItems::new(pattern).any(|item| matches!(item, Item::Error)) {
+            return Err(format!(
+                "'{pattern}' is not a valid strftime pattern (for example {DEFAULT_DATE_TIME_FORMAT})"
+            ));
+        }
+        Ok(Self(pattern.to_string()))
+    }
+
+    pub(crate) fn format(&self, t: &NaiveDateTime) -> String {
+        t.format(&self.0).to_string()
+    }
+
+    /// Text in this format (or RFC 3339) as a timestamp, if it is one.
+    pub(crate) fn parse_timestamp(&self, text: &str) -> Option<NaiveDateTime> {
+        let text = text.trim();
+        NaiveDateTime::parse_from_str(text, &self.0)
+            .ok()
+            .or_else(|| {
+                DateTime::parse_from_rfc3339(text)
+                    .ok()
+                    .map(|t| t.naive_utc())
+            })
+            .or_else(|| NaiveDateTime::parse_from_str(text, DEFAULT_DATE_TIME_FORMAT).ok())
+            .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok())
+    }
+
+    /// A timestamp value from the host, rewritten as ISO 8601 for the database; anything that
+    /// does not parse is passed on for the database to judge.
+    pub(crate) fn to_database(&self, text: &str) -> String {
+        match self.parse_timestamp(text) {
+            Some(t) => t.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
+            None => text.to_string(),
+        }
+    }
+}
+
+/// The attribute type a declared column type suggests, for SQLite, PostgreSQL, MySQL and the
+/// type names ODBC drivers report.
 ///
 /// Follows SQLite's affinity rules where they apply (any type containing `INT` is an integer),
-/// and adds `BOOL*` because SQLite has no boolean storage class of its own.
+/// adds `BOOL*` (SQLite has no boolean storage class) and MySQL's `TINYINT(1)`/`BIT(1)`
+/// convention for booleans, and keeps `INTERVAL` and `POINT` out of the integers.
 pub(crate) fn discover_type(declared: &str) -> AttributeType {
     let declared = declared.trim().to_ascii_uppercase();
-    if declared.starts_with("BOOL") {
+    if declared.starts_with("BOOL")
+        || declared.starts_with("TINYINT(1)")
+        || declared == "BIT"
+        || declared.starts_with("BIT(1)")
+    {
         AttributeType::Boolean
-    } else if declared.contains("INT") {
+    } else if declared.contains("INT")
+        && !declared.contains("INTERVAL")
+        && !declared.contains("POINT")
+    {
         AttributeType::Integer
-    } else if declared.contains("BLOB") {
+    } else if declared.contains("BLOB") || declared.contains("BYTEA") || declared.contains("BINARY")
+    {
         AttributeType::Binary
     } else {
         AttributeType::String
@@ -79,6 +159,15 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
     } else {
         None
     }
+}
+
+/// [`parse_bool`], plus the spellings databases and ODBC drivers use for stored booleans.
+fn parse_stored_bool(text: &str) -> Option<bool> {
+    parse_bool(text).or_else(|| match text.trim().to_ascii_lowercase().as_str() {
+        "t" | "y" | "yes" | "on" => Some(true),
+        "f" | "n" | "no" | "off" => Some(false),
+        _ => None,
+    })
 }
 
 fn value_kind(value: &Value) -> &'static str {
@@ -138,19 +227,29 @@ fn expected(t: AttributeType) -> &'static str {
     }
 }
 
-/// Read a stored value as `target`.
-pub(crate) fn from_stored(stored: Stored, target: AttributeType) -> Result<Value, String> {
+/// Read a stored value as `target`, writing dates and times in `format`.
+pub(crate) fn from_stored(
+    stored: Stored,
+    target: AttributeType,
+    format: &DateTimeFormat,
+) -> Result<Value, String> {
     let text = |stored: Stored| match stored {
         Stored::Integer(i) => i.to_string(),
         Stored::Real(r) => r.to_string(),
+        Stored::Boolean(b) => b.to_string(),
         Stored::Text(s) => s,
         Stored::Blob(b) => String::from_utf8_lossy(&b).into_owned(),
+        Stored::Timestamp(t) => format.format(&t),
+        Stored::TimestampTz(t) => format.format(&t.naive_utc()),
+        Stored::Date(d) => d.format("%Y-%m-%d").to_string(),
+        Stored::Time(t) => t.format("%H:%M:%S%.f").to_string(),
     };
     Ok(match target {
         AttributeType::String => Value::String(text(stored)),
         AttributeType::Reference => Value::Reference(text(stored)),
         AttributeType::Integer => Value::Integer(match stored {
             Stored::Integer(i) => i,
+            Stored::Boolean(b) => i64::from(b),
             // The range check keeps the cast exact.
             Stored::Real(r) if r.fract() == 0.0 && r.abs() < 9.0e15 => r as i64,
             Stored::Text(s) => s
@@ -160,17 +259,18 @@ pub(crate) fn from_stored(stored: Stored, target: AttributeType) -> Result<Value
             _ => return Err("holds a value that is not an integer".into()),
         }),
         AttributeType::Boolean => Value::Boolean(match stored {
+            Stored::Boolean(b) => b,
             Stored::Integer(i) => i != 0,
             Stored::Real(r) => r != 0.0,
-            Stored::Text(s) => {
-                parse_bool(&s).ok_or_else(|| "holds text that is not a boolean".to_string())?
-            }
-            Stored::Blob(_) => return Err("holds binary data, not a boolean".into()),
+            Stored::Text(s) => parse_stored_bool(&s)
+                .ok_or_else(|| "holds text that is not a boolean".to_string())?,
+            Stored::Blob(b) if b.len() == 1 => b[0] != 0,
+            _ => return Err("holds a value that is not a boolean".into()),
         }),
         AttributeType::Binary => Value::Binary(match stored {
             Stored::Blob(b) => b,
             Stored::Text(s) => s.into_bytes(),
-            _ => return Err("holds a number, not binary data".into()),
+            _ => return Err("holds a number or a date, not binary data".into()),
         }),
     })
 }
@@ -191,11 +291,21 @@ mod tests {
     fn declared_types_map_to_attribute_types() {
         assert_eq!(discover_type("INTEGER"), AttributeType::Integer);
         assert_eq!(discover_type("bigint"), AttributeType::Integer);
+        assert_eq!(discover_type("int(11) unsigned"), AttributeType::Integer);
         assert_eq!(discover_type("BOOLEAN"), AttributeType::Boolean);
         assert_eq!(discover_type("bool"), AttributeType::Boolean);
+        assert_eq!(discover_type("tinyint(1)"), AttributeType::Boolean);
+        assert_eq!(discover_type("tinyint(4)"), AttributeType::Integer);
         assert_eq!(discover_type("BLOB"), AttributeType::Binary);
+        assert_eq!(discover_type("bytea"), AttributeType::Binary);
+        assert_eq!(discover_type("varbinary(16)"), AttributeType::Binary);
         assert_eq!(discover_type("TEXT"), AttributeType::String);
         assert_eq!(discover_type("VARCHAR(20)"), AttributeType::String);
+        assert_eq!(discover_type("interval"), AttributeType::String);
+        assert_eq!(
+            discover_type("timestamp without time zone"),
+            AttributeType::String
+        );
         assert_eq!(discover_type(""), AttributeType::String);
     }
 
@@ -229,27 +339,57 @@ mod tests {
     #[test]
     fn import_conversions() {
         use AttributeType as T;
+        let f = DateTimeFormat::default();
         assert_eq!(
-            from_stored(Stored::Integer(1), T::Boolean),
+            from_stored(Stored::Integer(1), T::Boolean, &f),
             Ok(Value::Boolean(true))
         );
         assert_eq!(
-            from_stored(Stored::Integer(0), T::Boolean),
+            from_stored(Stored::Integer(0), T::Boolean, &f),
             Ok(Value::Boolean(false))
         );
         assert_eq!(
-            from_stored(Stored::Integer(5), T::String),
+            from_stored(Stored::Text("t".into()), T::Boolean, &f),
+            Ok(Value::Boolean(true))
+        );
+        assert_eq!(
+            from_stored(Stored::Integer(5), T::String, &f),
             Ok(Value::String("5".into()))
         );
         assert_eq!(
-            from_stored(Stored::Text("12".into()), T::Integer),
+            from_stored(Stored::Text("12".into()), T::Integer, &f),
             Ok(Value::Integer(12))
         );
         assert_eq!(
-            from_stored(Stored::Blob(vec![0, 1]), T::Binary),
+            from_stored(Stored::Blob(vec![0, 1]), T::Binary, &f),
             Ok(Value::Binary(vec![0, 1]))
         );
-        assert!(from_stored(Stored::Text("x".into()), T::Integer).is_err());
+        assert!(from_stored(Stored::Text("x".into()), T::Integer, &f).is_err());
         assert_eq!(anchor_text(&Value::Binary(vec![0xab, 1])), "ab01");
+    }
+
+    #[test]
+    fn date_time_format() {
+        let t = NaiveDate::from_ymd_opt(2024, 2, 29)
+            .unwrap()
+            .and_hms_opt(13, 5, 9)
+            .unwrap();
+        let f = DateTimeFormat::default();
+        assert_eq!(
+            from_stored(Stored::Timestamp(t), AttributeType::String, &f),
+            Ok(Value::String("2024-02-29 13:05:09".into()))
+        );
+        let custom = DateTimeFormat::parse("%d/%m/%Y %H:%M").unwrap();
+        assert_eq!(custom.format(&t), "29/02/2024 13:05");
+        assert_eq!(
+            custom.to_database("29/02/2024 13:05"),
+            "2024-02-29 13:05:00"
+        );
+        assert_eq!(
+            custom.to_database("2024-02-29T13:05:09Z"),
+            "2024-02-29 13:05:09"
+        );
+        assert_eq!(custom.to_database("not a date"), "not a date");
+        assert!(DateTimeFormat::parse("%Q").is_err());
     }
 }

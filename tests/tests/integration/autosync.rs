@@ -101,16 +101,29 @@ async fn delta_sync_applies_changes_and_keeps_its_watermark() {
     let csv = csv_dir.path().join("people.csv");
     std::fs::write(&csv, "Login,Dept\nann,Sales\nbob,Ops\ncat,Legal\n").unwrap();
     let host = TestHost::start_with(vec![csv_connector(&csv)], |dir| {
-        std::fs::copy(ecma_integration_tests::plugin_dir().join("libecma_csv.so"), dir.join("ECMA/libecma_csv.so")).unwrap();
+        std::fs::copy(
+            ecma_integration_tests::plugin_dir().join("libecma_csv.so"),
+            dir.join("ECMA/libecma_csv.so"),
+        )
+        .unwrap();
     })
     .await;
     host.wait_status("csv", |s| s["state"] == "ready").await;
     assert_eq!(host.status("csv").await["objects"], 3);
     let watermark_file = host.dir.path().join("data/csv/watermark");
-    let first = std::fs::read_to_string(&watermark_file).expect("the full import saved a watermark");
+    let first =
+        std::fs::read_to_string(&watermark_file).expect("the full import saved a watermark");
 
     std::fs::write(&csv, "Login,Dept\nann,Sales\nbob,Finance\ndan,Ops\n").unwrap();
-    let runtime = match host.host.as_ref().unwrap().registry.get("csv").unwrap().slot {
+    let runtime = match host
+        .host
+        .as_ref()
+        .unwrap()
+        .registry
+        .get("csv")
+        .unwrap()
+        .slot
+    {
         ConnectorSlot::Running(r) => r,
         ConnectorSlot::Failed { reason, .. } => panic!("csv failed: {reason}"),
     };
@@ -126,6 +139,9 @@ async fn delta_sync_applies_changes_and_keeps_its_watermark() {
     let (status, _) = host.send(Method::GET, "csv", "/Users/cat", t, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let second = std::fs::read_to_string(&watermark_file).unwrap();
-    assert_ne!(first, second, "the delta's new watermark is saved for the next run");
+    assert_ne!(
+        first, second,
+        "the delta's new watermark is saved for the next run"
+    );
     host.stop().await;
 }

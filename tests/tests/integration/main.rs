@@ -7,5 +7,6 @@ mod autosync;
 mod entra;
 mod failures;
 mod loader;
+mod postgres;
 mod protocol;
 mod reload;

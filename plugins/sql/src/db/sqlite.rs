@@ -1,21 +1,24 @@
-//! SQLite through sqlx: connection-string rules, catalog queries, row decoding, the batch
-//! transaction and the mapping of SQLite result codes onto [`FailureClass`].
+//! SQLite through sqlx: connection-string rules, WAL set-up, value binding, row decoding by
+//! storage class, and the mapping of SQLite result codes onto [`FailureClass`].
+//!
+//! The workspace links the system's shared libsqlite3 (`sqlite-unbundled`): the host and every
+//! loaded plugin version must share one SQLite, or their POSIX locks break each other's.
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
+    SqliteRow,
 };
-use sqlx::{
-    ConnectOptions, Connection, Decode, Row, Sqlite, SqliteConnection, SqlitePool, TypeInfo,
-    ValueRef,
-};
+use sqlx::{ConnectOptions, Connection, Decode, Row as _, Sqlite, SqlitePool, TypeInfo, ValueRef};
 
-use super::{Check, ColumnInfo, Operation, Outcome};
+use super::native::{classify_transport, connect_error, Native};
+use super::{ConnectionSpec, Row};
 use crate::error::{DbError, FailureClass};
-use crate::sql::{Bind, Statement};
+use crate::sql::Bind;
 use crate::values::Stored;
 
 /// How long a writer waits for another writer's lock before SQLite reports SQLITE_BUSY.
@@ -28,16 +31,17 @@ const MAX_CONNECTIONS: u32 = 4;
 // Primary result codes (the low byte of an extended code). https://www.sqlite.org/rescode.html
 const SQLITE_BUSY: i64 = 5;
 const SQLITE_LOCKED: i64 = 6;
+const SQLITE_PERM: i64 = 3;
+const SQLITE_READONLY: i64 = 8;
 const SQLITE_CANTOPEN: i64 = 14;
 const SQLITE_TOOBIG: i64 = 18;
 const SQLITE_CONSTRAINT: i64 = 19;
 const SQLITE_MISMATCH: i64 = 20;
 const SQLITE_RANGE: i64 = 25;
 const SQLITE_NOTADB: i64 = 26;
-// Extended constraint codes: the first two mean a duplicate, the last a missing referent.
+// Extended constraint codes that mean a duplicate.
 const SQLITE_CONSTRAINT_PRIMARYKEY: i64 = 1555;
 const SQLITE_CONSTRAINT_UNIQUE: i64 = 2067;
-const SQLITE_CONSTRAINT_FOREIGNKEY: i64 = 787;
 
 /// Connection options for `connection_string`, refusing a database file that does not exist.
 ///
@@ -81,17 +85,27 @@ fn is_in_memory(connection_string: &str) -> bool {
     connection_string.contains(":memory:") || connection_string.contains("mode=memory")
 }
 
-pub(super) async fn connect(connection_string: &str, secret: bool) -> Result<SqlitePool, DbError> {
+pub(super) async fn connect(spec: &ConnectionSpec) -> Result<SqlitePool, DbError> {
+    // A plain file path may also be given as the database name.
+    let (connection_string, secret) = match (&spec.connection_string, &spec.database) {
+        (Some(cs), _) => (cs.as_str(), spec.connection_string_secret),
+        (None, Some(path)) => (path.as_str(), false),
+        (None, None) => {
+            return Err(DbError::InvalidConnectionString(
+                "SQLite needs a connection string or a database file".into(),
+            ))
+        }
+    };
     let options = options(connection_string, secret)?;
     if !is_in_memory(connection_string) {
         enable_wal(&options).await?;
     }
     SqlitePoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
+        .max_connections(spec.max_connections(MAX_CONNECTIONS))
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
-        .map_err(connect_error)
+        .map_err(connect_error::<Sqlite>)
 }
 
 /// Put the database file into WAL mode, so that imports read while a batch writes.
@@ -114,9 +128,9 @@ async fn enable_wal(options: &SqliteConnectOptions) -> Result<(), DbError> {
             conn.close().await
         };
         match attempt.await {
-            Err(e) if classify(&e) == FailureClass::Busy => {
+            Err(e) if <Sqlite as Native>::classify(&e) == FailureClass::Busy => {
                 if Instant::now() >= deadline {
-                    return Err(connect_error(e));
+                    return Err(connect_error::<Sqlite>(e));
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(200));
@@ -126,215 +140,84 @@ async fn enable_wal(options: &SqliteConnectOptions) -> Result<(), DbError> {
     }
 }
 
-pub(super) async fn ping(pool: &SqlitePool) -> Result<(), DbError> {
-    sqlx::query("SELECT 1")
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(statement_error)
-}
+/// Dates and times are stored as ISO 8601 text, as SQLite's date functions expect.
+const TIMESTAMP_TEXT: &str = "%Y-%m-%d %H:%M:%S%.f";
 
-pub(super) async fn tables(pool: &SqlitePool) -> Result<Vec<String>, DbError> {
-    sqlx::query_scalar::<_, String>(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(statement_error)
-}
-
-pub(super) async fn columns(pool: &SqlitePool, table: &str) -> Result<Vec<ColumnInfo>, DbError> {
-    // The table-valued form of the pragma takes the name as a bound parameter.
-    let rows = sqlx::query("SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid")
-        .bind(table)
-        .fetch_all(pool)
-        .await
-        .map_err(statement_error)?;
-    rows.iter()
-        .map(|row| {
-            Ok(ColumnInfo {
-                name: row.try_get("name").map_err(statement_error)?,
-                declared_type: row.try_get("type").map_err(statement_error)?,
-                primary_key: u32::try_from(row.try_get::<i64, _>("pk").map_err(statement_error)?)
-                    .unwrap_or(0),
-            })
-        })
-        .collect()
-}
-
-pub(super) async fn fetch(
-    pool: &SqlitePool,
-    statement: &Statement,
-) -> Result<Vec<Vec<Option<Stored>>>, DbError> {
-    let rows = query(statement)
-        .fetch_all(pool)
-        .await
-        .map_err(statement_error)?;
-    rows.iter().map(|row| read_row(row, row.len())).collect()
-}
-
-pub(super) async fn apply_batch(
-    pool: &SqlitePool,
-    operations: &[Operation],
-) -> Result<Vec<Outcome>, DbError> {
-    // IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so a busy
-    // database fails the call before any entry ran rather than in the middle of the batch.
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(connect_error)?;
-    let mut outcomes = Vec::with_capacity(operations.len());
-    for operation in operations {
-        control(&mut tx, "SAVEPOINT ecma_entry").await?;
-        let outcome = run(&mut tx, operation).await;
-        if !matches!(outcome, Outcome::Done { .. }) {
-            // If this fails, SQLite has already rolled back the whole transaction (it does so
-            // on some I/O and memory errors), and earlier entries are gone with it.
-            control(&mut tx, "ROLLBACK TO SAVEPOINT ecma_entry").await?;
-        }
-        control(&mut tx, "RELEASE SAVEPOINT ecma_entry").await?;
-        outcomes.push(outcome);
-    }
-    tx.commit().await.map_err(statement_error)?;
-    Ok(outcomes)
-}
-
-async fn control(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), DbError> {
-    sqlx::query(sql)
-        .execute(conn)
-        .await
-        .map(|_| ())
-        .map_err(statement_error)
-}
-
-async fn run(conn: &mut SqliteConnection, operation: &Operation) -> Outcome {
-    let q = query(&operation.statement);
-    let result = match operation.check {
-        Check::RowsAffected => q.execute(conn).await.map(|done| {
-            if done.rows_affected() == 0 {
-                Outcome::NotFound
-            } else {
-                Outcome::Done {
-                    returned: Vec::new(),
-                }
-            }
-        }),
-        Check::RowExists => q.fetch_optional(conn).await.map(|row| match row {
-            Some(_) => Outcome::Done {
-                returned: Vec::new(),
-            },
-            None => Outcome::NotFound,
-        }),
-        Check::Returning(n) => match q.fetch_optional(conn).await {
-            Ok(Some(row)) => match read_row(&row, n.min(row.len())) {
-                // An unaddressable row must not stay: report it so the savepoint is undone.
-                Ok(returned) => Ok(match returned.into_iter().collect::<Option<Vec<_>>>() {
-                    Some(returned) if returned.len() == n => Outcome::Done { returned },
-                    _ => Outcome::NullReturned,
-                }),
-                Err(e) => return Outcome::Failed(e),
-            },
-            Ok(None) => Ok(Outcome::NullReturned),
-            Err(e) => Err(e),
-        },
-    };
-    result.unwrap_or_else(|e| Outcome::Failed(statement_error(e)))
-}
-
-fn query(statement: &Statement) -> sqlx::query::Query<'_, Sqlite, SqliteArguments<'_>> {
-    statement
-        .binds
-        .iter()
-        .fold(sqlx::query(&statement.sql), |q, bind| match bind {
-            Bind::Null(_) => q.bind(None::<String>),
+impl Native for Sqlite {
+    fn bind<'q>(
+        q: Query<'q, Sqlite, SqliteArguments<'q>>,
+        value: &'q Bind,
+    ) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+        match value {
+            Bind::Null(_) | Bind::Returned => q.bind(None::<String>),
             Bind::Text(s) => q.bind(s.as_str()),
             Bind::Integer(i) => q.bind(*i),
             Bind::Real(r) => q.bind(*r),
             Bind::Boolean(b) => q.bind(*b),
             Bind::Blob(b) => q.bind(b.as_slice()),
-        })
-}
+            Bind::Timestamp(t) => q.bind(t.format(TIMESTAMP_TEXT).to_string()),
+            Bind::TimestampTz(t) => q.bind(t.naive_utc().format(TIMESTAMP_TEXT).to_string()),
+            Bind::Date(d) => q.bind(d.format("%Y-%m-%d").to_string()),
+            Bind::Time(t) => q.bind(t.format("%H:%M:%S%.f").to_string()),
+        }
+    }
 
-/// The first `width` columns of `row`, each by the storage class SQLite actually used for it:
-/// declared column types are only advice in SQLite.
-fn read_row(row: &SqliteRow, width: usize) -> Result<Vec<Option<Stored>>, DbError> {
-    (0..width)
-        .map(|i| {
-            let raw = row.try_get_raw(i).map_err(statement_error)?;
-            if raw.is_null() {
-                return Ok(None);
-            }
-            let class = raw.type_info().name().to_string();
-            let stored = match class.as_str() {
-                "INTEGER" => <i64 as Decode<Sqlite>>::decode(raw).map(Stored::Integer),
-                "REAL" => <f64 as Decode<Sqlite>>::decode(raw).map(Stored::Real),
-                "BLOB" => <Vec<u8> as Decode<Sqlite>>::decode(raw).map(Stored::Blob),
-                _ => <String as Decode<Sqlite>>::decode(raw).map(Stored::Text),
-            };
-            stored.map(Some).map_err(|e| DbError::Statement {
-                class: FailureClass::Other,
-                message: format!("cannot read column {} ({class}): {e}", i + 1),
+    /// Each column by the storage class SQLite actually used for it: declared column types are
+    /// only advice in SQLite.
+    fn read_row(row: &SqliteRow) -> Result<Row, DbError> {
+        (0..row.len())
+            .map(|i| {
+                let raw = row
+                    .try_get_raw(i)
+                    .map_err(super::native::statement_error::<Sqlite>)?;
+                if raw.is_null() {
+                    return Ok(None);
+                }
+                let class = raw.type_info().name().to_string();
+                let stored = match class.as_str() {
+                    "INTEGER" => <i64 as Decode<Sqlite>>::decode(raw).map(Stored::Integer),
+                    "REAL" => <f64 as Decode<Sqlite>>::decode(raw).map(Stored::Real),
+                    "BLOB" => <Vec<u8> as Decode<Sqlite>>::decode(raw).map(Stored::Blob),
+                    _ => <String as Decode<Sqlite>>::decode(raw).map(Stored::Text),
+                };
+                stored.map(Some).map_err(|e| {
+                    DbError::other(format!("cannot read column {} ({class}): {e}", i + 1))
+                })
             })
-        })
-        .collect()
+            .collect()
+    }
+
+    fn classify(e: &sqlx::Error) -> FailureClass {
+        if let sqlx::Error::Database(_) = e {
+            let code = result_code(e).unwrap_or(0);
+            return match (code, code & 0xff) {
+                (SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE, _) => {
+                    FailureClass::AlreadyExists
+                }
+                (_, SQLITE_CONSTRAINT | SQLITE_MISMATCH | SQLITE_TOOBIG | SQLITE_RANGE) => {
+                    FailureClass::Syntax
+                }
+                (_, SQLITE_BUSY | SQLITE_LOCKED) => FailureClass::Busy,
+                (_, SQLITE_PERM | SQLITE_READONLY) => FailureClass::Permission,
+                (_, SQLITE_CANTOPEN | SQLITE_NOTADB) => FailureClass::Connection,
+                _ => FailureClass::Other,
+            };
+        }
+        classify_transport(e).unwrap_or(FailureClass::Other)
+    }
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn last_insert_id(result: &SqliteQueryResult) -> Option<i64> {
+        Some(result.last_insert_rowid())
+    }
 }
 
 /// The extended SQLite result code of a database error, if it is one.
 fn result_code(e: &sqlx::Error) -> Option<i64> {
     e.as_database_error()?.code()?.parse().ok()
-}
-
-fn classify(e: &sqlx::Error) -> FailureClass {
-    match e {
-        sqlx::Error::Database(_) => {
-            let code = result_code(e).unwrap_or(0);
-            match (code, code & 0xff) {
-                (SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE, _) => {
-                    FailureClass::AlreadyExists
-                }
-                (SQLITE_CONSTRAINT_FOREIGNKEY, _) => FailureClass::Other,
-                (_, SQLITE_CONSTRAINT | SQLITE_MISMATCH | SQLITE_TOOBIG | SQLITE_RANGE) => {
-                    FailureClass::Syntax
-                }
-                (_, SQLITE_BUSY | SQLITE_LOCKED) => FailureClass::Busy,
-                (_, SQLITE_CANTOPEN | SQLITE_NOTADB) => FailureClass::Connection,
-                _ => FailureClass::Other,
-            }
-        }
-        sqlx::Error::PoolTimedOut => FailureClass::Busy,
-        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
-            FailureClass::Connection
-        }
-        _ => FailureClass::Other,
-    }
-}
-
-/// The database's own message, without sqlx's wrapping, for statement failures.
-fn message(e: &sqlx::Error) -> String {
-    match e.as_database_error() {
-        Some(db) => db.message().to_string(),
-        None => e.to_string(),
-    }
-}
-
-fn statement_error(e: sqlx::Error) -> DbError {
-    DbError::Statement {
-        class: classify(&e),
-        message: message(&e),
-    }
-}
-
-/// Failures to open a connection or a transaction: busy stays busy, everything else is a
-/// connection problem.
-fn connect_error(e: sqlx::Error) -> DbError {
-    let class = match classify(&e) {
-        FailureClass::Busy => FailureClass::Busy,
-        _ => FailureClass::Connection,
-    };
-    DbError::Connect {
-        class,
-        message: message(&e),
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! The SQL connector driven exactly as the host drives it: through the FFI adapter
 //! (`PluginConnector::in_process`), against real SQLite files in temporary directories.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test helpers: failing loudly is the point.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -263,7 +262,8 @@ fn info_capabilities_and_connection_test() {
 #[test]
 fn pages_list_live_tables_and_columns() {
     let db = TestDb::new(&format!(
-        "{EMPLOYEES}; CREATE TABLE Groups (Id INTEGER PRIMARY KEY, \"Display Name\" TEXT, Members TEXT);"
+        "{EMPLOYEES}; CREATE TABLE Groups (Id INTEGER PRIMARY KEY, \"Display Name\" TEXT, Members TEXT);
+         CREATE VIEW Active AS SELECT EmployeeId, UserName FROM Employees WHERE IsActive;"
     ));
     let c = connector();
     let mut values = params(&db, &[]);
@@ -271,35 +271,89 @@ fn pages_list_live_tables_and_columns() {
     let p1 = c
         .config_parameters(ConfigPage::Connectivity, &values)
         .unwrap();
-    assert_eq!(names(&p1), ["connection_string"]);
-    assert!(p1[0].required);
-    assert_eq!(p1[0].kind, ParameterKind::String);
+    assert_eq!(
+        names(&p1),
+        [
+            "driver",
+            "connection_string",
+            "host",
+            "port",
+            "database",
+            "user",
+            "password",
+            "tls_mode",
+            "tls_ca_file",
+            "dsn_file",
+            "odbc_dialect",
+            "pool_size"
+        ]
+    );
+    assert_eq!(options(&p1[0]), ["SQLite", "PostgreSQL", "MySQL", "ODBC"]);
+    assert_eq!(
+        p1[0].default.as_deref(),
+        Some("SQLite"),
+        "the driver follows the connection string"
+    );
+    assert!(p1[1].required, "SQLite needs its connection string");
+    assert_eq!(p1[1].kind, ParameterKind::String);
+    assert_eq!(def(&p1, "password").kind, ParameterKind::EncryptedString);
+    assert!(
+        p1.iter().filter(|d| d.required).count() == 2,
+        "only the driver and the SQLite file are required"
+    );
+    let mut pg = ParameterValues::new();
+    pg.insert("connection_string", "postgres://u@h/db");
+    let p = c.config_parameters(ConfigPage::Connectivity, &pg).unwrap();
+    assert_eq!(def(&p, "driver").default.as_deref(), Some("PostgreSQL"));
+    assert!(!def(&p, "connection_string").required);
 
     let p = c.config_parameters(ConfigPage::Schema(1), &values).unwrap();
-    assert_eq!(names(&p), ["object_type_detection", "object_types"]);
-    assert_eq!(options(&p[0]), ["Fixed value"]);
-    assert_eq!(p[0].default.as_deref(), Some("Fixed value"));
-    assert_eq!(p[1].default.as_deref(), Some("User"));
-    assert!(p[1].required);
-
-    values.insert("object_types", "User, Groups");
-    let p = c.config_parameters(ConfigPage::Schema(2), &values).unwrap();
     assert_eq!(
         names(&p),
         [
-            "User:attribute_detection",
-            "User:table",
-            "Groups:attribute_detection",
-            "Groups:table"
+            "object_type_detection",
+            "object_types",
+            "object_type_table",
+            "object_type_column",
+            "object_type_query"
         ]
     );
-    assert_eq!(options(def(&p, "User:attribute_detection")), ["Table"]);
+    assert_eq!(options(&p[0]), ["Fixed value", "Table", "SQL query"]);
+    assert_eq!(p[0].default.as_deref(), Some("Fixed value"));
+    assert_eq!(p[1].default.as_deref(), Some("User"));
+    assert!(p[1].required);
+    assert_eq!(options(&p[2]), ["Employees", "Groups"]);
+    assert!(!p[2].required && !p[4].required);
+
+    values.insert("object_types", "User, Groups");
+    let p = c.config_parameters(ConfigPage::Schema(2), &values).unwrap();
+    let per_type = |t: &str| {
+        [
+            "attribute_detection",
+            "table",
+            "view",
+            "procedure",
+            "attribute_query",
+            "multivalued_tables",
+        ]
+        .map(|s| format!("{t}:{s}"))
+    };
+    let mut expected = per_type("User").to_vec();
+    expected.extend(per_type("Groups"));
+    assert_eq!(names(&p), expected);
+    assert_eq!(
+        options(def(&p, "User:attribute_detection")),
+        ["Table", "View", "SQL query"],
+        "SQLite has no stored procedures"
+    );
     assert_eq!(
         def(&p, "User:attribute_detection").default.as_deref(),
         Some("Table")
     );
     assert_eq!(options(def(&p, "User:table")), ["Employees", "Groups"]);
+    assert_eq!(options(def(&p, "User:view")), ["Active"]);
     assert!(def(&p, "User:table").required);
+    assert!(!def(&p, "User:view").required);
     assert_eq!(def(&p, "Groups:table").default.as_deref(), Some("Groups"));
 
     // A table created after the first call shows up: the list is live.
@@ -309,6 +363,12 @@ fn pages_list_live_tables_and_columns() {
         options(def(&p, "User:table")),
         ["Employees", "Groups", "Later"]
     );
+    let mut by_view = values.clone();
+    by_view.insert("User:attribute_detection", "View");
+    let p = c
+        .config_parameters(ConfigPage::Schema(2), &by_view)
+        .unwrap();
+    assert!(def(&p, "User:view").required && !def(&p, "User:table").required);
 
     values.insert("User:table", "Employees");
     let p = c.config_parameters(ConfigPage::Schema(3), &values).unwrap();
@@ -363,17 +423,55 @@ fn pages_list_live_tables_and_columns() {
     assert_eq!(defaults["User:Photo:type"], "Binary");
     assert_eq!(defaults["Groups:Id:type"], "Integer");
     assert_eq!(defaults["Groups:Display Name:type"], "String");
-    assert_eq!(p.len(), columns.len() + 3);
+    assert_eq!(defaults["User:Age:direction"], "ImportExport");
+    assert_eq!(p.len(), 2 * (columns.len() + 3));
     assert_eq!(
         options(def(&p, "User:Age:type")),
         ["String", "Integer", "Boolean", "Binary", "Reference"]
     );
+    assert_eq!(
+        options(def(&p, "User:Age:direction")),
+        ["ImportExport", "ImportOnly", "ExportOnly"]
+    );
+
+    let p = c.config_parameters(ConfigPage::Global, &values).unwrap();
+    assert_eq!(
+        names(&p),
+        [
+            "delta_strategy",
+            "watermark_query",
+            "date_time_format",
+            "change_table",
+            "create_change_tracking",
+            "snapshot_table"
+        ]
+    );
+    assert_eq!(
+        options(&p[0]),
+        ["None", "Watermark", "Change tracking", "Snapshot"]
+    );
+    let p = c.config_parameters(ConfigPage::RunStep, &values).unwrap();
+    assert_eq!(
+        def(&p, "User:import_method").default.as_deref(),
+        Some("Table")
+    );
+    assert_eq!(def(&p, "User:import").default.as_deref(), Some("Employees"));
+    assert_eq!(
+        def(&p, "User:export_table").default.as_deref(),
+        Some("Employees")
+    );
+    assert_eq!(
+        options(def(&p, "Groups:export_method")),
+        ["Table", "Stored procedure", "SQL query"]
+    );
+    assert!(
+        p.iter().all(|d| !d.required),
+        "every run step has a default"
+    );
 
     for page in [
         ConfigPage::Capabilities,
-        ConfigPage::Global,
         ConfigPage::Partition,
-        ConfigPage::RunStep,
         ConfigPage::Schema(5),
     ] {
         assert!(
@@ -411,7 +509,7 @@ fn validation_names_the_parameter() {
     assert_eq!(issues[0].parameter, "connection_string");
     assert!(issues[0].message.contains("gone.db"), "{:?}", issues[0]);
     let mut wrong_scheme = ParameterValues::new();
-    wrong_scheme.insert("connection_string", "postgres://app:hunter2@localhost/app");
+    wrong_scheme.insert("connection_string", "oracle://app:hunter2@localhost/app");
     let issues = c
         .validate_page(ConfigPage::Connectivity, &wrong_scheme)
         .unwrap();

@@ -1,0 +1,350 @@
+//! The part of the sqlx drivers that does not depend on the database: running statements,
+//! streaming rows into a bounded channel, describing a query, and the batch transaction (with
+//! a savepoint per entry when an entry fails).
+//!
+//! Each native driver implements [`Native`] (how to bind a value, decode a row and classify an
+//! error); the functions here are generic over it, so SQLite, PostgreSQL and MySQL share one
+//! implementation of the export transaction.
+
+use futures_util::TryStreamExt;
+use sqlx::query::Query;
+use sqlx::{Column, Executor, IntoArguments, Pool, TypeInfo};
+use tokio::sync::mpsc;
+
+use super::{Check, ColumnInfo, Operation, Outcome, Row};
+use crate::error::{DbError, FailureClass};
+use crate::sql::{Bind, Statement};
+use crate::values::Stored;
+
+/// What a native driver adds to sqlx's `Database`.
+pub(super) trait Native: sqlx::Database {
+    fn bind<'q>(
+        query: Query<'q, Self, <Self as sqlx::Database>::Arguments<'q>>,
+        value: &'q Bind,
+    ) -> Query<'q, Self, <Self as sqlx::Database>::Arguments<'q>>;
+
+    /// Every column of `row`, decoded by the type the database reports for it.
+    fn read_row(row: &Self::Row) -> Result<Row, DbError>;
+
+    fn classify(e: &sqlx::Error) -> FailureClass;
+
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// The key an auto-increment column got from the last insert, where the driver knows it.
+    fn last_insert_id(result: &Self::QueryResult) -> Option<i64>;
+}
+
+fn query<DB: Native>(statement: &Statement) -> Query<'_, DB, DB::Arguments<'_>> {
+    statement
+        .binds
+        .iter()
+        .fold(sqlx::query(&statement.sql), |q, value| DB::bind(q, value))
+}
+
+/// The database's own message, without sqlx's wrapping.
+pub(super) fn message(e: &sqlx::Error) -> String {
+    match e.as_database_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    }
+}
+
+pub(super) fn statement_error<DB: Native>(e: sqlx::Error) -> DbError {
+    DbError::Statement {
+        class: DB::classify(&e),
+        message: message(&e),
+    }
+}
+
+/// Failures to open a connection or a transaction: busy stays busy, everything else is a
+/// connection problem.
+pub(super) fn connect_error<DB: Native>(e: sqlx::Error) -> DbError {
+    let class = match DB::classify(&e) {
+        FailureClass::Busy => FailureClass::Busy,
+        _ => FailureClass::Connection,
+    };
+    DbError::Connect {
+        class,
+        message: message(&e),
+    }
+}
+
+/// The classes every sqlx driver shares, for errors that did not come from the database.
+pub(super) fn classify_transport(e: &sqlx::Error) -> Option<FailureClass> {
+    match e {
+        sqlx::Error::PoolTimedOut => Some(FailureClass::Busy),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => Some(FailureClass::Connection),
+        sqlx::Error::Database(db) => match db.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => Some(FailureClass::AlreadyExists),
+            sqlx::error::ErrorKind::NotNullViolation
+            | sqlx::error::ErrorKind::CheckViolation
+            | sqlx::error::ErrorKind::ForeignKeyViolation => Some(FailureClass::Syntax),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub(super) async fn fetch<DB>(pool: &Pool<DB>, statement: &Statement) -> Result<Vec<Row>, DbError>
+where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    let rows = query::<DB>(statement)
+        .fetch_all(pool)
+        .await
+        .map_err(statement_error::<DB>)?;
+    rows.iter().map(DB::read_row).collect()
+}
+
+pub(super) async fn execute<DB>(pool: &Pool<DB>, statement: &Statement) -> Result<u64, DbError>
+where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    query::<DB>(statement)
+        .execute(pool)
+        .await
+        .map(|done| DB::rows_affected(&done))
+        .map_err(statement_error::<DB>)
+}
+
+pub(super) async fn execute_script<DB>(pool: &Pool<DB>, sql: &str) -> Result<(), DbError>
+where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    sqlx::raw_sql(sql)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(statement_error::<DB>)
+}
+
+/// Run `statement` and send its rows to `tx` in chunks. Stops early, returning the connection
+/// to the pool, as soon as the receiving [`super::RowStream`] is dropped.
+pub(super) async fn stream<DB>(
+    pool: Pool<DB>,
+    statement: Statement,
+    chunk: usize,
+    tx: mpsc::Sender<Result<Vec<Row>, DbError>>,
+) where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    let mut rows = query::<DB>(&statement).fetch(&pool);
+    let mut buffer = Vec::with_capacity(chunk);
+    loop {
+        let row = match rows.try_next().await {
+            Ok(Some(row)) => DB::read_row(&row),
+            Ok(None) => break,
+            Err(e) => Err(statement_error::<DB>(e)),
+        };
+        match row {
+            Ok(row) => buffer.push(row),
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        }
+        if buffer.len() >= chunk {
+            let full = std::mem::replace(&mut buffer, Vec::with_capacity(chunk));
+            if tx.send(Ok(full)).await.is_err() {
+                return;
+            }
+        }
+    }
+    if !buffer.is_empty() {
+        let _ = tx.send(Ok(buffer)).await;
+    }
+}
+
+/// The result columns of `sql`, from a prepared statement.
+pub(super) async fn describe<DB>(pool: &Pool<DB>, sql: &str) -> Result<Vec<ColumnInfo>, DbError>
+where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    use sqlx::Statement as _;
+    let prepared = pool.prepare(sql).await.map_err(statement_error::<DB>)?;
+    Ok(prepared
+        .columns()
+        .iter()
+        .map(|c| ColumnInfo {
+            name: c.name().to_string(),
+            declared_type: c.type_info().name().to_string(),
+            primary_key: 0,
+        })
+        .collect())
+}
+
+/// Apply a batch in one transaction with a result per entry.
+///
+/// A savepoint costs two round trips per entry, and most batches succeed whole, so the batch
+/// first runs without any. If an entry does not succeed, that attempt is rolled back and the
+/// batch runs again with a savepoint around each entry, so that a failure undoes only itself.
+/// Either way the results are the same; only a batch with a failure pays twice.
+pub(super) async fn apply_batch<DB>(
+    pool: &Pool<DB>,
+    begin: Option<&'static str>,
+    operations: &[Operation],
+) -> Result<Vec<Outcome>, DbError>
+where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    {
+        let mut tx = start::<DB>(pool, begin).await?;
+        let mut outcomes = Vec::with_capacity(operations.len());
+        for operation in operations {
+            let outcome = run::<DB>(&mut tx, operation).await;
+            let done = matches!(outcome, Outcome::Done { .. });
+            outcomes.push(outcome);
+            if !done {
+                break;
+            }
+        }
+        let clean = outcomes.iter().all(|o| matches!(o, Outcome::Done { .. }));
+        if clean {
+            tx.commit().await.map_err(statement_error::<DB>)?;
+            return Ok(outcomes);
+        }
+        tx.rollback().await.map_err(statement_error::<DB>)?;
+        if operations.len() == 1 {
+            // The rollback undid exactly the one failed entry: its outcome stands.
+            return Ok(outcomes);
+        }
+    }
+    let mut tx = start::<DB>(pool, begin).await?;
+    let mut outcomes = Vec::with_capacity(operations.len());
+    for operation in operations {
+        control::<DB>(&mut tx, "SAVEPOINT ecma_entry").await?;
+        let outcome = run::<DB>(&mut tx, operation).await;
+        if !matches!(outcome, Outcome::Done { .. }) {
+            // If this fails, the database has already rolled back the whole transaction (SQLite
+            // on some I/O errors, MySQL on a deadlock), and earlier entries are gone with it.
+            control::<DB>(&mut tx, "ROLLBACK TO SAVEPOINT ecma_entry").await?;
+        }
+        control::<DB>(&mut tx, "RELEASE SAVEPOINT ecma_entry").await?;
+        outcomes.push(outcome);
+    }
+    tx.commit().await.map_err(statement_error::<DB>)?;
+    Ok(outcomes)
+}
+
+async fn start<DB>(
+    pool: &Pool<DB>,
+    begin: Option<&'static str>,
+) -> Result<sqlx::Transaction<'static, DB>, DbError>
+where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    match begin {
+        Some(sql) => pool.begin_with(sql).await,
+        None => pool.begin().await,
+    }
+    .map_err(connect_error::<DB>)
+}
+
+async fn control<DB>(conn: &mut DB::Connection, sql: &'static str) -> Result<(), DbError>
+where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    sqlx::query::<DB>(sql)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(statement_error::<DB>)
+}
+
+/// The result of one step, before the operation decides what it means.
+enum StepResult {
+    Done(Vec<Stored>),
+    NotFound,
+    NullReturned,
+}
+
+async fn run<DB>(conn: &mut DB::Connection, operation: &Operation) -> Outcome
+where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    let mut returned: Vec<Stored> = Vec::new();
+    for (i, step) in operation.steps.iter().enumerate() {
+        let assigned = returned.first().map(Stored::to_bind);
+        let statement = step.statement.resolved(assigned.as_ref());
+        match run_step::<DB>(conn, &statement, step.check).await {
+            Ok(StepResult::Done(values)) => {
+                if i == 0 {
+                    returned = values;
+                }
+            }
+            Ok(StepResult::NotFound) => return Outcome::NotFound,
+            Ok(StepResult::NullReturned) => return Outcome::NullReturned,
+            Err(e) => return Outcome::Failed(e),
+        }
+    }
+    Outcome::Done { returned }
+}
+
+async fn run_step<DB>(
+    conn: &mut DB::Connection,
+    statement: &Statement,
+    check: Check,
+) -> Result<StepResult, DbError>
+where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    let q = query::<DB>(statement);
+    let error = statement_error::<DB>;
+    Ok(match check {
+        Check::None => {
+            q.execute(&mut *conn).await.map_err(error)?;
+            StepResult::Done(Vec::new())
+        }
+        Check::RowsAffected => {
+            let done = q.execute(&mut *conn).await.map_err(error)?;
+            if DB::rows_affected(&done) == 0 {
+                StepResult::NotFound
+            } else {
+                StepResult::Done(Vec::new())
+            }
+        }
+        Check::RowExists => match q.fetch_optional(&mut *conn).await.map_err(error)? {
+            Some(_) => StepResult::Done(Vec::new()),
+            None => StepResult::NotFound,
+        },
+        Check::Returning(n) => match q.fetch_optional(&mut *conn).await.map_err(error)? {
+            // An unaddressable row must not stay: report it so the savepoint is undone.
+            Some(row) => {
+                let values = DB::read_row(&row)?;
+                match values.into_iter().take(n).collect::<Option<Vec<_>>>() {
+                    Some(values) if values.len() == n => StepResult::Done(values),
+                    _ => StepResult::NullReturned,
+                }
+            }
+            None => StepResult::NullReturned,
+        },
+        Check::LastInsertId => {
+            let done = q.execute(&mut *conn).await.map_err(error)?;
+            match DB::last_insert_id(&done).filter(|id| *id > 0) {
+                Some(id) => StepResult::Done(vec![Stored::Integer(id)]),
+                None => StepResult::NullReturned,
+            }
+        }
+    })
+}
