@@ -48,32 +48,61 @@
 //!
 //! # Example
 //!
+//! The host drives the connector through `ecma_plugin_api::PluginConnector`, the same FFI path
+//! a loaded `.so` takes. The tests in `tests/` do the same with less ceremony through
+//! `ecma-plugin-testkit`.
+//!
 //! ```
-//! use ecma_plugin_testkit::{entry, ConnectorHarness};
+//! use ecma_plugin_api::*;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let folder = tempfile::tempdir()?;
 //! let file = folder.path().join("people.csv");
 //! std::fs::write(&file, "Login,Email\nadele,adele@contoso.example\n")?;
 //!
-//! // Answer the pages the way a connector file's [parameters.*] tables do.
-//! let mut harness = ConnectorHarness::in_process::<ecma_csv::CsvConnector>()?
-//!     .with("file", file.display().to_string())
-//!     .with("anchor", "Login");
-//! harness.configure()?;
+//! // The answers a connector file's [parameters.*] tables give.
+//! let mut values = ParameterValues::new();
+//! values.insert("file", file.display().to_string());
+//! values.insert("anchor", "Login");
+//! let connector = PluginConnector::in_process::<ecma_csv::CsvConnector>()?;
+//! let schema = connector.schema(&values)?;
 //!
-//! let import = harness.full_import()?;
-//! assert_eq!(import.text("adele", "Email").as_deref(), Some("adele@contoso.example"));
+//! let import = |kind, watermark: &str| -> Result<(Vec<CsEntryChange>, String), ConnectorError> {
+//!     let request = ImportRequest { kind, page_size: 100, watermark: watermark.into(), partition: String::new() };
+//!     let mut session = connector.open_import(&values, &schema, &request)?;
+//!     let mut entries = Vec::new();
+//!     loop {
+//!         let page = session.next_page()?;
+//!         entries.extend(page.entries);
+//!         if !page.more {
+//!             return Ok((entries, session.close()?));
+//!         }
+//!     }
+//! };
+//! let (entries, watermark) = import(ImportKind::Full, "")?;
+//! assert_eq!(entries.len(), 1);
 //!
-//! harness.export_ok([entry::add("User", "Login", "alex").set("Email", "alex@contoso.example")])?;
+//! let request = ExportRequest { export_type: ExportType::AttributeReplace, batch_size: 100, partition: String::new() };
+//! let mut export = connector.open_export(&values, &schema, &request)?;
+//! let add = CsEntryChange {
+//!     identifier: "1".into(),
+//!     object_type: "User".into(),
+//!     dn: "alex".into(),
+//!     modification: ObjectModification::Add,
+//!     anchor: vec![AnchorAttribute { name: "Login".into(), value: Value::String("alex".into()) }],
+//!     changes: vec![AttributeChange::set("Email", AttributeModification::Add, vec![Value::String("alex@contoso.example".into())])],
+//! };
+//! let results = export.put_export_entries(&[add])?;
+//! assert_eq!(results[0].error, None);
 //! assert_eq!(
 //!     std::fs::read_to_string(&file)?,
 //!     "Login,Email\nadele,adele@contoso.example\nalex,alex@contoso.example\n"
 //! );
 //!
 //! // A delta import reports what changed since the last import.
-//! let delta = harness.delta_import(&import.watermark)?;
-//! assert_eq!(delta.anchors(), ["alex"]);
+//! let (delta, _) = import(ImportKind::Delta, &watermark)?;
+//! assert_eq!(delta.len(), 1);
+//! assert_eq!(delta[0].anchor[0].value, Value::String("alex".into()));
 //! # Ok(())
 //! # }
 //! ```
