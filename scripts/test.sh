@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build -p ecma-sql-connector -p ecma-faulty-connector
+# Build everything first (the connector plugins included) with the same features the test run
+# uses, then run the tests.
+cargo test --workspace --no-run
 cargo test --workspace "$@"

@@ -20,25 +20,17 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-/// Build the test plugins once per test run and return the directory holding them.
+/// Build the workspace (and so the test plugins) once per test run and return the directory
+/// holding the plugins.
 pub fn plugin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "-p",
-                "ecma-sql-connector",
-                "-p",
-                "ecma-faulty-connector",
-                "-p",
-                "ecma-wrong-api-major-plugin",
-                "-p",
-                "ecma-panicking-init-plugin",
-                "-p",
-                "ecma-csv-connector",
-            ])
+            // The same build as `cargo test --workspace`, so nothing is rebuilt with other
+            // features: cdylib+rlib crates have unhashed file names, and a rebuild from a subset
+            // of packages would replace the rlibs that rustdoc links doc tests against.
+            .args(["test", "--workspace", "--no-run", "--quiet"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo to build the test plugins");
