@@ -35,7 +35,8 @@ pub fn plugin_dir() -> &'static Path {
             .status()
             .expect("run cargo to build the test plugins");
         assert!(status.success(), "building the plugins failed");
-        let dir = target_dir().join("debug");
+        // `cargo test` leaves cdylibs in deps/ (only `cargo build` copies them up a level).
+        let dir = target_dir().join("debug").join("deps");
         for lib in [
             "libecma_sql.so",
             "libecma_faulty.so",
