@@ -102,7 +102,7 @@ async fn delta_sync_applies_changes_and_keeps_its_watermark() {
     std::fs::write(&csv, "Login,Dept\nann,Sales\nbob,Ops\ncat,Legal\n").unwrap();
     let host = TestHost::start_with(vec![csv_connector(&csv)], |dir| {
         std::fs::copy(
-            ecma_integration_tests::plugin_dir().join("libecma_csv.so"),
+            ecma_integration_tests::csv_plugin(),
             dir.join("ECMA/libecma_csv.so"),
         )
         .unwrap();

@@ -390,6 +390,8 @@ async fn a_panic_while_building_fails_only_that_connector() {
 /// propagate its panic afterwards. A hung plugin call parks a blocking thread forever, and both
 /// dropping a runtime and unwinding through `block_on` would wait for it.
 fn leaving_hung_threads(test: impl Future<Output = ()>) {
+    // Build the plugins before any time limit starts counting.
+    ecma_integration_tests::plugin_dir();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
