@@ -13,45 +13,22 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value as Json;
 use tempfile::TempDir;
 
-/// The workspace's target directory (`CARGO_TARGET_DIR` or `<workspace>/target`).
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
-}
-
-fn cargo(args: &[&str]) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo to build the test plugins");
-    assert!(status.success(), "cargo {args:?} failed");
-}
-
-/// Build the test plugins once per test run and return the directory holding them.
+/// The directory holding the test plugins: next to the test binary. The integration tests
+/// depend on the plugin crates, so cargo builds their cdylibs there, in the same build.
 pub fn plugin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        cargo(&[
-            "build",
-            "--quiet",
-            "-p",
-            "ecma-sql-connector",
-            "-p",
-            "ecma-faulty-connector",
-            "-p",
-            "ecma-wrong-api-major-plugin",
-            "-p",
-            "ecma-panicking-init-plugin",
-        ]);
-        let dir = target_dir().join("debug");
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let dir = exe
+            .parent()
+            .expect("the test binary's folder")
+            .to_path_buf();
         for lib in [
             "libecma_sql.so",
             "libecma_faulty.so",
             "libecma_wrong_api_major.so",
             "libecma_panicking_init.so",
+            "libecma_csv.so",
         ] {
             assert!(
                 dir.join(lib).is_file(),
@@ -63,19 +40,9 @@ pub fn plugin_dir() -> &'static Path {
     })
 }
 
-/// The SDK template's CSV connector. `cargo test --workspace` has built it already (in
-/// `deps/`); it is built here only when missing. Why not always: a cdylib+rlib crate's rlib has
-/// no hash in its name, and rebuilding it from a subset of packages, with other features, would
-/// replace the rlib that its doc tests are linked against.
+/// The SDK template's CSV connector.
 pub fn csv_plugin() -> PathBuf {
-    let built = target_dir().join("debug/deps/libecma_csv.so");
-    if built.is_file() {
-        return built;
-    }
-    cargo(&["build", "--quiet", "-p", "ecma-csv-connector"]);
-    let built = target_dir().join("debug/libecma_csv.so");
-    assert!(built.is_file(), "libecma_csv.so missing after building it");
-    built
+    plugin_dir().join("libecma_csv.so")
 }
 
 /// A running host over a demo folder (SQLite `Employees`, connector `demo`) in a temp dir.
