@@ -1219,14 +1219,20 @@ fn concurrent_callers_and_instances() {
 
 #[test]
 fn the_built_library_loads_and_works() {
-    // The cdylib cargo built next to this test binary (target/<profile>/), copied to a path of
-    // its own as the host's plugin cache does, so a concurrent rebuild cannot change it.
+    // The cdylib cargo built with this test binary: beside it in deps/ (`cargo test`), or one
+    // level up (`cargo build`). Copied to a path of its own as the host's plugin cache does, so
+    // a concurrent rebuild cannot change it.
     let exe = std::env::current_exe().unwrap();
-    let built = exe.parent().unwrap().parent().unwrap().join(format!(
+    let name = format!(
         "{}ecma_sql{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
-    ));
+    );
+    let deps = exe.parent().unwrap();
+    let built = [deps.join(&name), deps.parent().unwrap().join(&name)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .expect("the SQL connector's cdylib was built with its tests");
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join(built.file_name().unwrap());
     std::fs::copy(&built, &copy).unwrap();
