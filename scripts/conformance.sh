@@ -61,11 +61,16 @@ with open(doc, "w", encoding="utf-8") as f:
     f.write("# SCIM conformance\n\n")
     f.write("Produced by `scripts/conformance.sh --write`, which CI runs without `--write`. The script runs\n")
     f.write("[scim2-tester](https://scim2-cli.readthedocs.io) (`scim2 --url URL test`, from the PyPI package\n")
-    f.write("`scim2-cli`) against the demo host: connector `demo`, SQLite `Employees` through the generic\n")
-    f.write("SQL connector. Every row below is one check of that run, with scim2-tester's own message.\n\n")
+    f.write("`scim2-cli`) against the demo host: connector `demo`, SQLite `Employees`, `Groups` and\n")
+    f.write("`GroupMembers` through the generic SQL connector, exposed as the resource types `User` and\n")
+    f.write("`Group` (members are references to users). Every row below is one check of that run, with\n")
+    f.write("scim2-tester's own message.")
+    skipped = sum(1 for r in rows if r[1] == "SKIPPED")
+    if skipped:
+        f.write(f" {skipped} checks did not apply; their rows give scim2-tester's reason.\n\n")
+    else:
+        f.write(" Every check applied: none was skipped.\n\n")
     f.write(f"**Result: {passed} checks passed, {failed} failed.**\n\n")
-    f.write("The demo exposes one resource type, `User`. Groups and custom object types come with the rest\n")
-    f.write("of issue [C]; scim2-tester will check them once the demo exposes them.\n\n")
     f.write("| # | check | result | detail |\n|---:|---|---|---|\n")
     for i, (name, result, detail) in enumerate(rows, 1):
         # Random ids and values differ per run; keep the message short and stable.

@@ -1,9 +1,11 @@
 //! `ecmahost demo`: a complete host in one folder, created idempotently. It holds an SQLite
-//! `Employees` table, the `demo` connector (generic SQL connector, token generated at first run),
-//! a self-signed certificate and the SQL plugin in `ECMA/`.
+//! database with `Employees`, `Groups` and `GroupMembers`, the `demo` connector (generic SQL
+//! connector exposing Users and Groups, token generated at first run), a self-signed
+//! certificate and the SQL plugin in `ECMA/`.
 //!
 //! The demo keeps its token in `secrets/demo.token` (mode 0600) so it can print it on every
-//! run; the connector file itself holds only the hash, as every connector file does.
+//! run; the connector file itself holds only the hash, as every connector file does. The
+//! connector file is rewritten on every run, so a demo folder follows the host's version.
 
 use std::path::{Path, PathBuf};
 
@@ -99,15 +101,15 @@ pub async fn prepare(
     let token_file = dir.join("secrets/demo.token");
     let connector_file = dir.join("connectors/demo.toml");
     let token = match std::fs::read_to_string(&token_file) {
-        Ok(t) if connector_file.is_file() && !t.trim().is_empty() => t.trim().to_string(),
+        Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {
             let token = generate_token();
             write_file(&token_file, token.as_bytes(), 0o600)?;
-            let text = connector_toml(&hash_token(&token)?.to_string(), &database);
-            write_file(&connector_file, text.as_bytes(), 0o644)?;
             token
         }
     };
+    let text = connector_toml(&hash_token(&token)?.to_string(), &database);
+    write_file(&connector_file, text.as_bytes(), 0o644)?;
 
     let host_config = dir.join("host.toml");
     write_file(&host_config, host_toml(address, port).as_bytes(), 0o644)?;
@@ -141,6 +143,27 @@ async fn seed_database(path: &Path) -> Result<(), DemoError> {
             Email TEXT,
             Department TEXT,
             IsActive BOOLEAN NOT NULL DEFAULT 1
+        )",
+    )
+    .execute(&mut conn)
+    .await
+    .map_err(db_err)?;
+    // Groups, and their members in a child table (one row per member, the user's Login).
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS Groups (
+            GroupName TEXT PRIMARY KEY,
+            ExternalId TEXT,
+            Description TEXT
+        )",
+    )
+    .execute(&mut conn)
+    .await
+    .map_err(db_err)?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS GroupMembers (
+            GroupName TEXT NOT NULL,
+            Member TEXT NOT NULL,
+            PRIMARY KEY (GroupName, Member)
         )",
     )
     .execute(&mut conn)
@@ -186,6 +209,22 @@ async fn seed_database(path: &Path) -> Result<(), DemoError> {
                 .await
                 .map_err(db_err)?;
         }
+        for (group, description) in [("Retail", "Shop staff"), ("Marketing", "Campaigns")] {
+            sqlx::query("INSERT INTO Groups (GroupName, Description) VALUES (?, ?)")
+                .bind(group)
+                .bind(description)
+                .execute(&mut conn)
+                .await
+                .map_err(db_err)?;
+        }
+        for (group, member) in [("Retail", "adele.vance"), ("Marketing", "alex.wilber")] {
+            sqlx::query("INSERT INTO GroupMembers (GroupName, Member) VALUES (?, ?)")
+                .bind(group)
+                .bind(member)
+                .execute(&mut conn)
+                .await
+                .map_err(db_err)?;
+        }
     }
     conn.close().await.map_err(db_err)
 }
@@ -196,7 +235,8 @@ fn toml_string(s: &str) -> String {
 
 fn connector_toml(token_hash: &str, database: &Path) -> String {
     format!(
-        r#"# The demo connector: Entra-style users in an SQLite table, through the generic SQL connector.
+        r#"# The demo connector: Entra-style users and groups in SQLite, through the generic SQL connector.
+# `ecmahost demo` rewrites this file on every run.
 version = 1
 name = "{CONNECTOR}"
 token_hash = {hash}
@@ -239,20 +279,50 @@ disable = "set_attribute"
 disable_attribute = "IsActive"
 delete = "delete"
 
+# Groups at /Groups: displayName is the anchor (GroupName), members are users' Logins.
+[[resource_types]]
+name = "Group"
+object_type = "Group"
+anchor = "GroupName"
+
+[[resource_types.attributes]]
+name = "ExternalId"
+scim = "externalId"
+
+[[resource_types.attributes]]
+name = "Description"
+
+[[resource_types.attributes]]
+name = "Member"
+scim = "members"
+
+[resource_types.deprovisioning]
+delete = "delete"
+
 [parameters.connectivity]
 connection_string = {url}
 
 [parameters.schema1]
 object_type_detection = "Fixed value"
-object_types = "User"
+object_types = "User,Group"
 
 [parameters.schema2]
 "User:attribute_detection" = "Table"
 "User:table" = "Employees"
+"Group:attribute_detection" = "Table"
+"Group:table" = "Groups"
+"Group:multivalued_tables" = "GroupMembers"
 
 [parameters.schema3]
 "User:anchor" = "Login"
 "User:dn_is_anchor" = true
+"Group:anchor" = "GroupName"
+"Group:dn_is_anchor" = true
+"Group:GroupMembers:key_column" = "GroupName"
+"Group:GroupMembers:value_column" = "Member"
+
+[parameters.schema4]
+"Group:Member:type" = "Reference"
 "#,
         hash = toml_string(token_hash),
         url = toml_string(&format!("sqlite://{}", database.display())),
@@ -311,6 +381,9 @@ Try it:
 
   # Create a user (a row appears in data/demo.db):
   {curl} -H "Content-Type: application/scim+json" -X POST "{url}/Users" -d '{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User"],"userName":"isaiah.langer","active":true,"urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User":{{"AzureID":"6e3f5a3e-1b4c-4c5e-9a51-0a1b2c3d4e04","FirstName":"Isaiah","LastName":"Langer","Department":"Sales"}}}}'
+
+  # Add a user to a group, as Entra does (a row appears in GroupMembers; the answer is 204):
+  {curl} -H "Content-Type: application/scim+json" -X PATCH "{url}/Groups/Retail" -d '{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"Add","path":"members","value":[{{"value":"megan.bowen"}}]}}]}}'
 
   # Disable a user, as Entra does (sets IsActive = 0):
   {curl} -H "Content-Type: application/scim+json" -X PATCH "{url}/Users/adele.vance" -d '{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"Replace","path":"active","value":"False"}}]}}'

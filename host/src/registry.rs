@@ -455,7 +455,7 @@ impl Registry {
                         };
                         s.state = state;
                         s.reason = reason;
-                        s.objects = r.space().len();
+                        s.objects = r.object_count();
                         s.imported_so_far = r.imported_so_far();
                         s.plugin = Some(r.library().library.info().name.clone());
                         s.plugin_version = Some(r.library().library.info().version.clone());

@@ -84,6 +84,14 @@ impl SchemaAttribute {
             direction: AttributeDirection::ImportExport,
         }
     }
+
+    /// A multi-valued import+export attribute.
+    pub fn multi(name: impl Into<String>, attribute_type: AttributeType) -> Self {
+        Self {
+            multi_valued: true,
+            ..Self::single(name, attribute_type)
+        }
+    }
 }
 
 /// One object type of the connected system, with its anchor attribute(s).

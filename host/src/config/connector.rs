@@ -21,8 +21,13 @@ struct ConnectorFile {
     plugin: String,
     #[serde(default = "default_autosync")]
     autosync_minutes: u32,
+    /// How the connector's reference values name other objects.
+    #[serde(default)]
+    references: References,
     object_type: String,
     anchor: String,
+    /// The SCIM attribute that carries the anchor (default `userName`).
+    anchor_scim: Option<String>,
     query_attribute: Option<String>,
     /// SCIM attribute that carries an initial password (for example `password`).
     password_attribute: Option<String>,
@@ -30,6 +35,9 @@ struct ConnectorFile {
     dn: DnFile,
     #[serde(default)]
     attributes: Vec<AttributeFile>,
+    /// More resource types beside the users described above (Groups, custom types).
+    #[serde(default)]
+    resource_types: Vec<ResourceTypeFile>,
     #[serde(default = "default_page_size")]
     export_page_size: u32,
     #[serde(default = "default_timeout")]
@@ -42,6 +50,40 @@ struct ConnectorFile {
     deprovisioning: DeprovisioningFile,
     #[serde(default)]
     parameters: BTreeMap<String, BTreeMap<String, ParameterFileValue>>,
+}
+
+/// One more SCIM resource type: `[[resource_types]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResourceTypeFile {
+    name: String,
+    endpoint: Option<String>,
+    object_type: String,
+    anchor: String,
+    anchor_scim: Option<String>,
+    query_attribute: Option<String>,
+    password_attribute: Option<String>,
+    #[serde(default)]
+    dn: DnFile,
+    #[serde(default)]
+    attributes: Vec<AttributeFile>,
+    #[serde(default)]
+    deprovisioning: DeprovisioningFile,
+}
+
+/// The per-type part of a connector file, wherever it came from (top level or
+/// `[[resource_types]]`).
+struct TypeFields {
+    name: String,
+    endpoint: Option<String>,
+    object_type: String,
+    anchor: String,
+    anchor_scim: Option<String>,
+    query_attribute: Option<String>,
+    password_attribute: Option<String>,
+    dn: DnFile,
+    attributes: Vec<AttributeFile>,
+    deprovisioning: DeprovisioningFile,
 }
 
 fn default_autosync() -> u32 {
@@ -179,6 +221,49 @@ pub struct AttributeConfig {
     pub scim: Option<String>,
 }
 
+/// How the connector's reference values (group members, a manager) name other objects.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum References {
+    /// By anchor value (SQL child tables, REST ids).
+    #[default]
+    Anchor,
+    /// By DN (LDAP).
+    Dn,
+}
+
+/// Which RFC 7643 resource a resource type is: it decides the core schema and the defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceKind {
+    User,
+    Group,
+    /// Any other object type, with its own endpoint and schema.
+    Custom,
+}
+
+/// One SCIM resource type a connector exposes: an object type of the connector, its anchor,
+/// its attribute mapping and its deprovisioning flows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceTypeConfig {
+    pub kind: ResourceKind,
+    /// The SCIM resource type name (`User`, `Group`, `Device`).
+    pub name: String,
+    /// The endpoint without its slash (`Users`).
+    pub endpoint: String,
+    pub object_type: String,
+    pub anchor: String,
+    /// The top-level SCIM attribute that carries the anchor: `userName`, `displayName`, ...
+    pub anchor_scim: String,
+    pub query_attribute: String,
+    /// SCIM attribute whose value goes to the plugin's password call, never to the target as an
+    /// attribute, never to the connector space, never to a log.
+    pub password_attribute: Option<String>,
+    pub dn: DnConfig,
+    pub attributes: Vec<AttributeConfig>,
+    pub disable: DisableFlow,
+    pub delete: DeleteFlow,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunProfiles {
     pub full_import: bool,
@@ -194,20 +279,13 @@ pub struct ConnectorConfig {
     /// File name of the library in the `ECMA` folder.
     pub plugin: String,
     pub autosync_minutes: u32,
-    pub object_type: String,
-    pub anchor: String,
-    pub query_attribute: String,
-    /// SCIM attribute whose value goes to the plugin's password call, never to the target as an
-    /// attribute, never to the connector space, never to a log.
-    pub password_attribute: Option<String>,
-    pub dn: DnConfig,
-    pub attributes: Vec<AttributeConfig>,
+    pub references: References,
+    /// The resource types, users first; each names a different object type and endpoint.
+    pub resource_types: Vec<ResourceTypeConfig>,
     pub export_page_size: u32,
     pub call_timeout: std::time::Duration,
     pub max_concurrent_calls: u32,
     pub run_profiles: RunProfiles,
-    pub disable: DisableFlow,
-    pub delete: DeleteFlow,
     /// Answers for every page, merged (ECMA2 passes all answers to every call).
     pub parameters: ParameterValues,
     /// Which pages answered which parameter, kept for per-page validation.
@@ -246,11 +324,6 @@ impl ConnectorConfig {
                 format!("`{}` must be a file name in the ECMA folder", raw.plugin),
             ));
         }
-        for (key, value) in [("object_type", &raw.object_type), ("anchor", &raw.anchor)] {
-            if value.trim().is_empty() {
-                return Err(bad(key, "must not be empty".into()));
-            }
-        }
         if !(1..=10_000).contains(&raw.export_page_size) {
             return Err(bad(
                 "export_page_size",
@@ -276,82 +349,58 @@ impl ConnectorConfig {
             ));
         }
 
-        let dn = match (raw.dn.mode, raw.dn.attribute) {
-            (DnMode::Autogenerated, None) => DnConfig::Autogenerated,
-            (DnMode::Autogenerated, Some(_)) => {
-                return Err(bad(
-                    "dn.attribute",
-                    "only used with mode = \"mapped\"".into(),
-                ));
-            }
-            (DnMode::Mapped, Some(attribute)) if !attribute.is_empty() => {
-                DnConfig::Mapped { attribute }
-            }
-            (DnMode::Mapped, _) => {
-                return Err(bad(
-                    "dn.attribute",
-                    "required with mode = \"mapped\"".into(),
-                ))
-            }
+        let users = TypeFields {
+            name: "User".into(),
+            endpoint: Some("Users".into()),
+            object_type: raw.object_type,
+            anchor: raw.anchor,
+            anchor_scim: raw.anchor_scim,
+            query_attribute: raw.query_attribute,
+            password_attribute: raw.password_attribute,
+            dn: raw.dn,
+            attributes: raw.attributes,
+            deprovisioning: raw.deprovisioning,
         };
-
-        let mut seen = HashSet::new();
-        let mut seen_scim = HashSet::new();
-        let mut attributes = Vec::with_capacity(raw.attributes.len());
-        for (i, a) in raw.attributes.into_iter().enumerate() {
-            let key = format!("attributes[{i}].name");
-            if a.name.is_empty() {
-                return Err(bad(&key, "must not be empty".into()));
-            }
-            if !seen.insert(a.name.clone()) {
-                return Err(bad(&key, format!("`{}` is selected twice", a.name)));
-            }
-            if let Some(scim) = &a.scim {
-                crate::connector::mapping::check_core_path(scim)
-                    .map_err(|m| bad(&format!("attributes[{i}].scim"), m))?;
-                if !seen_scim.insert(scim.to_ascii_lowercase()) {
+        let mut resource_types = vec![resource_type(file, "", ResourceKind::User, users)?];
+        for (i, t) in raw.resource_types.into_iter().enumerate() {
+            let prefix = format!("resource_types[{i}].");
+            let kind = match t.name.as_str() {
+                "User" => ResourceKind::User,
+                "Group" => ResourceKind::Group,
+                _ => ResourceKind::Custom,
+            };
+            let fields = TypeFields {
+                name: t.name,
+                endpoint: t.endpoint,
+                object_type: t.object_type,
+                anchor: t.anchor,
+                anchor_scim: t.anchor_scim,
+                query_attribute: t.query_attribute,
+                password_attribute: t.password_attribute,
+                dn: t.dn,
+                attributes: t.attributes,
+                deprovisioning: t.deprovisioning,
+            };
+            let rt = resource_type(file, &prefix, kind, fields)?;
+            for earlier in &resource_types {
+                let clash = if earlier.name == rt.name {
+                    Some(("name", &rt.name))
+                } else if earlier.endpoint.eq_ignore_ascii_case(&rt.endpoint) {
+                    Some(("endpoint", &rt.endpoint))
+                } else if earlier.object_type == rt.object_type {
+                    Some(("object_type", &rt.object_type))
+                } else {
+                    None
+                };
+                if let Some((key, value)) = clash {
                     return Err(bad(
-                        &format!("attributes[{i}].scim"),
-                        format!("`{scim}` is mapped twice"),
+                        &format!("{prefix}{key}"),
+                        format!("`{value}` is already used by resource type {}", earlier.name),
                     ));
                 }
             }
-            attributes.push(AttributeConfig {
-                name: a.name,
-                scim: a.scim,
-            });
+            resource_types.push(rt);
         }
-
-        let disable = match (
-            raw.deprovisioning.disable,
-            raw.deprovisioning.disable_attribute,
-        ) {
-            (DisableMode::None, None) => DisableFlow::None,
-            (DisableMode::Delete, None) => DisableFlow::Delete,
-            (DisableMode::SetAttribute, Some(attribute)) if !attribute.is_empty() => {
-                if seen.contains(&attribute) {
-                    return Err(bad(
-                        "deprovisioning.disable_attribute",
-                        format!(
-                            "`{attribute}` is also a selected attribute; the disable flow owns it"
-                        ),
-                    ));
-                }
-                DisableFlow::SetAttribute { attribute }
-            }
-            (DisableMode::SetAttribute, _) => {
-                return Err(bad(
-                    "deprovisioning.disable_attribute",
-                    "required with disable = \"set_attribute\"".into(),
-                ));
-            }
-            (_, Some(_)) => {
-                return Err(bad(
-                    "deprovisioning.disable_attribute",
-                    "only used with disable = \"set_attribute\"".into(),
-                ));
-            }
-        };
 
         let mut parameters = ParameterValues::new();
         let mut parameter_pages = BTreeMap::new();
@@ -381,21 +430,14 @@ impl ConnectorConfig {
             parameter_pages.insert(page, names);
         }
 
-        if let Some(p) = &raw.password_attribute {
-            ecma_scim::AttrPath::parse(p).map_err(|e| bad("password_attribute", e.to_string()))?;
-        }
         Ok(ConnectorConfig {
             file: file.to_path_buf(),
-            password_attribute: raw.password_attribute,
-            query_attribute: raw.query_attribute.unwrap_or_else(|| raw.anchor.clone()),
             name: raw.name,
             token_hash,
             plugin: raw.plugin,
             autosync_minutes: raw.autosync_minutes,
-            object_type: raw.object_type,
-            anchor: raw.anchor,
-            dn,
-            attributes,
+            references: raw.references,
+            resource_types,
             export_page_size: raw.export_page_size,
             call_timeout: std::time::Duration::from_secs(raw.call_timeout_seconds),
             max_concurrent_calls: raw.max_concurrent_calls,
@@ -403,12 +445,157 @@ impl ConnectorConfig {
                 full_import: raw.run_profiles.full_import,
                 delta_import: raw.run_profiles.delta_import,
             },
-            disable,
-            delete: raw.deprovisioning.delete,
             parameters,
             parameter_pages,
         })
     }
+}
+
+/// Validate one resource type; `prefix` is `""` for the top-level users or
+/// `resource_types[i].` for the others, so errors name the key as written.
+fn resource_type(
+    file: &Path,
+    prefix: &str,
+    kind: ResourceKind,
+    raw: TypeFields,
+) -> Result<ResourceTypeConfig, ConfigError> {
+    let bad = |key: &str, message: String| ConfigError::invalid(file, format!("{prefix}{key}"), message);
+    for (key, value) in [
+        ("name", &raw.name),
+        ("object_type", &raw.object_type),
+        ("anchor", &raw.anchor),
+    ] {
+        if value.trim().is_empty() {
+            return Err(bad(key, "must not be empty".into()));
+        }
+    }
+    if !valid_name(&raw.name) {
+        return Err(bad(
+            "name",
+            format!("`{}` must be ASCII letters and digits only", raw.name),
+        ));
+    }
+    let endpoint = raw.endpoint.unwrap_or_else(|| format!("{}s", raw.name));
+    if !valid_name(&endpoint) {
+        return Err(bad(
+            "endpoint",
+            format!("`{endpoint}` must be ASCII letters and digits only"),
+        ));
+    }
+    let anchor_scim = raw.anchor_scim.unwrap_or_else(|| {
+        match kind {
+            ResourceKind::User => "userName",
+            ResourceKind::Group | ResourceKind::Custom => "displayName",
+        }
+        .to_string()
+    });
+    let reserved = ["id", "meta", "schemas", "active", "members"];
+    if !valid_name(&anchor_scim) || reserved.iter().any(|r| r.eq_ignore_ascii_case(&anchor_scim)) {
+        return Err(bad(
+            "anchor_scim",
+            format!("`{anchor_scim}` must be a top-level SCIM attribute such as userName, displayName or externalId"),
+        ));
+    }
+    let dn = match (raw.dn.mode, raw.dn.attribute) {
+        (DnMode::Autogenerated, None) => DnConfig::Autogenerated,
+        (DnMode::Autogenerated, Some(_)) => {
+            return Err(bad(
+                "dn.attribute",
+                "only used with mode = \"mapped\"".into(),
+            ));
+        }
+        (DnMode::Mapped, Some(attribute)) if !attribute.is_empty() => {
+            DnConfig::Mapped { attribute }
+        }
+        (DnMode::Mapped, _) => {
+            return Err(bad(
+                "dn.attribute",
+                "required with mode = \"mapped\"".into(),
+            ))
+        }
+    };
+
+    let mut seen = HashSet::new();
+    let mut seen_scim = HashSet::new();
+    let mut attributes = Vec::with_capacity(raw.attributes.len());
+    for (i, a) in raw.attributes.into_iter().enumerate() {
+        let key = format!("attributes[{i}].name");
+        if a.name.is_empty() {
+            return Err(bad(&key, "must not be empty".into()));
+        }
+        if !seen.insert(a.name.clone()) {
+            return Err(bad(&key, format!("`{}` is selected twice", a.name)));
+        }
+        if let Some(scim) = &a.scim {
+            crate::connector::mapping::check_core_path(scim)
+                .map_err(|m| bad(&format!("attributes[{i}].scim"), m))?;
+            if !seen_scim.insert(scim.to_ascii_lowercase()) {
+                return Err(bad(
+                    &format!("attributes[{i}].scim"),
+                    format!("`{scim}` is mapped twice"),
+                ));
+            }
+        }
+        attributes.push(AttributeConfig {
+            name: a.name,
+            scim: a.scim,
+        });
+    }
+
+    let disable = match (
+        raw.deprovisioning.disable,
+        raw.deprovisioning.disable_attribute,
+    ) {
+        (DisableMode::None, None) => DisableFlow::None,
+        (DisableMode::Delete, None) => DisableFlow::Delete,
+        (DisableMode::SetAttribute, Some(attribute)) if !attribute.is_empty() => {
+            if seen.contains(&attribute) {
+                return Err(bad(
+                    "deprovisioning.disable_attribute",
+                    format!(
+                        "`{attribute}` is also a selected attribute; the disable flow owns it"
+                    ),
+                ));
+            }
+            DisableFlow::SetAttribute { attribute }
+        }
+        (DisableMode::SetAttribute, _) => {
+            return Err(bad(
+                "deprovisioning.disable_attribute",
+                "required with disable = \"set_attribute\"".into(),
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(bad(
+                "deprovisioning.disable_attribute",
+                "only used with disable = \"set_attribute\"".into(),
+            ));
+        }
+    };
+
+    if kind != ResourceKind::User && disable != DisableFlow::None {
+        return Err(bad(
+            "deprovisioning.disable",
+            "only users have `active`; other resource types are deleted or kept".into(),
+        ));
+    }
+    if let Some(p) = &raw.password_attribute {
+        ecma_scim::AttrPath::parse(p).map_err(|e| bad("password_attribute", e.to_string()))?;
+    }
+    Ok(ResourceTypeConfig {
+        kind,
+        endpoint,
+        anchor_scim,
+        query_attribute: raw.query_attribute.unwrap_or_else(|| raw.anchor.clone()),
+        name: raw.name,
+        object_type: raw.object_type,
+        anchor: raw.anchor,
+        password_attribute: raw.password_attribute,
+        dn,
+        attributes,
+        disable,
+        delete: raw.deprovisioning.delete,
+    })
 }
 
 fn read_secret(file: &Path, key: &str, source: SecretSource) -> Result<String, ConfigError> {
@@ -465,10 +652,15 @@ mod tests {
         let c = load(&base()).unwrap();
         assert_eq!(c.export_page_size, 100);
         assert_eq!(c.autosync_minutes, 120);
-        assert_eq!(c.query_attribute, "Login");
-        assert_eq!(c.dn, DnConfig::Autogenerated);
-        assert_eq!(c.disable, DisableFlow::None);
-        assert_eq!(c.delete, DeleteFlow::Delete);
+        let users = &c.resource_types[0];
+        assert_eq!(users.kind, ResourceKind::User);
+        assert_eq!(users.endpoint, "Users");
+        assert_eq!(users.anchor_scim, "userName");
+        assert_eq!(users.query_attribute, "Login");
+        assert_eq!(users.dn, DnConfig::Autogenerated);
+        assert_eq!(users.disable, DisableFlow::None);
+        assert_eq!(users.delete, DeleteFlow::Delete);
+        assert_eq!(c.references, References::Anchor);
         assert!(c.run_profiles.full_import);
     }
 
@@ -510,6 +702,53 @@ mod tests {
                 err.contains("demo.toml") && err.contains(key),
                 "expected {key} in: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn resource_types_get_kind_endpoint_and_anchor_defaults() {
+        let c = load(&(base()
+            + "references = \"dn\"\n[[resource_types]]\nname = \"Group\"\nobject_type = \"Group\"\nanchor = \"GroupName\"\n[[resource_types.attributes]]\nname = \"Member\"\nscim = \"members\"\n[[resource_types]]\nname = \"Device\"\nendpoint = \"Machines\"\nobject_type = \"Computer\"\nanchor = \"Serial\"\nanchor_scim = \"externalId\"\n"))
+        .unwrap();
+        assert_eq!(c.references, References::Dn);
+        let [users, groups, devices] = c.resource_types.as_slice() else {
+            panic!("three resource types expected: {:?}", c.resource_types);
+        };
+        assert_eq!((users.kind, users.endpoint.as_str()), (ResourceKind::User, "Users"));
+        assert_eq!(
+            (groups.kind, groups.endpoint.as_str(), groups.anchor_scim.as_str()),
+            (ResourceKind::Group, "Groups", "displayName")
+        );
+        assert_eq!(groups.attributes[0].scim.as_deref(), Some("members"));
+        assert_eq!(
+            (devices.kind, devices.endpoint.as_str(), devices.anchor_scim.as_str()),
+            (ResourceKind::Custom, "Machines", "externalId")
+        );
+    }
+
+    #[test]
+    fn resource_type_errors_name_their_key() {
+        let group = |extra: &str| {
+            base()
+                + "[[resource_types]]\nname = \"Group\"\nobject_type = \"Group\"\nanchor = \"Name\"\n"
+                + extra
+        };
+        let cases = [
+            (group("endpoint = \"users\"\n"), "`resource_types[0].endpoint`"),
+            (group("anchor_scim = \"members\"\n"), "`resource_types[0].anchor_scim`"),
+            (
+                group("[resource_types.deprovisioning]\ndisable = \"delete\"\n"),
+                "`resource_types[0].deprovisioning.disable`",
+            ),
+            (
+                base() + "[[resource_types]]\nname = \"Group\"\nobject_type = \"User\"\nanchor = \"Name\"\n",
+                "`resource_types[0].object_type`",
+            ),
+            (group("colour = \"blue\"\n"), "colour"),
+        ];
+        for (text, key) in cases {
+            let err = load(&text).unwrap_err().to_string();
+            assert!(err.contains(key), "expected {key} in: {err}");
         }
     }
 

@@ -9,7 +9,8 @@ mod connector;
 mod host;
 
 pub use connector::{
-    AttributeConfig, ConnectorConfig, DeleteFlow, DisableFlow, DnConfig, RunProfiles,
+    AttributeConfig, ConnectorConfig, DeleteFlow, DisableFlow, DnConfig, References, ResourceKind,
+    ResourceTypeConfig, RunProfiles,
 };
 pub use host::{HostConfig, LoggingConfig, TlsConfig};
 

@@ -1,23 +1,36 @@
-//! Attribute mapping: a connector object <-> a SCIM resource (JSON).
+//! Attribute mapping: a connector object <-> a SCIM resource (JSON), for one resource type.
 //!
-//! Every selected attribute appears under the ECMA2Host extension schema
-//! (`urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User:<attr>`), or at a core SCIM path
-//! when the connector config maps it there. `userName` and `id` are the anchor. `active` follows
-//! the disable flow. Values are converted by the connector schema's attribute type, leniently on
-//! input (Entra sends booleans as "True"/"False").
+//! Every selected attribute appears under the resource type's ECMA2Host extension schema
+//! (`urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:<Type>:<attr>`), or at a core SCIM
+//! path (or an enterprise extension path) when the connector config maps it there. `id` and the
+//! anchor's SCIM attribute (`userName` for users, `displayName` for groups unless configured)
+//! carry the anchor. `active` follows the disable flow (users only). Values are converted by the
+//! connector schema's attribute type, leniently on input (Entra sends booleans as "True").
+//!
+//! Reference values (group `members`, a `manager`) are SCIM ids outside and the connector's own
+//! reference values (anchors or DNs) inside; a [`ReferenceResolver`] translates between them.
+//! The virtual attribute `<dn>` exposes the object's DN, as Microsoft's host does for LDAP.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use ecma_plugin_api::{AttributeType, ObjectTypeSchema, Schema, Value};
-use ecma_scim::{AttrPath, ECMA_EXTENSION_PREFIX, SCHEMA_CORE_USER};
+use ecma_scim::{
+    AttrPath, ECMA_EXTENSION_PREFIX, SCHEMA_CORE_GROUP, SCHEMA_CORE_USER, SCHEMA_ENTERPRISE_USER,
+};
 use serde_json::{json, Map, Value as Json};
 
-use crate::config::{ConnectorConfig, DisableFlow, DnConfig};
+use crate::config::{DisableFlow, DnConfig, ResourceKind, ResourceTypeConfig};
 use crate::space::CsObject;
 
 /// Connector attribute values by attribute name, as read from a SCIM resource.
 pub type Attributes = BTreeMap<String, Vec<Value>>;
+
+/// The virtual attribute that carries an object's DN (Microsoft's `<dn>` for LDAP connectors).
+pub const DN_ATTRIBUTE: &str = "<dn>";
+
+/// The core schema of custom resource types: `urn:ecmahost:params:scim:schemas:core:2.0:<Type>`.
+pub const CUSTOM_CORE_PREFIX: &str = "urn:ecmahost:params:scim:schemas:core:2.0:";
 
 /// Why a connector's configuration does not fit the schema its library reports.
 #[derive(Debug, thiserror::Error)]
@@ -37,29 +50,72 @@ pub enum MappingError {
     Mutability(String),
 }
 
-/// A core SCIM path a connector attribute maps to: `displayName`, `name.givenName`, or an
-/// element of a multi-valued attribute picked by one `eq` term, as Entra maps `mail`:
-/// `emails[type eq "work"].value`.
+/// Where a reference points: the resource type and the id of the referenced resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefTarget {
+    pub resource_type: String,
+    pub endpoint: String,
+    pub id: String,
+}
+
+/// Translates between SCIM ids and the connector's reference values.
+pub trait ReferenceResolver {
+    /// The resource a connector reference value (an anchor or a DN) names, if the host knows it.
+    fn to_scim(&self, value: &Value) -> Option<RefTarget>;
+    /// The connector reference value for the resource with this id; `resource_type` (from the
+    /// reference's `type` or `$ref`) narrows the search when given.
+    fn to_connector(&self, id: &str, resource_type: Option<&str>) -> Option<Value>;
+}
+
+impl RefTarget {
+    /// The referenced resource's URL (`$ref`).
+    pub fn location(&self, base: &str) -> String {
+        format!("{base}/{}/{}", self.endpoint, percent_encode(&self.id))
+    }
+}
+
+/// A resolver that knows no resource (for connectors without reference attributes, and tests).
+pub struct NoReferences;
+
+impl ReferenceResolver for NoReferences {
+    fn to_scim(&self, _: &Value) -> Option<RefTarget> {
+        None
+    }
+    fn to_connector(&self, _: &str, _: Option<&str>) -> Option<Value> {
+        None
+    }
+}
+
+/// A path from a connector config: `displayName`, `name.givenName`, an element of a
+/// multi-valued attribute picked by one `eq` term, as Entra maps `mail`
+/// (`emails[type eq "work"].value`), or an enterprise extension attribute
+/// (`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CoreTarget {
+    /// `None` for the core schema, else the extension the attribute lives in.
+    pub urn: Option<String>,
     pub name: String,
     pub sub: Option<String>,
     /// `(key, value)`: the element of the multi-valued `name` whose `key` equals `value`.
     pub element: Option<(String, Json)>,
 }
 
-/// Parse and check a core path from a connector config.
+/// Parse and check a mapped path from a connector config.
 pub fn parse_core_target(path: &str) -> Result<CoreTarget, String> {
     let parsed = ecma_scim::PatchPath::parse(path)
         .map_err(|e| format!("`{path}` is not a SCIM attribute path: {e}"))?;
-    if parsed.attr.urn.is_some() {
-        return Err(format!("`{path}`: map to a core attribute without a URN, or leave `scim` out to use the ECMA2Host extension"));
-    }
-    let reserved = ["id", "username", "active", "meta", "schemas"];
-    if reserved.contains(&parsed.attr.name.to_ascii_lowercase().as_str()) {
-        return Err(format!(
-            "`{path}` is managed by the host (anchor, disable flow or metadata)"
-        ));
+    let urn = match parsed.attr.urn {
+        None => None,
+        Some(urn) if urn.eq_ignore_ascii_case(SCHEMA_ENTERPRISE_USER) => {
+            Some(SCHEMA_ENTERPRISE_USER.to_string())
+        }
+        Some(_) => {
+            return Err(format!("`{path}`: map to a core attribute, to the enterprise extension ({SCHEMA_ENTERPRISE_USER}:...), or leave `scim` out to use the ECMA2Host extension"));
+        }
+    };
+    let reserved = ["id", "meta", "schemas"];
+    if urn.is_none() && reserved.contains(&parsed.attr.name.to_ascii_lowercase().as_str()) {
+        return Err(format!("`{path}` is managed by the host"));
     }
     let element = match parsed.value_filter {
         None => None,
@@ -76,6 +132,7 @@ pub fn parse_core_target(path: &str) -> Result<CoreTarget, String> {
         (None, _, sub) => sub,
     };
     Ok(CoreTarget {
+        urn,
         name: parsed.attr.name,
         sub,
         element,
@@ -85,6 +142,15 @@ pub fn parse_core_target(path: &str) -> Result<CoreTarget, String> {
 /// Core paths a connector attribute may map to in this release.
 pub fn check_core_path(path: &str) -> Result<(), String> {
     parse_core_target(path).map(|_| ())
+}
+
+/// Attributes that RFC 7643 defines as complex references (`{value, $ref, ...}`): a
+/// connector reference attribute mapped to one of them renders in that shape.
+fn is_complex_reference(target: &CoreTarget) -> bool {
+    target.sub.is_none()
+        && target.element.is_none()
+        && (target.name.eq_ignore_ascii_case("members")
+            || target.name.eq_ignore_ascii_case("manager"))
 }
 
 #[derive(Clone, Debug)]
@@ -101,6 +167,12 @@ struct Mapped {
     target: Target,
 }
 
+impl Mapped {
+    fn is_dn(&self) -> bool {
+        self.attribute == DN_ATTRIBUTE
+    }
+}
+
 /// One exposed connector attribute, as `/Schemas` describes it.
 pub struct Exposed<'a> {
     pub attribute: &'a str,
@@ -108,20 +180,26 @@ pub struct Exposed<'a> {
     pub scim_name: String,
     pub attribute_type: AttributeType,
     pub multi_valued: bool,
-    pub in_extension: bool,
+    /// The schema the attribute lives in: `None` for the core schema.
+    pub urn: Option<&'a str>,
     /// The parent of `scim_name` is multi-valued (`emails[type eq "work"].value`).
     pub parent_multi_valued: bool,
+    /// Rendered as `{value, $ref, type}` (group `members`, `manager`).
+    pub complex_reference: bool,
 }
 
-/// How one connector's objects look as SCIM resources.
+/// How one resource type's objects look as SCIM resources.
 #[derive(Clone, Debug)]
 pub struct ResourceMapping {
+    kind: ResourceKind,
     object_type: String,
     resource_type: String,
     endpoint: String,
+    core_schema: String,
     extension_urn: String,
     anchor: String,
     anchor_type: AttributeType,
+    anchor_scim: String,
     query_attribute: String,
     attributes: Vec<Mapped>,
     active_attribute: Option<String>,
@@ -129,17 +207,26 @@ pub struct ResourceMapping {
 }
 
 fn type_of(object_type: &ObjectTypeSchema, attribute: &str) -> Option<(AttributeType, bool)> {
+    if attribute == DN_ATTRIBUTE {
+        return Some((AttributeType::String, false));
+    }
     object_type
         .attribute(attribute)
         .map(|a| (a.attribute_type, a.multi_valued))
 }
 
 impl ResourceMapping {
-    /// Check the connector config against the schema its library reports.
-    pub fn build(config: &ConnectorConfig, schema: &Schema) -> Result<Self, MappingBuildError> {
+    /// Check one resource type's config against the schema its library reports. `file` and
+    /// `prefix` (`""` or `resource_types[1].`) locate errors.
+    pub fn build(
+        file: &str,
+        prefix: &str,
+        config: &ResourceTypeConfig,
+        schema: &Schema,
+    ) -> Result<Self, MappingBuildError> {
         let fail = |key: &str, message: String| MappingBuildError {
-            file: config.file.display().to_string(),
-            key: key.to_string(),
+            file: file.to_string(),
+            key: format!("{prefix}{key}"),
             message,
         };
         let object_type = schema.object_type(&config.object_type).ok_or_else(|| {
@@ -165,17 +252,19 @@ impl ResourceMapping {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let (anchor_type, _) = type_of(object_type, &config.anchor).ok_or_else(|| {
-            fail(
-                "anchor",
-                format!(
-                    "`{}` is not an attribute of {} (it has: {})",
-                    config.anchor,
-                    object_type.name,
-                    known()
-                ),
-            )
-        })?;
+        let (anchor_type, _) = type_of(object_type, &config.anchor)
+            .filter(|_| config.anchor != DN_ATTRIBUTE)
+            .ok_or_else(|| {
+                fail(
+                    "anchor",
+                    format!(
+                        "`{}` is not an attribute of {} (it has: {})",
+                        config.anchor,
+                        object_type.name,
+                        known()
+                    ),
+                )
+            })?;
         if type_of(object_type, &config.query_attribute).is_none() {
             return Err(fail(
                 "query_attribute",
@@ -201,10 +290,29 @@ impl ResourceMapping {
                 })?;
             let target = match &a.scim {
                 None => Target::Extension,
-                Some(path) => Target::Core(
-                    parse_core_target(path)
-                        .map_err(|e| fail(&format!("attributes[{i}].scim"), e))?,
-                ),
+                Some(path) => {
+                    let target = parse_core_target(path)
+                        .map_err(|e| fail(&format!("attributes[{i}].scim"), e))?;
+                    let taken = target.urn.is_none()
+                        && target.sub.is_none()
+                        && (target.name.eq_ignore_ascii_case(&config.anchor_scim)
+                            || (config.kind == ResourceKind::User
+                                && target.name.eq_ignore_ascii_case("active")));
+                    if taken {
+                        return Err(fail(
+                            &format!("attributes[{i}].scim"),
+                            format!("`{path}` is managed by the host (the anchor or the disable flow)"),
+                        ));
+                    }
+                    if is_complex_reference(&target) && attribute_type != AttributeType::Reference
+                    {
+                        return Err(fail(
+                            &format!("attributes[{i}].scim"),
+                            format!("`{path}` holds references; `{}` is of type {attribute_type:?}, not Reference", a.name),
+                        ));
+                    }
+                    Target::Core(target)
+                }
             };
             attributes.push(Mapped {
                 attribute: a.name.clone(),
@@ -213,18 +321,20 @@ impl ResourceMapping {
                 target,
             });
         }
-        // The query attribute is always exposed, so Entra can match on it. The anchor already is:
-        // it is `userName`.
-        for name in [&config.query_attribute] {
-            if !attributes.iter().any(|m| &m.attribute == name) {
-                if let Some((attribute_type, multi_valued)) = type_of(object_type, name) {
-                    attributes.push(Mapped {
-                        attribute: name.clone(),
-                        attribute_type,
-                        multi_valued,
-                        target: Target::Extension,
-                    });
-                }
+        // The query attribute is always exposed, so Entra can match on it. The anchor already
+        // is: it is `id` and the anchor's SCIM attribute.
+        if config.query_attribute != config.anchor
+            && !attributes.iter().any(|m| m.attribute == config.query_attribute)
+        {
+            if let Some((attribute_type, multi_valued)) =
+                type_of(object_type, &config.query_attribute)
+            {
+                attributes.push(Mapped {
+                    attribute: config.query_attribute.clone(),
+                    attribute_type,
+                    multi_valued,
+                    target: Target::Extension,
+                });
             }
         }
         let active_attribute = match &config.disable {
@@ -252,14 +362,30 @@ impl ResourceMapping {
                     format!("`{attribute}` is not an attribute of {}", object_type.name),
                 ));
             }
+            if attribute == DN_ATTRIBUTE && !attributes.iter().any(Mapped::is_dn) {
+                attributes.push(Mapped {
+                    attribute: DN_ATTRIBUTE.to_string(),
+                    attribute_type: AttributeType::String,
+                    multi_valued: false,
+                    target: Target::Extension,
+                });
+            }
         }
+        let core_schema = match config.kind {
+            ResourceKind::User => SCHEMA_CORE_USER.to_string(),
+            ResourceKind::Group => SCHEMA_CORE_GROUP.to_string(),
+            ResourceKind::Custom => format!("{CUSTOM_CORE_PREFIX}{}", config.name),
+        };
         Ok(Self {
+            kind: config.kind,
             object_type: object_type.name.clone(),
-            resource_type: "User".to_string(),
-            endpoint: "Users".to_string(),
-            extension_urn: format!("{ECMA_EXTENSION_PREFIX}User"),
+            resource_type: config.name.clone(),
+            endpoint: config.endpoint.clone(),
+            core_schema,
+            extension_urn: format!("{ECMA_EXTENSION_PREFIX}{}", config.name),
             anchor: config.anchor.clone(),
             anchor_type,
+            anchor_scim: config.anchor_scim.clone(),
             query_attribute: config.query_attribute.clone(),
             attributes,
             active_attribute,
@@ -267,6 +393,9 @@ impl ResourceMapping {
         })
     }
 
+    pub fn kind(&self) -> ResourceKind {
+        self.kind
+    }
     pub fn object_type(&self) -> &str {
         &self.object_type
     }
@@ -276,8 +405,8 @@ impl ResourceMapping {
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
-    pub fn core_schema(&self) -> &'static str {
-        SCHEMA_CORE_USER
+    pub fn core_schema(&self) -> &str {
+        &self.core_schema
     }
     pub fn extension_urn(&self) -> &str {
         &self.extension_urn
@@ -288,32 +417,46 @@ impl ResourceMapping {
     pub fn anchor_type(&self) -> AttributeType {
         self.anchor_type
     }
+    /// The top-level SCIM attribute that carries the anchor (`userName`, `displayName`).
+    pub fn anchor_scim(&self) -> &str {
+        &self.anchor_scim
+    }
     pub fn active_attribute(&self) -> Option<&str> {
         self.active_attribute.as_deref()
     }
+    /// Whether this type exposes `active` (users do, whatever the disable flow).
+    pub fn has_active(&self) -> bool {
+        self.kind == ResourceKind::User
+    }
 
-    /// `(attribute, SCIM name, type, multi-valued)` of every exposed connector attribute, for
-    /// the `/Schemas` document.
+    /// Every exposed connector attribute, for the `/Schemas` documents.
     pub fn exposed(&self) -> impl Iterator<Item = Exposed<'_>> {
         self.attributes.iter().map(|m| {
-            let (scim_name, in_extension, parent_multi_valued) = match &m.target {
-                Target::Extension => (m.attribute.clone(), true, false),
-                Target::Core(CoreTarget {
-                    name, sub: None, ..
-                }) => (name.clone(), false, false),
-                Target::Core(CoreTarget {
-                    name,
-                    sub: Some(sub),
-                    element,
-                }) => (format!("{name}.{sub}"), false, element.is_some()),
+            let (scim_name, urn, parent_multi_valued, complex_reference) = match &m.target {
+                Target::Extension => (
+                    m.attribute.clone(),
+                    Some(self.extension_urn.as_str()),
+                    false,
+                    false,
+                ),
+                Target::Core(t) => (
+                    match &t.sub {
+                        None => t.name.clone(),
+                        Some(sub) => format!("{}.{sub}", t.name),
+                    },
+                    t.urn.as_deref(),
+                    t.element.is_some(),
+                    is_complex_reference(t),
+                ),
             };
             Exposed {
                 attribute: m.attribute.as_str(),
                 scim_name,
                 attribute_type: m.attribute_type,
                 multi_valued: m.multi_valued,
-                in_extension,
+                urn,
                 parent_multi_valued,
+                complex_reference,
             }
         })
     }
@@ -321,10 +464,14 @@ impl ResourceMapping {
     /// The connector attribute a SCIM path names, if it names one that can use an index:
     /// `Some(true)` for the anchor, `Some(false)` for the query attribute.
     pub fn indexed_path(&self, path: &AttrPath) -> Option<bool> {
-        let lower = path.name.to_ascii_lowercase();
+        let core = path
+            .urn
+            .as_deref()
+            .is_none_or(|u| u.eq_ignore_ascii_case(&self.core_schema));
         if path.sub_attr.is_none()
-            && (lower == "username" || lower == "id")
-            && !self.in_extension(path)
+            && core
+            && (path.name.eq_ignore_ascii_case(&self.anchor_scim)
+                || path.name.eq_ignore_ascii_case("id"))
         {
             return Some(true);
         }
@@ -338,23 +485,31 @@ impl ResourceMapping {
         }
     }
 
-    fn in_extension(&self, path: &AttrPath) -> bool {
+    fn in_urn(path: &AttrPath, urn: &str) -> bool {
         path.urn
             .as_deref()
-            .is_some_and(|u| u.eq_ignore_ascii_case(&self.extension_urn))
+            .is_some_and(|u| u.eq_ignore_ascii_case(urn))
     }
 
     fn attribute_for_path(&self, path: &AttrPath) -> Option<&str> {
+        let lower = |s: Option<&str>| s.map(str::to_ascii_lowercase);
         self.attributes.iter().find_map(|m| match &m.target {
             Target::Extension
-                if self.in_extension(path) && m.attribute.eq_ignore_ascii_case(&path.name) =>
+                if Self::in_urn(path, &self.extension_urn)
+                    && m.attribute.eq_ignore_ascii_case(&path.name) =>
             {
                 Some(m.attribute.as_str())
             }
-            Target::Core(CoreTarget { name, sub, .. })
+            Target::Core(CoreTarget { urn, name, sub, .. })
                 if name.eq_ignore_ascii_case(&path.name)
-                    && sub.as_deref().map(str::to_ascii_lowercase)
-                        == path.sub_attr.as_deref().map(str::to_ascii_lowercase) =>
+                    && match urn {
+                        None => path
+                            .urn
+                            .as_deref()
+                            .is_none_or(|u| u.eq_ignore_ascii_case(&self.core_schema)),
+                        Some(urn) => Self::in_urn(path, urn),
+                    }
+                    && lower(sub.as_deref()) == lower(path.sub_attr.as_deref()) =>
             {
                 Some(m.attribute.as_str())
             }
@@ -362,20 +517,20 @@ impl ResourceMapping {
         })
     }
 
-    /// The DN of a new object with these attributes.
+    /// The DN of a new object with these attributes (the `<dn>` virtual attribute first).
     pub fn dn_for(&self, anchor: &str, attributes: &Attributes) -> String {
-        match &self.dn {
-            DnConfig::Autogenerated => {
-                format!("CN={anchor},OBJECT={}", self.object_type.to_uppercase())
-            }
-            DnConfig::Mapped { attribute } => attributes
+        let autogenerated = || format!("CN={anchor},OBJECT={}", self.object_type.to_uppercase());
+        let from = |attribute: &str| {
+            attributes
                 .get(attribute)
                 .and_then(|v| v.first())
                 .map(|v| v.to_string())
-                .unwrap_or_else(|| {
-                    format!("CN={anchor},OBJECT={}", self.object_type.to_uppercase())
-                }),
-        }
+                .filter(|dn| !dn.is_empty())
+        };
+        from(DN_ATTRIBUTE).unwrap_or_else(|| match &self.dn {
+            DnConfig::Autogenerated => autogenerated(),
+            DnConfig::Mapped { attribute } => from(attribute).unwrap_or_else(autogenerated),
+        })
     }
 
     /// The anchor value as a string, the way ids and the connector space key it.
@@ -384,61 +539,92 @@ impl ResourceMapping {
     }
 
     /// The SCIM resource for `object`. `base` is `https://host/ecma2host_x/scim`.
-    pub fn to_resource(&self, object: &CsObject, base: &str) -> Json {
+    pub fn to_resource(
+        &self,
+        object: &CsObject,
+        base: &str,
+        refs: &dyn ReferenceResolver,
+    ) -> Json {
         let mut resource = Map::new();
-        resource.insert(
-            "schemas".into(),
-            json!([SCHEMA_CORE_USER, self.extension_urn]),
-        );
+        let mut schemas = vec![Json::String(self.core_schema.clone())];
         resource.insert("id".into(), Json::String(object.anchor.clone()));
-        resource.insert("userName".into(), Json::String(object.anchor.clone()));
-        let active = match &self.active_attribute {
-            Some(attribute) => !matches!(object.get(attribute), Some([Value::Boolean(false)])),
-            None => true,
-        };
-        resource.insert("active".into(), Json::Bool(active));
-        let mut extension = Map::new();
-        for m in &self.attributes {
-            let Some(values) = object.get(&m.attribute) else {
-                continue;
+        resource.insert(
+            self.anchor_scim.clone(),
+            Json::String(object.anchor.clone()),
+        );
+        if self.has_active() {
+            let active = match &self.active_attribute {
+                Some(attribute) => !matches!(object.get(attribute), Some([Value::Boolean(false)])),
+                None => true,
             };
-            let value = if m.multi_valued {
-                Json::Array(values.iter().map(value_to_json).collect())
+            resource.insert("active".into(), Json::Bool(active));
+        }
+        let mut extensions: BTreeMap<&str, Map<String, Json>> = BTreeMap::new();
+        let dn_value = [Value::String(object.dn.clone())];
+        for m in &self.attributes {
+            let values = if m.is_dn() {
+                &dn_value[..]
             } else {
-                match values.first() {
-                    Some(v) => value_to_json(v),
+                match object.get(&m.attribute) {
+                    Some(values) => values,
                     None => continue,
                 }
             };
-            match &m.target {
+            let complex = matches!(&m.target, Target::Core(t) if is_complex_reference(t));
+            let render = |v: &Value| match (v, complex) {
+                (Value::Reference(_), true) => reference_object(v, refs, base),
+                // A plain SCIM reference is a URI: the referenced resource's location.
+                (Value::Reference(raw), false) => Json::String(
+                    refs.to_scim(v)
+                        .map_or_else(|| raw.clone(), |t| t.location(base)),
+                ),
+                _ => value_to_json(v),
+            };
+            let value = if m.multi_valued {
+                Json::Array(values.iter().map(render).collect())
+            } else {
+                match values.first() {
+                    Some(v) => render(v),
+                    None => continue,
+                }
+            };
+            let (holder, name, sub, element) = match &m.target {
                 Target::Extension => {
-                    extension.insert(m.attribute.clone(), value);
+                    extensions
+                        .entry(self.extension_urn.as_str())
+                        .or_default()
+                        .insert(m.attribute.clone(), value);
+                    continue;
                 }
                 Target::Core(CoreTarget {
-                    name, sub: None, ..
-                }) => {
-                    resource.insert(name.clone(), value);
-                }
-                Target::Core(CoreTarget {
+                    urn,
                     name,
-                    sub: Some(sub),
-                    element: None,
+                    sub,
+                    element,
                 }) => {
+                    let holder = match urn {
+                        None => &mut resource,
+                        Some(urn) => extensions.entry(urn.as_str()).or_default(),
+                    };
+                    (holder, name, sub, element)
+                }
+            };
+            match (sub, element) {
+                (None, _) => {
+                    holder.insert(name.clone(), value);
+                }
+                (Some(sub), None) => {
                     if let Json::Object(parent) =
-                        resource.entry(name.clone()).or_insert_with(|| json!({}))
+                        holder.entry(name.clone()).or_insert_with(|| json!({}))
                     {
                         parent.insert(sub.clone(), value);
                     }
                 }
-                Target::Core(CoreTarget {
-                    name,
-                    sub: Some(sub),
-                    element: Some((key, key_value)),
-                }) => {
+                (Some(sub), Some((key, key_value))) => {
                     // Attributes mapped to the same element (work email value and display, say)
                     // share it.
                     if let Json::Array(elements) =
-                        resource.entry(name.clone()).or_insert_with(|| json!([]))
+                        holder.entry(name.clone()).or_insert_with(|| json!([]))
                     {
                         match elements
                             .iter_mut()
@@ -455,12 +641,12 @@ impl ResourceMapping {
                 }
             }
         }
-        if !extension.is_empty() {
-            resource.insert(self.extension_urn.clone(), Json::Object(extension));
-        } else if let Some(Json::Array(schemas)) = resource.get_mut("schemas") {
-            // No extension attribute has a value: the resource does not use that schema.
-            schemas.retain(|s| s.as_str() != Some(self.extension_urn.as_str()));
+        // An extension with no value is not used by the resource (and not in `schemas`).
+        for (urn, attributes) in extensions {
+            schemas.push(Json::String(urn.to_string()));
+            resource.insert(urn.to_string(), Json::Object(attributes));
         }
+        resource.insert("schemas".into(), Json::Array(schemas));
         resource.insert(
             "meta".into(),
             json!({
@@ -472,72 +658,109 @@ impl ResourceMapping {
         Json::Object(resource)
     }
 
-    /// Connector attributes from a SCIM resource. The anchor comes from `userName`.
-    pub fn from_resource(&self, resource: &Json) -> Result<(Value, Attributes), MappingError> {
-        let user_name = get_ci(resource, "userName")
-            .ok_or_else(|| MappingError::InvalidValue("userName is required".into()))?;
-        let anchor = json_to_value(user_name, self.anchor_type, "userName")?;
+    /// Connector attributes from a SCIM resource. The anchor comes from the anchor's SCIM
+    /// attribute. Reference ids become connector reference values; an id the host does not
+    /// know is an error unless `current` (the object being changed) already holds it.
+    pub fn from_resource(
+        &self,
+        resource: &Json,
+        refs: &dyn ReferenceResolver,
+        current: Option<&CsObject>,
+    ) -> Result<(Value, Attributes), MappingError> {
+        let name = &self.anchor_scim;
+        let given = get_ci(resource, name)
+            .ok_or_else(|| MappingError::InvalidValue(format!("{name} is required")))?;
+        let anchor = json_to_value(given, self.anchor_type, name)?;
         if anchor.to_string().is_empty() {
-            return Err(MappingError::InvalidValue(
-                "userName must not be empty".into(),
-            ));
+            return Err(MappingError::InvalidValue(format!(
+                "{name} must not be empty"
+            )));
         }
         let mut out = Attributes::new();
         out.insert(self.anchor.clone(), vec![anchor.clone()]);
-        let extension = get_ci(resource, &self.extension_urn);
         for m in &self.attributes {
             let found = match &m.target {
-                Target::Extension => extension.and_then(|e| get_ci(e, &m.attribute)),
+                Target::Extension => {
+                    get_ci(resource, &self.extension_urn).and_then(|e| get_ci(e, &m.attribute))
+                }
                 Target::Core(CoreTarget {
-                    name, sub: None, ..
-                }) => get_ci(resource, name),
-                Target::Core(CoreTarget {
+                    urn,
                     name,
-                    sub: Some(sub),
-                    element: None,
-                }) => get_ci(resource, name).and_then(|p| get_ci(p, sub)),
-                Target::Core(CoreTarget {
-                    name,
-                    sub: Some(sub),
-                    element: Some((key, key_value)),
-                }) => get_ci(resource, name)
-                    .and_then(Json::as_array)
-                    .and_then(|elements| {
-                        elements
-                            .iter()
-                            .find(|e| match (get_ci(e, key), key_value) {
-                                (Some(Json::String(a)), Json::String(b)) => {
-                                    a.eq_ignore_ascii_case(b)
-                                }
-                                (Some(a), b) => a == b,
-                                (None, _) => false,
-                            })
-                            .and_then(|e| get_ci(e, sub))
-                    }),
+                    sub,
+                    element,
+                }) => {
+                    let holder = match urn {
+                        None => Some(resource),
+                        Some(urn) => get_ci(resource, urn),
+                    };
+                    match (sub, element) {
+                        (None, _) => holder.and_then(|h| get_ci(h, name)),
+                        (Some(sub), None) => holder
+                            .and_then(|h| get_ci(h, name))
+                            .and_then(|p| get_ci(p, sub)),
+                        (Some(sub), Some((key, key_value))) => holder
+                            .and_then(|h| get_ci(h, name))
+                            .and_then(Json::as_array)
+                            .and_then(|elements| {
+                                elements
+                                    .iter()
+                                    .find(|e| match (get_ci(e, key), key_value) {
+                                        (Some(Json::String(a)), Json::String(b)) => {
+                                            a.eq_ignore_ascii_case(b)
+                                        }
+                                        (Some(a), b) => a == b,
+                                        (None, _) => false,
+                                    })
+                                    .and_then(|e| get_ci(e, sub))
+                            }),
+                    }
+                }
             };
             let scim_name = match &m.target {
                 Target::Extension => format!("{}:{}", self.extension_urn, m.attribute),
                 Target::Core(CoreTarget {
-                    name, sub: None, ..
-                }) => name.clone(),
-                Target::Core(CoreTarget {
-                    name,
-                    sub: Some(sub),
-                    ..
-                }) => format!("{name}.{sub}"),
+                    urn, name, sub, ..
+                }) => {
+                    let path = match sub {
+                        None => name.clone(),
+                        Some(sub) => format!("{name}.{sub}"),
+                    };
+                    match urn {
+                        None => path,
+                        Some(urn) => format!("{urn}:{path}"),
+                    }
+                }
+            };
+            let convert = |item: &Json| -> Result<Value, MappingError> {
+                if m.attribute_type != AttributeType::Reference {
+                    return json_to_value(unwrap_value_object(item), m.attribute_type, &scim_name);
+                }
+                let (id, hint) = reference_id(item)
+                    .ok_or_else(|| MappingError::InvalidValue(format!("{scim_name}: expected a reference with a `value`, got {item}")))?;
+                if let Some(value) = refs.to_connector(&id, hint.as_deref()) {
+                    return Ok(value);
+                }
+                // A value the object already holds but the host cannot resolve (its target is
+                // outside the connector space) is kept as it is.
+                let held = Value::Reference(id.clone());
+                if current
+                    .and_then(|c| c.get(&m.attribute))
+                    .is_some_and(|v| v.contains(&held))
+                {
+                    return Ok(held);
+                }
+                Err(MappingError::InvalidValue(format!(
+                    "{scim_name}: no resource has id `{id}`"
+                )))
             };
             let values = match found {
                 None | Some(Json::Null) => continue,
                 Some(Json::Array(items)) if m.multi_valued => items
                     .iter()
-                    .map(|i| json_to_value(unwrap_value_object(i), m.attribute_type, &scim_name))
+                    .map(convert)
                     .collect::<Result<Vec<_>, _>>()?,
                 Some(Json::Array(items)) if items.len() <= 1 => match items.first() {
-                    Some(i) => vec![json_to_value(
-                        unwrap_value_object(i),
-                        m.attribute_type,
-                        &scim_name,
-                    )?],
+                    Some(i) => vec![convert(i)?],
                     None => continue,
                 },
                 Some(Json::Array(_)) => {
@@ -545,10 +768,10 @@ impl ResourceMapping {
                         "{scim_name} is single-valued; got several values"
                     )));
                 }
-                Some(v) => vec![json_to_value(v, m.attribute_type, &scim_name)?],
+                Some(v) => vec![convert(v)?],
             };
             if m.attribute == self.anchor {
-                // Exposed read-only (it is userName): input values are ignored (RFC 7643 §2.2).
+                // Exposed read-only (it is the id): input values are ignored (RFC 7643 §2.2).
                 continue;
             }
             if !values.is_empty() {
@@ -579,13 +802,73 @@ impl ResourceMapping {
         }
     }
 
-    /// Every connector attribute this mapping manages (the anchor excluded).
+    /// Every connector attribute this mapping manages (the anchor and `<dn>` excluded).
     pub fn managed_attributes(&self) -> impl Iterator<Item = &str> {
         self.attributes
             .iter()
+            .filter(|m| !m.is_dn())
             .map(|m| m.attribute.as_str())
             .filter(move |a| *a != self.anchor)
             .chain(self.active_attribute.as_deref())
+    }
+
+    /// Whether the DN comes from the `<dn>` virtual attribute (the target's DN is kept).
+    pub fn dn_is_virtual(&self) -> bool {
+        self.attributes.iter().any(Mapped::is_dn)
+    }
+
+    /// Whether any exposed attribute holds references to other objects.
+    pub fn has_references(&self) -> bool {
+        self.attributes
+            .iter()
+            .any(|m| m.attribute_type == AttributeType::Reference)
+    }
+}
+
+/// A reference value as `{value, $ref, type}` (or `{value}` when the host cannot resolve it).
+fn reference_object(value: &Value, refs: &dyn ReferenceResolver, base: &str) -> Json {
+    match refs.to_scim(value) {
+        Some(t) => json!({
+            "$ref": t.location(base),
+            "value": t.id,
+            "type": t.resource_type,
+        }),
+        None => json!({ "value": value.to_string() }),
+    }
+}
+
+/// A resource location (`https://host/.../scim/Users/alice`) as `(id, "/Users")`.
+fn split_location(location: &str) -> Option<(String, String)> {
+    let mut segments = location.trim_end_matches('/').rsplit('/');
+    let id = percent_encoding::percent_decode_str(segments.next()?)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
+    let endpoint = segments.next()?;
+    Some((id, format!("/{endpoint}")))
+}
+
+/// The id a SCIM reference names, and the resource type it says it is (`User`, or `/Users`
+/// from a location): `"id"`, a location URI, `{"value": "id"}`, `{"value": "id", "type":
+/// "User"}`, `{"value": "id", "$ref": "https://.../Users/id"}`.
+fn reference_id(item: &Json) -> Option<(String, Option<String>)> {
+    match item {
+        Json::String(s) if s.contains("://") => {
+            split_location(s).map(|(id, endpoint)| (id, Some(endpoint)))
+        }
+        Json::String(s) => Some((s.clone(), None)),
+        Json::Object(_) => {
+            let id = get_ci(item, "value")?.as_str()?.to_string();
+            let hint = get_ci(item, "type")
+                .and_then(Json::as_str)
+                .map(str::to_string)
+                .or_else(|| {
+                    let location = get_ci(item, "$ref")?.as_str()?;
+                    split_location(location).map(|(_, endpoint)| endpoint)
+                });
+            Some((id, hint))
+        }
+        _ => None,
     }
 }
 
@@ -692,25 +975,24 @@ pub fn etag(object: &CsObject) -> String {
     format!("W/\"{}\"", hex::encode(&hasher.finalize()[..8]))
 }
 
+/// Characters an id keeps in a URL path segment: RFC 3986's unreserved set.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encode an id for use as a URL path segment.
 pub fn percent_encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AttributeConfig, ConnectorConfig};
+    use crate::config::AttributeConfig;
     use crate::space::ConnectorSpace;
-    use ecma_plugin_api::{ParameterValues, SchemaAttribute};
+    use ecma_plugin_api::SchemaAttribute;
 
     fn schema() -> Schema {
         Schema {
@@ -729,15 +1011,14 @@ mod tests {
         }
     }
 
-    fn config() -> ConnectorConfig {
-        ConnectorConfig {
-            file: "demo.toml".into(),
-            name: "demo".into(),
-            token_hash: crate::token::hash_token("0123456789abcdef").unwrap(),
-            plugin: "libecma_sql.so".into(),
-            autosync_minutes: 0,
+    fn config() -> ResourceTypeConfig {
+        ResourceTypeConfig {
+            kind: ResourceKind::User,
+            name: "User".into(),
+            endpoint: "Users".into(),
             object_type: "User".into(),
             anchor: "Login".into(),
+            anchor_scim: "userName".into(),
             query_attribute: "AzureID".into(),
             password_attribute: None,
             dn: DnConfig::Autogenerated,
@@ -752,25 +1033,20 @@ mod tests {
                     scim: Some("name.givenName".into()),
                 }])
                 .collect(),
-            export_page_size: 100,
-            call_timeout: std::time::Duration::from_secs(5),
-            max_concurrent_calls: 4,
-            run_profiles: crate::config::RunProfiles {
-                full_import: true,
-                delta_import: false,
-            },
             disable: DisableFlow::SetAttribute {
                 attribute: "IsActive".into(),
             },
             delete: crate::config::DeleteFlow::Delete,
-            parameters: ParameterValues::new(),
-            parameter_pages: Default::default(),
         }
+    }
+
+    fn build(config: &ResourceTypeConfig, schema: &Schema) -> Result<ResourceMapping, MappingBuildError> {
+        ResourceMapping::build("demo.toml", "", config, schema)
     }
 
     #[test]
     fn resource_round_trips_through_attributes() {
-        let mapping = ResourceMapping::build(&config(), &schema()).unwrap();
+        let mapping = build(&config(), &schema()).unwrap();
         let ext = mapping.extension_urn().to_string();
         let resource = json!({
             "schemas": [SCHEMA_CORE_USER, ext],
@@ -779,7 +1055,7 @@ mod tests {
             "name": {"givenName": "Alice"},
             ext.clone(): {"AzureID": "guid-1", "Dept.Code": "D1", "Age": "42"},
         });
-        let (anchor, attrs) = mapping.from_resource(&resource).unwrap();
+        let (anchor, attrs) = mapping.from_resource(&resource, &NoReferences, None).unwrap();
         assert_eq!(anchor, Value::String("alice".into()));
         assert_eq!(attrs["Age"], vec![Value::Integer(42)]);
         assert_eq!(attrs["IsActive"], vec![Value::Boolean(false)]);
@@ -788,7 +1064,7 @@ mod tests {
         let space = ConnectorSpace::new("AzureID");
         let object = space.object("alice".into(), mapping.dn_for("alice", &attrs), attrs);
         assert_eq!(object.dn, "CN=alice,OBJECT=USER");
-        let back = mapping.to_resource(&object, "https://h/ecma2host_demo/scim");
+        let back = mapping.to_resource(&object, "https://h/ecma2host_demo/scim", &NoReferences);
         assert_eq!(back["id"], "alice");
         assert_eq!(back["active"], false);
         assert_eq!(back["name"]["givenName"], "Alice");
@@ -817,17 +1093,17 @@ mod tests {
                 .attributes
                 .push(SchemaAttribute::single(name, AttributeType::String));
         }
-        let mapping = ResourceMapping::build(&c, &schema).unwrap();
+        let mapping = build(&c, &schema).unwrap();
         let resource = json!({
             "userName": "alice",
             "emails": [{"type": "Work", "value": "a@work"}, {"type": "home", "value": "a@home"}, {"type": "other", "value": "x"}]
         });
-        let (_, attrs) = mapping.from_resource(&resource).unwrap();
+        let (_, attrs) = mapping.from_resource(&resource, &NoReferences, None).unwrap();
         assert_eq!(attrs["Mail"], vec![Value::String("a@work".into())]);
         assert_eq!(attrs["Home"], vec![Value::String("a@home".into())]);
         let space = ConnectorSpace::new("AzureID");
         let object = space.object("alice".into(), "CN=alice".into(), attrs);
-        let back = mapping.to_resource(&object, "https://h/x/scim");
+        let back = mapping.to_resource(&object, "https://h/x/scim", &NoReferences);
         // Elements follow the configured attribute order.
         assert_eq!(
             back["emails"],
@@ -839,11 +1115,11 @@ mod tests {
 
     #[test]
     fn wrong_types_and_missing_user_name_are_invalid_values() {
-        let mapping = ResourceMapping::build(&config(), &schema()).unwrap();
+        let mapping = build(&config(), &schema()).unwrap();
         let ext = mapping.extension_urn().to_string();
-        assert!(mapping.from_resource(&json!({"active": true})).is_err());
+        assert!(mapping.from_resource(&json!({"active": true}), &NoReferences, None).is_err());
         let err = mapping
-            .from_resource(&json!({"userName": "a", ext: {"Age": "old"}}))
+            .from_resource(&json!({"userName": "a", ext: {"Age": "old"}}), &NoReferences, None)
             .unwrap_err();
         assert!(err.to_string().contains("Age"), "{err}");
     }
@@ -855,7 +1131,7 @@ mod tests {
             name: "Nope".into(),
             scim: None,
         });
-        let err = ResourceMapping::build(&c, &schema())
+        let err = build(&c, &schema())
             .unwrap_err()
             .to_string();
         assert!(
@@ -866,7 +1142,7 @@ mod tests {
         c.disable = DisableFlow::SetAttribute {
             attribute: "FirstName".into(),
         };
-        let err = ResourceMapping::build(&c, &schema())
+        let err = build(&c, &schema())
             .unwrap_err()
             .to_string();
         assert!(
@@ -877,7 +1153,7 @@ mod tests {
 
     #[test]
     fn index_paths_are_recognised() {
-        let mapping = ResourceMapping::build(&config(), &schema()).unwrap();
+        let mapping = build(&config(), &schema()).unwrap();
         let path = |s: &str| AttrPath::parse(s).unwrap();
         assert_eq!(mapping.indexed_path(&path("userName")), Some(true));
         assert_eq!(
@@ -890,5 +1166,184 @@ mod tests {
             None
         );
         assert_eq!(mapping.indexed_path(&path("name.givenName")), None);
+    }
+
+    /// Users `alice` and `bob`, referenced by anchor; `CN=<anchor>` as DN.
+    struct TwoUsers;
+
+    impl ReferenceResolver for TwoUsers {
+        fn to_scim(&self, value: &Value) -> Option<RefTarget> {
+            let raw = value.to_string();
+            let id = raw.strip_prefix("CN=").unwrap_or(&raw);
+            ["alice", "bob"].contains(&id).then(|| RefTarget {
+                resource_type: "User".into(),
+                endpoint: "Users".into(),
+                id: id.to_string(),
+            })
+        }
+        fn to_connector(&self, id: &str, resource_type: Option<&str>) -> Option<Value> {
+            let fits = resource_type.is_none_or(|t| t == "User" || t == "/Users");
+            (fits && ["alice", "bob"].contains(&id)).then(|| Value::Reference(format!("CN={id}")))
+        }
+    }
+
+    fn group_schema() -> Schema {
+        Schema {
+            object_types: vec![ObjectTypeSchema {
+                name: "Group".into(),
+                anchor: vec!["Name".into()],
+                attributes: vec![
+                    SchemaAttribute::single("Name", AttributeType::String),
+                    SchemaAttribute::multi("Member", AttributeType::Reference),
+                    SchemaAttribute::single("Photo", AttributeType::Binary),
+                    SchemaAttribute::multi("Tags", AttributeType::String),
+                ],
+            }],
+        }
+    }
+
+    fn group_config() -> ResourceTypeConfig {
+        ResourceTypeConfig {
+            kind: ResourceKind::Group,
+            name: "Group".into(),
+            endpoint: "Groups".into(),
+            object_type: "Group".into(),
+            anchor: "Name".into(),
+            anchor_scim: "displayName".into(),
+            query_attribute: "Name".into(),
+            password_attribute: None,
+            dn: DnConfig::Autogenerated,
+            attributes: vec![
+                AttributeConfig {
+                    name: "Member".into(),
+                    scim: Some("members".into()),
+                },
+                AttributeConfig {
+                    name: "Photo".into(),
+                    scim: None,
+                },
+                AttributeConfig {
+                    name: "Tags".into(),
+                    scim: None,
+                },
+            ],
+            disable: DisableFlow::None,
+            delete: crate::config::DeleteFlow::Delete,
+        }
+    }
+
+    #[test]
+    fn group_members_translate_between_ids_and_connector_references() {
+        let mapping = build(&group_config(), &group_schema()).unwrap();
+        let ext = mapping.extension_urn().to_string();
+        let resource = json!({
+            "schemas": [SCHEMA_CORE_GROUP],
+            "displayName": "Sales",
+            // Entra's shape, a bare id, and scim2-tester's shape with `$ref` and `type`.
+            "members": [{"value": "alice", "$ref": null}, "bob"],
+            ext.clone(): {"Photo": "AAEC/w==", "Tags": ["a", "b"]},
+        });
+        let (anchor, attrs) = mapping.from_resource(&resource, &TwoUsers, None).unwrap();
+        assert_eq!(anchor, Value::String("Sales".into()));
+        assert_eq!(
+            attrs["Member"],
+            vec![Value::Reference("CN=alice".into()), Value::Reference("CN=bob".into())]
+        );
+        assert_eq!(attrs["Photo"], vec![Value::Binary(vec![0, 1, 2, 255])]);
+        assert_eq!(attrs["Tags"].len(), 2);
+
+        let space = ConnectorSpace::new("Name");
+        let object = space.object("Sales".into(), "CN=Sales".into(), attrs);
+        let back = mapping.to_resource(&object, "https://h/x/scim", &TwoUsers);
+        assert_eq!(back["schemas"], json!([SCHEMA_CORE_GROUP, ext]));
+        assert_eq!(back["displayName"], "Sales");
+        assert!(back.get("active").is_none(), "groups have no `active`");
+        assert_eq!(
+            back["members"][0],
+            json!({"value": "alice", "$ref": "https://h/x/scim/Users/alice", "type": "User"})
+        );
+        assert_eq!(back[&ext]["Photo"], "AAEC/w==");
+        assert_eq!(back[&ext]["Tags"], json!(["a", "b"]));
+        assert_eq!(back["meta"]["location"], "https://h/x/scim/Groups/Sales");
+
+        // What the mapping renders, it reads back unchanged (a PATCH that changes nothing).
+        let (_, again) = mapping.from_resource(&back, &TwoUsers, None).unwrap();
+        assert_eq!(again["Member"], object.get("Member").unwrap());
+
+        let unknown = json!({"displayName": "Sales", "members": [{"value": "carol"}]});
+        let err = mapping.from_resource(&unknown, &TwoUsers, None).unwrap_err();
+        assert!(err.to_string().contains("carol"), "{err}");
+        let wrong_type = json!({"displayName": "Sales", "members": [{"value": "alice", "type": "Group"}]});
+        assert!(mapping.from_resource(&wrong_type, &TwoUsers, None).is_err());
+    }
+
+    #[test]
+    fn a_dangling_member_renders_as_its_raw_value_and_is_kept() {
+        let mapping = build(&group_config(), &group_schema()).unwrap();
+        let space = ConnectorSpace::new("Name");
+        let object = space.object(
+            "Sales".into(),
+            "CN=Sales".into(),
+            [("Member".to_string(), vec![Value::Reference("CN=gone".into())])],
+        );
+        let back = mapping.to_resource(&object, "https://h/x/scim", &TwoUsers);
+        assert_eq!(back["members"], json!([{"value": "CN=gone"}]));
+        let (_, attrs) = mapping.from_resource(&back, &TwoUsers, Some(&object)).unwrap();
+        assert_eq!(attrs["Member"], vec![Value::Reference("CN=gone".into())]);
+    }
+
+    #[test]
+    fn enterprise_manager_and_the_dn_virtual_attribute_map() {
+        let mut c = config();
+        c.attributes.push(AttributeConfig {
+            name: "Boss".into(),
+            scim: Some(format!("{SCHEMA_ENTERPRISE_USER}:manager")),
+        });
+        c.attributes.push(AttributeConfig {
+            name: "Number".into(),
+            scim: Some(format!("{SCHEMA_ENTERPRISE_USER}:employeeNumber")),
+        });
+        c.attributes.push(AttributeConfig {
+            name: DN_ATTRIBUTE.into(),
+            scim: None,
+        });
+        let mut schema = schema();
+        schema.object_types[0]
+            .attributes
+            .push(SchemaAttribute::single("Boss", AttributeType::Reference));
+        schema.object_types[0]
+            .attributes
+            .push(SchemaAttribute::single("Number", AttributeType::Integer));
+        let mapping = build(&c, &schema).unwrap();
+        assert!(mapping.dn_is_virtual());
+        let ext = mapping.extension_urn().to_string();
+        let resource = json!({
+            "userName": "carol",
+            SCHEMA_ENTERPRISE_USER: {"manager": {"value": "alice"}, "employeeNumber": "7"},
+            ext.clone(): {DN_ATTRIBUTE: "CN=carol,OU=Staff,DC=contoso"},
+        });
+        let (_, attrs) = mapping.from_resource(&resource, &TwoUsers, None).unwrap();
+        assert_eq!(attrs["Boss"], vec![Value::Reference("CN=alice".into())]);
+        assert_eq!(attrs["Number"], vec![Value::Integer(7)]);
+        assert_eq!(mapping.dn_for("carol", &attrs), "CN=carol,OU=Staff,DC=contoso");
+        assert!(!mapping.managed_attributes().any(|a| a == DN_ATTRIBUTE));
+
+        let space = ConnectorSpace::new("AzureID");
+        let object = space.object(
+            "carol".into(),
+            "CN=carol,OU=Staff,DC=contoso".into(),
+            attrs.into_iter().filter(|(n, _)| n != DN_ATTRIBUTE),
+        );
+        let back = mapping.to_resource(&object, "https://h/x/scim", &TwoUsers);
+        assert_eq!(
+            back[SCHEMA_ENTERPRISE_USER]["manager"],
+            json!({"value": "alice", "$ref": "https://h/x/scim/Users/alice", "type": "User"})
+        );
+        assert_eq!(back[SCHEMA_ENTERPRISE_USER]["employeeNumber"], 7);
+        assert_eq!(back[&ext][DN_ATTRIBUTE], "CN=carol,OU=Staff,DC=contoso");
+        assert!(back["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(SCHEMA_ENTERPRISE_USER)));
     }
 }

@@ -1,9 +1,10 @@
-//! The connector runtime: one configured connector, alive. It owns the loaded plugin, the
-//! mapping, the connector space, the export engine and the import, and applies the
-//! deprovisioning rules.
+//! The connector runtime: one configured connector, alive. It owns the loaded plugin, one
+//! mapping and connector space per resource type (Users, Groups, custom types), the export
+//! engine and the import, and applies the deprovisioning rules.
 //!
-//! Handlers call [`ConnectorRuntime`] with SCIM resources and PATCH operations; it answers with
-//! objects or a [`RuntimeError`]. Architecture invariants:
+//! Handlers pick a resource type with [`ConnectorRuntime::resources`] and call the
+//! [`Resources`] view with SCIM resources and PATCH operations; it answers with objects or a
+//! [`RuntimeError`]. Architecture invariants:
 //! - the connector space changes only after the target confirmed the change;
 //! - changes to one object are serialised (per-anchor lock); different objects export
 //!   concurrently and coalesce into batches;
@@ -13,6 +14,9 @@ pub mod calls;
 pub mod export;
 pub mod import;
 pub mod mapping;
+mod resource;
+
+pub use resource::{sort_resources, Resources};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,19 +24,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ecma_plugin_api::{
-    AnchorAttribute, AttributeChange, AttributeModification, Capabilities, ConnectorError,
-    CsEntryChange, ExportErrorKind, ExportRequest, ExportType, ImportKind, ObjectModification,
-    ParameterValues, PasswordOptions, PasswordTarget, PluginConnector, Schema, Secret, Value,
+    Capabilities, ConnectorError, ExportErrorKind, ExportRequest, ImportKind, ObjectModification,
+    ParameterValues, PluginConnector, Schema, Value,
 };
-use ecma_scim::{apply_patch, Filter, FilterError, PatchError, PatchOp};
+use ecma_scim::{Filter, FilterError, PatchError};
 use parking_lot::RwLock;
-use serde_json::Value as Json;
 
 use self::calls::{CallError, PluginCalls};
 use self::export::{ExportContext, ExportEngine};
 use self::import::{apply_delta, entry_anchor, run_import, to_object, ImportJob, ImportProgress};
-use self::mapping::{get_ci, Attributes, MappingBuildError, MappingError, ResourceMapping};
-use crate::config::{ConnectorConfig, DeleteFlow, DisableFlow};
+use self::mapping::{
+    MappingBuildError, MappingError, RefTarget, ReferenceResolver, ResourceMapping,
+};
+use crate::config::{ConnectorConfig, References, ResourceTypeConfig};
 use crate::plugins::{load_for_connector, LoadedLibrary, PluginError};
 use crate::space::{ConnectorSpace, CsObject};
 
@@ -59,8 +63,8 @@ pub enum RuntimeError {
     Unavailable { connector: String, reason: String },
     #[error("resource {id} not found")]
     NotFound { id: String },
-    #[error("an object with userName '{id}' already exists")]
-    AlreadyExists { id: String },
+    #[error("an object with {attribute} '{id}' already exists")]
+    AlreadyExists { attribute: String, id: String },
     #[error("resource {id} has changed since the version given in If-Match")]
     VersionMismatch { id: String },
     #[error("{0}")]
@@ -153,7 +157,8 @@ pub struct ConnectorRuntime {
     parameters: Arc<ParameterValues>,
     schema: Arc<Schema>,
     capabilities: Capabilities,
-    mapping: ResourceMapping,
+    /// One per resource type, in the config's order (users first).
+    types: Vec<ResourceType>,
     calls: PluginCalls,
     export: ExportEngine,
     shared: Arc<ConnectorState>,
@@ -161,52 +166,91 @@ pub struct ConnectorRuntime {
     state_dir: std::path::PathBuf,
 }
 
-/// What outlives one version of a connector's library: the connector space, the per-object
-/// locks and the import state. A reload that keeps the object type, anchor and query attribute
-/// hands it to the new version, so the swap needs no new import and changes to one object stay
-/// serialised across the two versions.
+/// One exposed resource type: its config and its mapping. Its connector space lives in
+/// [`ConnectorState::spaces`], at the same index.
+struct ResourceType {
+    config: ResourceTypeConfig,
+    mapping: ResourceMapping,
+}
+
+/// `(object type, anchor, query attribute)`: the shape a connector space is built for.
+type Shape = (String, String, String);
+
+fn shapes(config: &ConnectorConfig) -> Vec<Shape> {
+    config
+        .resource_types
+        .iter()
+        .map(|t| {
+            (
+                t.object_type.clone(),
+                t.anchor.clone(),
+                t.query_attribute.clone(),
+            )
+        })
+        .collect()
+}
+
+/// What outlives one version of a connector's library: the connector spaces, the per-object
+/// locks and the import state. A reload that keeps every resource type's object type, anchor
+/// and query attribute (and the reference style) hands it to the new version, so the swap needs
+/// no new import and changes to one object stay serialised across the two versions.
 pub struct ConnectorState {
-    /// `(object type, anchor, query attribute)`: the shape the connector space is built for.
-    shape: (String, String, String),
-    space: ConnectorSpace,
-    locks: ObjectLocks,
+    shapes: (References, Vec<Shape>),
+    /// One per resource type, in the config's order.
+    spaces: Vec<TypeState>,
     availability: RwLock<Availability>,
     progress: ImportProgress,
-    /// While an autosync runs: anchors that SCIM requests changed since it started. The sync
-    /// neither overwrites nor removes them (the target may have been read before the change).
-    sync_dirty: parking_lot::Mutex<Option<std::collections::HashSet<String>>>,
     /// The last delta watermark, also kept in `data_dir/{connector}/watermark`.
     watermark: parking_lot::Mutex<String>,
     /// One sync at a time.
     syncing: tokio::sync::Mutex<()>,
 }
 
+/// One resource type's connector space, its per-object locks and its sync bookkeeping.
+struct TypeState {
+    space: ConnectorSpace,
+    locks: ObjectLocks,
+    /// While an autosync runs: anchors that SCIM requests changed since it started. The sync
+    /// neither overwrites nor removes them (the target may have been read before the change).
+    sync_dirty: parking_lot::Mutex<Option<std::collections::HashSet<String>>>,
+}
+
+impl TypeState {
+    /// Record that a SCIM request changed `anchor`, for a sync in progress.
+    fn mark_dirty(&self, anchor: &str) {
+        if let Some(dirty) = self.sync_dirty.lock().as_mut() {
+            dirty.insert(anchor.to_string());
+        }
+    }
+}
+
 impl ConnectorState {
     fn new(config: &ConnectorConfig) -> Self {
         Self {
-            shape: (
-                config.object_type.clone(),
-                config.anchor.clone(),
-                config.query_attribute.clone(),
-            ),
-            space: ConnectorSpace::new(config.query_attribute.clone()),
-            locks: ObjectLocks::default(),
+            shapes: (config.references, shapes(config)),
+            spaces: config
+                .resource_types
+                .iter()
+                .map(|t| {
+                    let space = ConnectorSpace::new(t.query_attribute.clone());
+                    TypeState {
+                        space: match config.references {
+                            References::Dn => space.with_dn_index(),
+                            References::Anchor => space,
+                        },
+                        locks: ObjectLocks::default(),
+                        sync_dirty: parking_lot::Mutex::new(None),
+                    }
+                })
+                .collect(),
             availability: RwLock::new(if config.run_profiles.full_import {
                 Availability::Importing
             } else {
                 Availability::Ready
             }),
             progress: ImportProgress::default(),
-            sync_dirty: parking_lot::Mutex::new(None),
             watermark: parking_lot::Mutex::new(String::new()),
             syncing: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    /// Record that a SCIM request changed `anchor`, for a sync in progress.
-    fn mark_dirty(&self, anchor: &str) {
-        if let Some(dirty) = self.sync_dirty.lock().as_mut() {
-            dirty.insert(anchor.to_string());
         }
     }
 }
@@ -280,13 +324,28 @@ impl ConnectorRuntime {
             .await?;
         let (p, v) = (plugin.clone(), parameters.clone());
         let full_schema = calls.run("schema", move || p.schema(&v)).await?;
-        let mapping = ResourceMapping::build(&config, &full_schema)?;
-        // Only the configured object type is exported and imported.
+        let file = config.file.display().to_string();
+        let types = config
+            .resource_types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let prefix = match i {
+                    0 => String::new(),
+                    _ => format!("resource_types[{}].", i - 1),
+                };
+                Ok(ResourceType {
+                    mapping: ResourceMapping::build(&file, &prefix, t, &full_schema)?,
+                    config: t.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, MappingBuildError>>()?;
+        // Only the configured object types are exported and imported.
         let schema = Arc::new(Schema {
             object_types: full_schema
                 .object_types
                 .into_iter()
-                .filter(|t| t.name == mapping.object_type())
+                .filter(|t| types.iter().any(|r| r.mapping.object_type() == t.name))
                 .collect(),
         });
         let export_type = capabilities.export_type;
@@ -310,13 +369,9 @@ impl ConnectorRuntime {
             },
         );
         let config_name = config.name.clone();
-        let shape = (
-            config.object_type.clone(),
-            config.anchor.clone(),
-            config.query_attribute.clone(),
-        );
+        let shape = (config.references, shapes(&config));
         let shared = match previous {
-            Some(p) if p.shared.shape == shape => p.shared.clone(),
+            Some(p) if p.shared.shapes == shape => p.shared.clone(),
             _ => Arc::new(ConnectorState::new(&config)),
         };
         Ok(Arc::new(Self {
@@ -326,7 +381,7 @@ impl ConnectorRuntime {
             parameters,
             schema,
             capabilities,
-            mapping,
+            types,
             calls,
             export,
             state_dir: data_dir.join(&config_name),
@@ -376,11 +431,13 @@ impl ConnectorRuntime {
 
     async fn import_once(&self) -> Result<(), CallError> {
         tracing::info!(connector = %self.config.name, "full import started");
-        let space = &self.shared.space;
         let (_, watermark) =
             run_import(self.import_job(ImportKind::Full, String::new()), |entry| {
-                if let Some(object) = to_object(space, &self.mapping, entry) {
-                    space.upsert(object);
+                let Some((t, state)) = self.type_of_entry(&entry.object_type) else {
+                    return;
+                };
+                if let Some(object) = to_object(&state.space, &t.mapping, entry) {
+                    state.space.upsert(object);
                 }
             })
             .await?;
@@ -396,7 +453,6 @@ impl ConnectorRuntime {
             calls: &self.calls,
             parameters: self.parameters.clone(),
             schema: self.schema.clone(),
-            object_type: self.mapping.object_type(),
             kind,
             watermark,
             page_size: self.config.export_page_size.max(500),
@@ -439,13 +495,15 @@ impl ConnectorRuntime {
         let delta = self.config.run_profiles.delta_import
             && self.capabilities.delta_import
             && !watermark.is_empty();
-        let space = &self.shared.space;
         let mut report = SyncReport::default();
         if delta {
             report.kind = "delta";
             let (entries, watermark) =
                 run_import(self.import_job(ImportKind::Delta, watermark), |entry| {
-                    if apply_delta(space, &self.mapping, entry) {
+                    let Some((t, state)) = self.type_of_entry(&entry.object_type) else {
+                        return;
+                    };
+                    if apply_delta(&state.space, &t.mapping, entry) {
                         report.upserted +=
                             u64::from(entry.modification != ObjectModification::Delete);
                         report.removed +=
@@ -457,35 +515,48 @@ impl ConnectorRuntime {
             self.save_watermark(watermark);
         } else if self.config.run_profiles.full_import {
             report.kind = "full";
-            *self.shared.sync_dirty.lock() = Some(std::collections::HashSet::new());
-            let mut seen = std::collections::HashSet::new();
+            for state in &self.shared.spaces {
+                *state.sync_dirty.lock() = Some(std::collections::HashSet::new());
+            }
+            let mut seen = vec![std::collections::HashSet::new(); self.types.len()];
             let result = run_import(self.import_job(ImportKind::Full, String::new()), |entry| {
-                let Some(anchor) = entry_anchor(&self.mapping, entry) else {
+                let Some(index) = self.type_index(&entry.object_type) else {
                     return;
                 };
-                let dirty = self
-                    .shared
+                let (t, state) = (&self.types[index], &self.shared.spaces[index]);
+                let Some(anchor) = entry_anchor(&t.mapping, entry) else {
+                    return;
+                };
+                let dirty = state
                     .sync_dirty
                     .lock()
                     .as_ref()
                     .is_some_and(|d| d.contains(&anchor));
                 if !dirty {
-                    if let Some(object) = to_object(space, &self.mapping, entry) {
-                        if space.get(&anchor).as_deref() != Some(&object) {
-                            space.upsert(object);
+                    if let Some(object) = to_object(&state.space, &t.mapping, entry) {
+                        if state.space.get(&anchor).as_deref() != Some(&object) {
+                            state.space.upsert(object);
                             report.upserted += 1;
                         }
                     }
                 }
-                seen.insert(anchor);
+                seen[index].insert(anchor);
             })
             .await;
-            let dirty = self.shared.sync_dirty.lock().take().unwrap_or_default();
+            let dirty: Vec<_> = self
+                .shared
+                .spaces
+                .iter()
+                .map(|s| s.sync_dirty.lock().take().unwrap_or_default())
+                .collect();
             let (entries, watermark) = result?;
-            for object in space.snapshot() {
-                if !seen.contains(&object.anchor) && !dirty.contains(&object.anchor) {
-                    space.remove(&object.anchor);
-                    report.removed += 1;
+            for (index, state) in self.shared.spaces.iter().enumerate() {
+                for object in state.space.snapshot() {
+                    if !seen[index].contains(&object.anchor) && !dirty[index].contains(&object.anchor)
+                    {
+                        state.space.remove(&object.anchor);
+                        report.removed += 1;
+                    }
                 }
             }
             report.entries = entries;
@@ -503,8 +574,29 @@ impl ConnectorRuntime {
     pub fn config(&self) -> &ConnectorConfig {
         &self.config
     }
-    pub fn mapping(&self) -> &ResourceMapping {
-        &self.mapping
+    /// The resource type served at `endpoint` (`Users`, `groups`: case-insensitive).
+    pub fn resources(&self, endpoint: &str) -> Option<Resources<'_>> {
+        self.types
+            .iter()
+            .position(|t| t.mapping.endpoint().eq_ignore_ascii_case(endpoint))
+            .map(|index| Resources::new(self, index))
+    }
+
+    /// Every resource type, in the config's order.
+    pub fn all_resources(&self) -> impl Iterator<Item = Resources<'_>> {
+        (0..self.types.len()).map(|index| Resources::new(self, index))
+    }
+
+    fn type_index(&self, object_type: &str) -> Option<usize> {
+        self.types
+            .iter()
+            .position(|t| t.mapping.object_type() == object_type)
+    }
+
+    /// The resource type and connector space an imported entry of `object_type` belongs to.
+    fn type_of_entry(&self, object_type: &str) -> Option<(&ResourceType, &TypeState)> {
+        self.type_index(object_type)
+            .map(|i| (&self.types[i], &self.shared.spaces[i]))
     }
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
@@ -512,8 +604,9 @@ impl ConnectorRuntime {
     pub fn library(&self) -> &LoadedLibrary {
         &self.library
     }
-    pub fn space(&self) -> &ConnectorSpace {
-        &self.shared.space
+    /// Objects in the connector spaces of all resource types.
+    pub fn object_count(&self) -> usize {
+        self.shared.spaces.iter().map(|s| s.space.len()).sum()
     }
     pub fn availability(&self) -> Availability {
         self.shared.availability.read().clone()
@@ -544,397 +637,28 @@ impl ConnectorRuntime {
         }
     }
 
-    pub fn get(&self, id: &str) -> Result<Arc<CsObject>, RuntimeError> {
-        self.check_available()?;
-        self.lookup(id)
-    }
-
-    fn lookup(&self, id: &str) -> Result<Arc<CsObject>, RuntimeError> {
-        self.shared
-            .space
-            .get(id)
-            .ok_or_else(|| RuntimeError::NotFound { id: id.to_string() })
-    }
-
-    /// Resources matching the query, sorted (by anchor unless `sort_by` is given) and paged:
-    /// `(page, total)`.
-    pub fn list(&self, query: &ListQuery, base: &str) -> Result<(Vec<Json>, usize), RuntimeError> {
-        self.check_available()?;
-        let filter = query.filter.as_ref();
-        let mut candidates = filter
-            .and_then(|f| self.index_candidates(f))
-            .unwrap_or_else(|| self.shared.space.snapshot());
-        candidates.sort_by(|a, b| a.anchor.cmp(&b.anchor));
-        let case_exact =
-            |p: &ecma_scim::AttrPath| p.urn.is_none() && p.name.eq_ignore_ascii_case("id");
-        let start = query.start_index.max(1) - 1;
-        if filter.is_none() && query.sort_by.is_none() {
-            // Nothing to evaluate: render only the page.
-            let total = candidates.len();
-            let page = candidates
-                .iter()
-                .skip(start)
-                .take(query.count)
-                .map(|o| self.mapping.to_resource(o, base))
-                .collect();
-            return Ok((page, total));
-        }
-        let mut matched: Vec<Json> = candidates
-            .iter()
-            .map(|o| self.mapping.to_resource(o, base))
-            .filter(|r| filter.is_none_or(|f| f.matches(r, &case_exact)))
-            .collect();
-        if let Some(path) = &query.sort_by {
-            // A stable sort keeps anchor order among equal keys.
-            matched.sort_by(|a, b| {
-                let order = ecma_scim::query::compare_sort_values(
-                    ecma_scim::query::sort_value(a, path),
-                    ecma_scim::query::sort_value(b, path),
-                );
-                if query.descending {
-                    order.reverse()
-                } else {
-                    order
-                }
-            });
-        }
-        let total = matched.len();
-        let page = matched.into_iter().skip(start).take(query.count).collect();
-        Ok((page, total))
-    }
-
-    /// A page of the connector space itself, in anchor order (`/cache`). `start_index` is
-    /// 1-based.
+    /// A page of the connector spaces themselves (`/cache`): every resource type's objects in
+    /// the config's order, each in anchor order, as `(resource type, object)`. `start_index`
+    /// is 1-based.
     pub fn cache_page(
         &self,
         start_index: usize,
         count: usize,
-    ) -> Result<Vec<Arc<CsObject>>, RuntimeError> {
+    ) -> Result<Vec<(&str, Arc<CsObject>)>, RuntimeError> {
         self.check_available()?;
         Ok(self
-            .shared
-            .space
-            .snapshot()
-            .into_iter()
+            .types
+            .iter()
+            .zip(&self.shared.spaces)
+            .flat_map(|(t, s)| {
+                s.space
+                    .snapshot()
+                    .into_iter()
+                    .map(|o| (t.mapping.resource_type(), o))
+            })
             .skip(start_index.max(1) - 1)
             .take(count)
             .collect())
-    }
-
-    /// Candidates from an index when the filter ANDs an `eq` on the anchor or query attribute.
-    fn index_candidates(&self, filter: &Filter) -> Option<Vec<Arc<CsObject>>> {
-        filter
-            .equality_terms()
-            .into_iter()
-            .find_map(|(path, value)| {
-                let is_anchor = self.mapping.indexed_path(path)?;
-                let value = match value {
-                    Json::String(s) => Value::String(s.clone()),
-                    Json::Number(n) => Value::Integer(n.as_i64()?),
-                    Json::Bool(b) => Value::Boolean(*b),
-                    _ => return None,
-                };
-                Some(if is_anchor {
-                    self.shared.space.find_by_anchor(&value.to_string())
-                } else {
-                    self.shared.space.find_by_query(&value)
-                })
-            })
-    }
-
-    /// POST: export an Add, then record the object.
-    pub async fn create(&self, resource: &Json) -> Result<Arc<CsObject>, RuntimeError> {
-        self.check_available()?;
-        let (anchor_value, mut attributes) = self.mapping.from_resource(resource)?;
-        let anchor = ResourceMapping::anchor_string(&anchor_value);
-        let _guard = self.shared.locks.lock(&anchor).await;
-        if self.shared.space.contains(&anchor)
-            || !self.shared.space.find_by_anchor(&anchor).is_empty()
-        {
-            return Err(RuntimeError::AlreadyExists { id: anchor });
-        }
-        attributes.remove(self.mapping.anchor());
-        let dn = self.mapping.dn_for(&anchor, &attributes);
-        let changes = attributes
-            .iter()
-            .map(|(name, values)| {
-                AttributeChange::set(name.clone(), AttributeModification::Add, values.clone())
-            })
-            .collect();
-        let result = self
-            .export_entry(ObjectModification::Add, &anchor_value, &dn, changes)
-            .await?;
-        // The target may assign the anchor (an identity column, say).
-        let (anchor_value, anchor) = match result.into_iter().next() {
-            Some(a) => (a.value.clone(), ResourceMapping::anchor_string(&a.value)),
-            None => (anchor_value, anchor),
-        };
-        attributes.insert(self.mapping.anchor().to_string(), vec![anchor_value]);
-        let object = self.shared.space.object(anchor, dn, attributes);
-        if let Err(e) = self.set_initial_password(&object, resource).await {
-            // No half-created user: undo the Add, then report why.
-            if let Err(undo) = self.delete_locked(&object).await {
-                tracing::error!(connector = %self.config.name, id = %object.anchor, error = %undo, "could not undo an add whose password failed");
-            }
-            return Err(e);
-        }
-        self.shared.mark_dirty(&object.anchor);
-        self.shared.space.upsert(object.clone());
-        Ok(Arc::new(object))
-    }
-
-    /// PATCH: apply the operations to the resource, export what changed (or delete, per the
-    /// disable flow), then record the new state. A PATCH that changes nothing exports nothing.
-    pub async fn patch(
-        &self,
-        id: &str,
-        ops: &[PatchOp],
-        if_match: Option<&str>,
-        base: &str,
-    ) -> Result<PatchOutcome, RuntimeError> {
-        self.check_available()?;
-        let _guard = self.shared.locks.lock(id).await;
-        let current = self.lookup(id)?;
-        self.check_version(&current, if_match)?;
-        let mut resource = self.mapping.to_resource(&current, base);
-        apply_patch(&mut resource, ops)?;
-        self.apply_resource(current, &resource).await
-    }
-
-    /// PUT: replace the resource with `resource` (attributes it leaves out are cleared).
-    pub async fn replace(
-        &self,
-        id: &str,
-        resource: &Json,
-        if_match: Option<&str>,
-    ) -> Result<PatchOutcome, RuntimeError> {
-        self.check_available()?;
-        let _guard = self.shared.locks.lock(id).await;
-        let current = self.lookup(id)?;
-        self.check_version(&current, if_match)?;
-        self.apply_resource(current, resource).await
-    }
-
-    /// `If-Match`: the client's version must be the current one.
-    fn check_version(
-        &self,
-        current: &CsObject,
-        if_match: Option<&str>,
-    ) -> Result<(), RuntimeError> {
-        match if_match {
-            Some(wanted)
-                if wanted.trim() != "*"
-                    && !wanted
-                        .split(',')
-                        .any(|v| v.trim() == mapping::etag(current)) =>
-            {
-                Err(RuntimeError::VersionMismatch {
-                    id: current.anchor.clone(),
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Make the object look like `resource`: export what changed (or delete, per the disable
-    /// flow), then record the new state. A resource that changes nothing exports nothing.
-    /// The caller holds the object's lock.
-    async fn apply_resource(
-        &self,
-        current: Arc<CsObject>,
-        resource: &Json,
-    ) -> Result<PatchOutcome, RuntimeError> {
-        if get_ci(resource, "userName").and_then(Json::as_str) != Some(current.anchor.as_str()) {
-            return Err(MappingError::Mutability(
-                "userName is the anchor and cannot be changed".into(),
-            )
-            .into());
-        }
-        if self.config.disable == DisableFlow::Delete && ResourceMapping::is_deactivated(resource)?
-        {
-            self.delete_locked(&current).await?;
-            return Ok(PatchOutcome::Deleted);
-        }
-        let (anchor_value, wanted) = self.mapping.from_resource(resource)?;
-        let changes = self.diff(&current, &wanted);
-        // A password in a PATCH or PUT is set through the password call, never stored.
-        self.set_initial_password(&current, resource).await?;
-        if changes.is_empty() {
-            return Ok(PatchOutcome::Updated(current));
-        }
-        let (modification, exported) = if self.capabilities.export_type == ExportType::ObjectReplace
-        {
-            let all = self
-                .mapping
-                .managed_attributes()
-                .map(|a| match wanted.get(a) {
-                    Some(v) => AttributeChange::set(a, AttributeModification::Replace, v.clone()),
-                    None => AttributeChange::delete(a),
-                })
-                .collect();
-            (ObjectModification::Replace, all)
-        } else {
-            (ObjectModification::Update, changes.clone())
-        };
-        self.export_entry(modification, &anchor_value, &current.dn, exported)
-            .await?;
-        let mut merged: Attributes = current
-            .attributes
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.clone()))
-            .collect();
-        for change in &changes {
-            match change.modification {
-                AttributeModification::Delete => {
-                    merged.remove(&change.name);
-                }
-                _ => {
-                    merged.insert(
-                        change.name.clone(),
-                        change.added_values().cloned().collect(),
-                    );
-                }
-            }
-        }
-        let object = self
-            .shared
-            .space
-            .object(current.anchor.clone(), current.dn.clone(), merged);
-        self.shared.space.upsert(object.clone());
-        Ok(PatchOutcome::Updated(Arc::new(object)))
-    }
-
-    fn diff(&self, current: &CsObject, wanted: &Attributes) -> Vec<AttributeChange> {
-        self.mapping
-            .managed_attributes()
-            .filter_map(|a| {
-                let old = current.get(a).unwrap_or(&[]);
-                match wanted.get(a) {
-                    Some(new) if new.as_slice() != old => Some(AttributeChange::set(
-                        a,
-                        AttributeModification::Replace,
-                        new.clone(),
-                    )),
-                    None if !old.is_empty() => Some(AttributeChange::delete(a)),
-                    _ => None,
-                }
-            })
-            .collect()
-    }
-
-    /// DELETE, per the delete flow.
-    pub async fn delete(&self, id: &str, if_match: Option<&str>) -> Result<(), RuntimeError> {
-        self.check_available()?;
-        let _guard = self.shared.locks.lock(id).await;
-        let current = self.lookup(id)?;
-        self.check_version(&current, if_match)?;
-        match self.config.delete {
-            DeleteFlow::None => Ok(()),
-            DeleteFlow::Delete => self.delete_locked(&current).await,
-        }
-    }
-
-    async fn delete_locked(&self, current: &CsObject) -> Result<(), RuntimeError> {
-        let anchor_value = current
-            .get(self.mapping.anchor())
-            .and_then(|v| v.first().cloned())
-            .unwrap_or_else(|| Value::String(current.anchor.clone()));
-        match self
-            .export_entry(
-                ObjectModification::Delete,
-                &anchor_value,
-                &current.dn,
-                Vec::new(),
-            )
-            .await
-        {
-            Ok(_) => {
-                self.shared.mark_dirty(&current.anchor);
-                self.shared.space.remove(&current.anchor);
-                Ok(())
-            }
-            Err(RuntimeError::Export {
-                kind: ExportErrorKind::NoSuchObject,
-                ..
-            }) => {
-                // The target had already lost it: the connector space was stale.
-                self.shared.space.remove(&current.anchor);
-                Err(RuntimeError::NotFound {
-                    id: current.anchor.clone(),
-                })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// If the connector takes passwords and `resource` carries one, set it on `object` through
-    /// the plugin's password call. The password is never logged or stored.
-    async fn set_initial_password(
-        &self,
-        object: &CsObject,
-        resource: &Json,
-    ) -> Result<(), RuntimeError> {
-        let Some(attribute) = &self.config.password_attribute else {
-            return Ok(());
-        };
-        let Some(password) = mapping::string_at(resource, attribute) else {
-            return Ok(());
-        };
-        let target = PasswordTarget {
-            object_type: self.mapping.object_type().to_string(),
-            dn: object.dn.clone(),
-            anchor: vec![AnchorAttribute {
-                name: self.mapping.anchor().to_string(),
-                value: object
-                    .get(self.mapping.anchor())
-                    .and_then(|v| v.first().cloned())
-                    .unwrap_or_else(|| Value::String(object.anchor.clone())),
-            }],
-        };
-        let (plugin, parameters, secret) = (
-            self.plugin.clone(),
-            self.parameters.clone(),
-            Secret::new(password),
-        );
-        self.calls
-            .run("set_password", move || {
-                plugin.set_password(&parameters, &target, &secret, PasswordOptions::default())
-            })
-            .await
-            .map_err(|e| RuntimeError::Password(Box::new(e)))
-    }
-
-    /// Export one entry; a per-entry failure becomes [`RuntimeError::Export`]. Returns the
-    /// anchor values the target assigned, if any.
-    async fn export_entry(
-        &self,
-        modification: ObjectModification,
-        anchor: &Value,
-        dn: &str,
-        changes: Vec<AttributeChange>,
-    ) -> Result<Vec<AnchorAttribute>, RuntimeError> {
-        let entry = CsEntryChange {
-            identifier: String::new(),
-            object_type: self.mapping.object_type().to_string(),
-            dn: dn.to_string(),
-            modification,
-            anchor: vec![AnchorAttribute {
-                name: self.mapping.anchor().to_string(),
-                value: anchor.clone(),
-            }],
-            changes,
-        };
-        let result = self.export.export(entry).await?;
-        match result.error {
-            None => Ok(result.anchor),
-            Some(e) => {
-                tracing::warn!(connector = %self.config.name, ?modification, kind = ?e.kind, message = %e.message, "export refused");
-                Err(RuntimeError::Export {
-                    kind: e.kind,
-                    message: e.message,
-                })
-            }
-        }
     }
 
     /// Test the connection to the target (used by status checks).
@@ -961,6 +685,51 @@ async fn autosync(weak: std::sync::Weak<ConnectorRuntime>) {
         if let Err(e) = runtime.sync_now().await {
             tracing::warn!(connector = %runtime.config.name, error = %e, "autosync failed; the connector space is unchanged and serves on");
         }
+    }
+}
+
+/// References between objects of this connector: anchors or DNs inside, SCIM ids outside.
+impl ReferenceResolver for ConnectorRuntime {
+    fn to_scim(&self, value: &Value) -> Option<RefTarget> {
+        let raw = value.to_string();
+        self.types
+            .iter()
+            .zip(&self.shared.spaces)
+            .find_map(|(t, s)| {
+                let object = match self.config.references {
+                    References::Anchor => s
+                        .space
+                        .get(&raw)
+                        .or_else(|| s.space.find_by_anchor(&raw).into_iter().next()),
+                    References::Dn => s.space.find_by_dn(&raw).into_iter().next(),
+                }?;
+                Some(RefTarget {
+                    resource_type: t.mapping.resource_type().to_string(),
+                    endpoint: t.mapping.endpoint().to_string(),
+                    id: object.anchor.clone(),
+                })
+            })
+    }
+
+    fn to_connector(&self, id: &str, resource_type: Option<&str>) -> Option<Value> {
+        let wanted = |t: &ResourceType| match resource_type {
+            None => true,
+            Some(hint) => match hint.strip_prefix('/') {
+                Some(endpoint) => t.mapping.endpoint().eq_ignore_ascii_case(endpoint),
+                None => t.mapping.resource_type().eq_ignore_ascii_case(hint),
+            },
+        };
+        self.types
+            .iter()
+            .zip(&self.shared.spaces)
+            .filter(|(t, _)| wanted(t))
+            .find_map(|(_, s)| {
+                let object = s.space.get(id)?;
+                Some(Value::Reference(match self.config.references {
+                    References::Anchor => object.anchor.clone(),
+                    References::Dn => object.dn.clone(),
+                }))
+            })
     }
 }
 

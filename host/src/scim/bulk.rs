@@ -108,10 +108,11 @@ async fn run_checked(
         }
         None => None,
     };
-    let mapping = tenant.runtime.mapping();
-    if !endpoint.eq_ignore_ascii_case(mapping.endpoint()) {
-        return Err(ApiError::UnknownResource(endpoint));
-    }
+    let runtime = tenant
+        .runtime
+        .resources(&endpoint)
+        .ok_or_else(|| ApiError::UnknownResource(endpoint.clone()))?;
+    let mapping = runtime.mapping();
     let mut data = operation.get("data").cloned().unwrap_or(Json::Null);
     resolve(&mut data, ids)?;
     let if_match = operation["version"].as_str();
@@ -123,7 +124,6 @@ async fn run_checked(
             percent_encode(anchor)
         ))
     };
-    let runtime = &tenant.runtime;
     match (method.as_str(), id) {
         ("POST", None) => {
             let bulk_id = operation["bulkId"]

@@ -1,15 +1,20 @@
 //! `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas`, generated from the connector's
-//! schema and mapping, so they describe exactly what the connector exposes.
+//! schema and the mapping of each resource type, so they describe exactly what the connector
+//! exposes: no nulls, camelCase, one core and one ECMA2Host extension schema per type.
 
 use ecma_plugin_api::AttributeType;
 use ecma_scim::{
-    ListResponse, SCHEMA_RESOURCE_TYPE, SCHEMA_SCHEMA, SCHEMA_SERVICE_PROVIDER_CONFIG,
+    ListResponse, SCHEMA_ENTERPRISE_USER, SCHEMA_RESOURCE_TYPE, SCHEMA_SCHEMA,
+    SCHEMA_SERVICE_PROVIDER_CONFIG,
 };
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 
 use super::error::ApiError;
 use super::handlers::MAX_RESULTS;
 use super::Tenant;
+use crate::config::ResourceKind;
+use crate::connector::mapping::DN_ATTRIBUTE;
+use crate::connector::Resources;
 
 pub fn service_provider_config(tenant: &Tenant) -> Json {
     json!({
@@ -34,8 +39,15 @@ pub fn service_provider_config(tenant: &Tenant) -> Json {
     })
 }
 
-fn resource_type_document(tenant: &Tenant) -> Json {
-    let mapping = tenant.runtime.mapping();
+fn resource_type_document(tenant: &Tenant, resources: Resources<'_>) -> Json {
+    let mapping = resources.mapping();
+    let mut extensions = vec![json!({"schema": mapping.extension_urn(), "required": false})];
+    if mapping
+        .exposed()
+        .any(|e| e.urn == Some(SCHEMA_ENTERPRISE_USER))
+    {
+        extensions.push(json!({"schema": SCHEMA_ENTERPRISE_USER, "required": false}));
+    }
     json!({
         "schemas": [SCHEMA_RESOURCE_TYPE],
         "id": mapping.resource_type(),
@@ -43,7 +55,7 @@ fn resource_type_document(tenant: &Tenant) -> Json {
         "endpoint": format!("/{}", mapping.endpoint()),
         "description": format!("{} objects of connector '{}'", mapping.object_type(), tenant.runtime.name()),
         "schema": mapping.core_schema(),
-        "schemaExtensions": [{"schema": mapping.extension_urn(), "required": false}],
+        "schemaExtensions": extensions,
         "meta": {
             "resourceType": "ResourceType",
             "location": format!("{}/ResourceTypes/{}", tenant.base, mapping.resource_type()),
@@ -52,16 +64,22 @@ fn resource_type_document(tenant: &Tenant) -> Json {
 }
 
 pub fn resource_types(tenant: &Tenant) -> ListResponse<Json> {
-    ListResponse::new(vec![resource_type_document(tenant)], 1, 1)
+    let documents: Vec<Json> = tenant
+        .runtime
+        .all_resources()
+        .map(|r| resource_type_document(tenant, r))
+        .collect();
+    let total = documents.len();
+    ListResponse::new(documents, total, 1)
 }
 
 pub fn resource_type(tenant: &Tenant, id: &str) -> Result<Json, ApiError> {
-    let document = resource_type_document(tenant);
-    if id.eq_ignore_ascii_case(tenant.runtime.mapping().resource_type()) {
-        Ok(document)
-    } else {
-        Err(ApiError::UnknownResource(format!("ResourceTypes/{id}")))
-    }
+    tenant
+        .runtime
+        .all_resources()
+        .find(|r| r.mapping().resource_type().eq_ignore_ascii_case(id))
+        .map(|r| resource_type_document(tenant, r))
+        .ok_or_else(|| ApiError::UnknownResource(format!("ResourceTypes/{id}")))
 }
 
 fn scim_type(t: AttributeType) -> &'static str {
@@ -100,24 +118,42 @@ fn attribute(
     a
 }
 
-fn schema_documents(tenant: &Tenant) -> Vec<Json> {
-    let mapping = tenant.runtime.mapping();
-    let mut core = vec![
-        attribute(
-            "userName",
-            mapping.anchor_type(),
-            false,
-            &format!("The anchor, {}", mapping.anchor()),
-            true,
-            // Without object rename in the connector, the anchor can be set once, never changed.
-            if tenant.runtime.capabilities().object_rename {
-                "readWrite"
-            } else {
-                "immutable"
-            },
-            "server",
-        ),
-        attribute(
+/// A complex reference (`members`, `manager`): `value`, `$ref` and, for `members`, `type`,
+/// as RFC 7643 §4.2 and §8.7.1 define them. `types` are the resource types it may name.
+fn complex_reference(name: &str, multi_valued: bool, description: &str, types: &[&str]) -> Json {
+    let sub = |name: &str, t: AttributeType| {
+        attribute(name, t, false, name, false, "immutable", "none")
+    };
+    let mut reference = sub("$ref", AttributeType::Reference);
+    reference["referenceTypes"] = json!(types);
+    let mut subs = vec![sub("value", AttributeType::String), reference];
+    if multi_valued {
+        let mut kind = sub("type", AttributeType::String);
+        kind["canonicalValues"] = json!(types);
+        subs.push(kind);
+    }
+    json!({
+        "name": name, "type": "complex", "multiValued": multi_valued, "description": description,
+        "required": false, "caseExact": false, "mutability": "readWrite", "returned": "default",
+        "uniqueness": "none", "subAttributes": subs,
+    })
+}
+
+/// The core schema, extension schema and (if used) enterprise extension of one resource type.
+fn type_schema_documents(tenant: &Tenant, resources: Resources<'_>, types: &[&str]) -> Vec<Json> {
+    let mapping = resources.mapping();
+    let mut core = vec![attribute(
+        mapping.anchor_scim(),
+        mapping.anchor_type(),
+        false,
+        &format!("The anchor, {}", mapping.anchor()),
+        true,
+        // The anchor is set when the object is created and never changes (no rename).
+        "immutable",
+        "server",
+    )];
+    if mapping.has_active() {
+        core.push(attribute(
             "active",
             AttributeType::Boolean,
             false,
@@ -126,10 +162,12 @@ fn schema_documents(tenant: &Tenant) -> Vec<Json> {
             mapping.active_attribute().is_some(),
             "readWrite",
             "none",
-        ),
-    ];
-    let mut complex: Map<String, Json> = Map::new();
+        ));
+    }
+    // Complex parents of mapped sub-attributes, keyed by (in the enterprise extension, name).
+    let mut complex: std::collections::BTreeMap<(bool, String), Json> = Default::default();
     let mut extension = Vec::new();
+    let mut enterprise = Vec::new();
     for exposed in mapping.exposed() {
         let (connector_name, scim_name, t, multi) = (
             exposed.attribute,
@@ -138,28 +176,50 @@ fn schema_documents(tenant: &Tenant) -> Vec<Json> {
             exposed.multi_valued,
         );
         let description = format!("Connector attribute {connector_name}");
-        // The anchor, if selected too, repeats userName: read-only here.
+        // The anchor, if selected too, repeats the id: read-only here. The DN is set once.
         let mutability = if connector_name == mapping.anchor() {
             "readOnly"
+        } else if connector_name == DN_ATTRIBUTE {
+            "immutable"
         } else {
             "readWrite"
         };
-        let plain = |name: &str| attribute(name, t, multi, &description, false, mutability, "none");
-        if exposed.in_extension {
-            extension.push(plain(&scim_name));
+        let plain = |name: &str| {
+            let mut a = attribute(name, t, multi, &description, false, mutability, "none");
+            if t == AttributeType::Reference {
+                a["referenceTypes"] = json!(types);
+            }
+            a
+        };
+        let holder = match exposed.urn {
+            Some(SCHEMA_ENTERPRISE_USER) => &mut enterprise,
+            Some(_) => {
+                extension.push(plain(&scim_name));
+                continue;
+            }
+            None => &mut core,
+        };
+        if exposed.complex_reference {
+            holder.push(complex_reference(&scim_name, multi, &description, types));
         } else if let Some((parent, sub)) = scim_name.split_once('.') {
-            let entry = complex.entry(parent.to_string()).or_insert_with(|| {
+            let key = (exposed.urn.is_some(), parent.to_string());
+            let entry = complex.entry(key).or_insert_with(|| {
                 json!({"name": parent, "type": "complex", "multiValued": exposed.parent_multi_valued, "description": parent,
-                       "required": false, "mutability": "readWrite", "returned": "default", "uniqueness": "none", "subAttributes": []})
+                       "required": false, "caseExact": false, "mutability": "readWrite", "returned": "default", "uniqueness": "none", "subAttributes": []})
             });
             if let Some(Json::Array(subs)) = entry.get_mut("subAttributes") {
                 subs.push(plain(sub));
             }
         } else {
-            core.push(plain(&scim_name));
+            holder.push(plain(&scim_name));
         }
     }
-    core.extend(complex.into_iter().map(|(_, v)| v));
+    for ((in_enterprise, _), value) in complex {
+        match in_enterprise {
+            true => enterprise.push(value),
+            false => core.push(value),
+        }
+    }
     let document = |id: &str, name: &str, description: &str, attributes: Vec<Json>| {
         json!({
             "schemas": [SCHEMA_SCHEMA],
@@ -170,15 +230,47 @@ fn schema_documents(tenant: &Tenant) -> Vec<Json> {
             "meta": {"resourceType": "Schema", "location": format!("{}/Schemas/{id}", tenant.base)},
         })
     };
-    vec![
-        document(mapping.core_schema(), "User", "User Account", core),
+    let core_description = match mapping.kind() {
+        ResourceKind::User => "User Account".to_string(),
+        ResourceKind::Group => "Group".to_string(),
+        ResourceKind::Custom => format!("{} objects", mapping.object_type()),
+    };
+    let mut documents = vec![
+        document(
+            mapping.core_schema(),
+            mapping.resource_type(),
+            &core_description,
+            core,
+        ),
         document(
             mapping.extension_urn(),
-            "ECMA2Host User",
+            &format!("ECMA2Host {}", mapping.resource_type()),
             &format!("Attributes of connector '{}'", tenant.runtime.name()),
             extension,
         ),
-    ]
+    ];
+    if !enterprise.is_empty() {
+        documents.push(document(
+            SCHEMA_ENTERPRISE_USER,
+            "EnterpriseUser",
+            "Enterprise User",
+            enterprise,
+        ));
+    }
+    documents
+}
+
+fn schema_documents(tenant: &Tenant) -> Vec<Json> {
+    let types: Vec<&str> = tenant
+        .runtime
+        .all_resources()
+        .map(|r| r.mapping().resource_type())
+        .collect();
+    tenant
+        .runtime
+        .all_resources()
+        .flat_map(|r| type_schema_documents(tenant, r, &types))
+        .collect()
 }
 
 pub fn schemas(tenant: &Tenant) -> ListResponse<Json> {

@@ -14,8 +14,9 @@ use serde_json::{json, Value as Json};
 
 use super::error::ApiError;
 use super::{discovery, Tenant};
+use crate::config::ResourceKind;
 use crate::connector::mapping::{etag, percent_encode, value_to_json};
-use crate::connector::{ListQuery, PatchOutcome, RuntimeError};
+use crate::connector::{sort_resources, ListQuery, PatchOutcome, Resources, RuntimeError};
 use crate::space::CsObject;
 
 /// The most resources one list response holds (advertised as `filter.maxResults`).
@@ -37,37 +38,48 @@ pub fn scim_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
     }
 }
 
-/// A single resource, with its `ETag`.
-fn resource_response(status: StatusCode, tenant: &Tenant, object: &CsObject) -> Response {
-    let mut response = scim_json(
-        status,
-        &tenant.runtime.mapping().to_resource(object, &tenant.base),
-    );
+/// A single resource (projected when `attributes` or `excludedAttributes` ask), with its
+/// `ETag`.
+fn resource_response(
+    status: StatusCode,
+    tenant: &Tenant,
+    resources: Resources<'_>,
+    object: &CsObject,
+    projection: Option<&ListRequest>,
+) -> Response {
+    let full = resources.to_resource(object, &tenant.base);
+    let body = match projection {
+        Some(p) if !p.attributes.is_empty() || !p.excluded.is_empty() => {
+            project(&full, &p.attributes, &p.excluded)
+        }
+        _ => full,
+    };
+    let mut response = scim_json(status, &body);
     if let Ok(value) = HeaderValue::from_str(&etag(object)) {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
 }
 
-enum Endpoint {
+enum Endpoint<'a> {
     ServiceProviderConfig,
     ResourceTypes,
     Schemas,
     Cache,
-    Resource,
+    Resource(Resources<'a>),
 }
 
-fn endpoint(tenant: &Tenant, resource: &str) -> Result<Endpoint, ApiError> {
+fn endpoint<'a>(tenant: &'a Tenant, resource: &str) -> Result<Endpoint<'a>, ApiError> {
     let lower = resource.to_ascii_lowercase();
     Ok(match lower.as_str() {
         "serviceproviderconfig" | "serviceproviderconfigs" => Endpoint::ServiceProviderConfig,
         "resourcetypes" => Endpoint::ResourceTypes,
         "schemas" => Endpoint::Schemas,
         "cache" => Endpoint::Cache,
-        _ if lower == tenant.runtime.mapping().endpoint().to_ascii_lowercase() => {
-            Endpoint::Resource
-        }
-        _ => return Err(ApiError::UnknownResource(resource.to_string())),
+        _ => match tenant.runtime.resources(resource) {
+            Some(r) => Endpoint::Resource(r),
+            None => return Err(ApiError::UnknownResource(resource.to_string())),
+        },
     })
 }
 
@@ -182,8 +194,26 @@ impl ListRequest {
         )
     }
 
-    fn respond(self, tenant: &Tenant) -> Result<Response, ApiError> {
-        let (resources, total) = tenant.runtime.list(&self.query, &tenant.base)?;
+    fn respond(self, tenant: &Tenant, resources: Resources<'_>) -> Result<Response, ApiError> {
+        let (resources, total) = resources.list(&self.query, &tenant.base)?;
+        self.render(resources, total)
+    }
+
+    /// `POST /.search` at the root: every resource type's matches, merged (RFC 7644 §3.4.3),
+    /// in the config's type order unless `sortBy` orders them.
+    fn respond_all(self, tenant: &Tenant) -> Result<Response, ApiError> {
+        let mut all = Vec::new();
+        for resources in tenant.runtime.all_resources() {
+            all.extend(resources.all_matching(&self.query, &tenant.base)?);
+        }
+        sort_resources(&mut all, &self.query);
+        let total = all.len();
+        let start = self.query.start_index.max(1) - 1;
+        let page = all.into_iter().skip(start).take(self.query.count).collect();
+        self.render(page, total)
+    }
+
+    fn render(self, resources: Vec<Json>, total: usize) -> Result<Response, ApiError> {
         let resources = if self.attributes.is_empty() && self.excluded.is_empty() {
             resources
         } else {
@@ -217,11 +247,12 @@ pub async fn list(
         )),
         Endpoint::Schemas => Ok(scim_json(StatusCode::OK, &discovery::schemas(&tenant))),
         Endpoint::Cache => cache(&tenant, &query),
-        Endpoint::Resource => ListRequest::from_query(&query)?.respond(&tenant),
+        Endpoint::Resource(r) => ListRequest::from_query(&query)?.respond(&tenant, r),
     }
 }
 
-/// `GET /cache`: the connector space as the host holds it (anchor, DN, attribute values), paged.
+/// `GET /cache`: the connector spaces as the host holds them (resource type, anchor, DN,
+/// attribute values), paged.
 /// Microsoft's host shows this only with a debug flag that turns authentication off; here the
 /// connector's token guards it like every other endpoint.
 fn cache(tenant: &Tenant, query: &HashMap<String, String>) -> Result<Response, ApiError> {
@@ -229,10 +260,10 @@ fn cache(tenant: &Tenant, query: &HashMap<String, String>) -> Result<Response, A
     let objects = tenant
         .runtime
         .cache_page(request.query.start_index, request.query.count)?;
-    let total = tenant.runtime.space().len();
+    let total = tenant.runtime.object_count();
     let resources = objects
         .iter()
-        .map(|o| {
+        .map(|(resource_type, o)| {
             let attributes: serde_json::Map<String, Json> = o
                 .attributes
                 .iter()
@@ -243,7 +274,7 @@ fn cache(tenant: &Tenant, query: &HashMap<String, String>) -> Result<Response, A
                     )
                 })
                 .collect();
-            json!({"anchor": o.anchor, "dn": o.dn, "version": etag(o), "attributes": attributes})
+            json!({"resourceType": resource_type, "anchor": o.anchor, "dn": o.dn, "version": etag(o), "attributes": attributes})
         })
         .collect();
     Ok(scim_json(
@@ -266,8 +297,8 @@ pub async fn get_one(
         }
         Endpoint::Schemas => discovery::schema(&tenant, &id).map(|d| scim_json(StatusCode::OK, &d)),
         Endpoint::ServiceProviderConfig | Endpoint::Cache => Err(ApiError::NoRoute),
-        Endpoint::Resource => {
-            let object = tenant.runtime.get(&id)?;
+        Endpoint::Resource(r) => {
+            let object = r.get(&id)?;
             let version = etag(&object);
             let unchanged = headers
                 .get(header::IF_NONE_MATCH)
@@ -281,50 +312,45 @@ pub async fn get_one(
                 return Ok(response);
             }
             let request = ListRequest::from_query(&query)?;
-            if request.attributes.is_empty() && request.excluded.is_empty() {
-                return Ok(resource_response(StatusCode::OK, &tenant, &object));
-            }
-            let full = tenant.runtime.mapping().to_resource(&object, &tenant.base);
-            let mut response = scim_json(
+            Ok(resource_response(
                 StatusCode::OK,
-                &project(&full, &request.attributes, &request.excluded),
-            );
-            if let Ok(value) = HeaderValue::from_str(&version) {
-                response.headers_mut().insert(header::ETAG, value);
-            }
-            Ok(response)
+                &tenant,
+                r,
+                &object,
+                Some(&request),
+            ))
         }
     }
 }
 
-fn require_resource(tenant: &Tenant, resource: &str) -> Result<(), ApiError> {
+fn require_resource<'a>(tenant: &'a Tenant, resource: &str) -> Result<Resources<'a>, ApiError> {
     match endpoint(tenant, resource)? {
-        Endpoint::Resource => Ok(()),
+        Endpoint::Resource(r) => Ok(r),
         _ => Err(ApiError::MethodNotAllowed),
     }
 }
 
 /// `POST /{resource}`: 201 with `Location` and the created resource. `POST /.search` (at the
-/// root) searches the connector's resources.
+/// root) searches every resource type of the connector.
 pub async fn create(
     tenant: Tenant,
     Path((_, resource)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if resource.eq_ignore_ascii_case(".search") {
-        return ListRequest::from_search(&parse_body(&body)?)?.respond(&tenant);
+        return ListRequest::from_search(&parse_body(&body)?)?.respond_all(&tenant);
     }
     if resource.eq_ignore_ascii_case("bulk") {
         return super::bulk::bulk(&tenant, &body).await;
     }
-    require_resource(&tenant, &resource)?;
+    let r = require_resource(&tenant, &resource)?;
     let body = parse_body(&body)?;
-    let object = tenant.runtime.create(&body).await?;
-    let mut response = resource_response(StatusCode::CREATED, &tenant, &object);
+    let object = r.create(&body).await?;
+    let mut response = resource_response(StatusCode::CREATED, &tenant, r, &object, None);
     let location = format!(
         "{}/{}/{}",
         tenant.base,
-        tenant.runtime.mapping().endpoint(),
+        r.mapping().endpoint(),
         percent_encode(&object.anchor)
     );
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -339,35 +365,56 @@ pub async fn search(
     Path((_, resource, id)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require_resource(&tenant, &resource)?;
+    let r = require_resource(&tenant, &resource)?;
     if !id.eq_ignore_ascii_case(".search") {
         return Err(ApiError::MethodNotAllowed);
     }
-    ListRequest::from_search(&parse_body(&body)?)?.respond(&tenant)
+    ListRequest::from_search(&parse_body(&body)?)?.respond(&tenant, r)
 }
 
-fn outcome_response(tenant: &Tenant, outcome: PatchOutcome) -> Response {
+fn outcome_response(
+    tenant: &Tenant,
+    resources: Resources<'_>,
+    outcome: PatchOutcome,
+    projection: Option<&ListRequest>,
+) -> Response {
     match outcome {
-        PatchOutcome::Updated(object) => resource_response(StatusCode::OK, tenant, &object),
+        PatchOutcome::Updated(object) => {
+            resource_response(StatusCode::OK, tenant, resources, &object, projection)
+        }
         PatchOutcome::Deleted => StatusCode::NO_CONTENT.into_response(),
     }
 }
 
 /// `PATCH /{resource}/{id}`: 200 with the resource, or 204 when the disable flow deleted it.
+/// Groups answer 204 with the new `ETag`, as Microsoft documents for Entra's group updates
+/// (echoing a group with thousands of members costs both sides); `?attributes=` or
+/// `?excludedAttributes=` ask for a body anyway (RFC 7644 §3.5.2).
 pub async fn patch(
     tenant: Tenant,
     Path((_, resource, id)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require_resource(&tenant, &resource)?;
+    let r = require_resource(&tenant, &resource)?;
+    let request = ListRequest::from_query(&query)?;
     let body = parse_body(&body)?;
     let ops = parse_patch(&body).map_err(RuntimeError::from)?;
-    let outcome = tenant
-        .runtime
+    let outcome = r
         .patch(&id, &ops, if_match(&headers), &tenant.base)
         .await?;
-    Ok(outcome_response(&tenant, outcome))
+    let asked = !request.attributes.is_empty() || !request.excluded.is_empty();
+    match outcome {
+        PatchOutcome::Updated(object) if r.mapping().kind() == ResourceKind::Group && !asked => {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            if let Ok(value) = HeaderValue::from_str(&etag(&object)) {
+                response.headers_mut().insert(header::ETAG, value);
+            }
+            Ok(response)
+        }
+        outcome => Ok(outcome_response(&tenant, r, outcome, Some(&request))),
+    }
 }
 
 /// `PUT /{resource}/{id}`: replace the resource as a whole.
@@ -377,13 +424,10 @@ pub async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require_resource(&tenant, &resource)?;
+    let r = require_resource(&tenant, &resource)?;
     let body = parse_body(&body)?;
-    let outcome = tenant
-        .runtime
-        .replace(&id, &body, if_match(&headers))
-        .await?;
-    Ok(outcome_response(&tenant, outcome))
+    let outcome = r.replace(&id, &body, if_match(&headers)).await?;
+    Ok(outcome_response(&tenant, r, outcome, None))
 }
 
 /// `DELETE /{resource}/{id}`: 204.
@@ -392,7 +436,7 @@ pub async fn delete(
     Path((_, resource, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    require_resource(&tenant, &resource)?;
-    tenant.runtime.delete(&id, if_match(&headers)).await?;
+    let r = require_resource(&tenant, &resource)?;
+    r.delete(&id, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -50,12 +50,15 @@ struct Inner {
     by_anchor: HashMap<String, Vec<String>>,
     /// Case-folded query attribute value -> anchors.
     by_query: HashMap<String, Vec<String>>,
+    /// Case-folded DN -> anchors, kept only for connectors whose references are DNs.
+    by_dn: HashMap<String, Vec<String>>,
     names: HashMap<Box<str>, AttrName>,
 }
 
 /// The store. Cheap to share: wrap it in an `Arc`.
 pub struct ConnectorSpace {
     query_attribute: String,
+    index_dns: bool,
     inner: RwLock<Inner>,
 }
 
@@ -79,8 +82,15 @@ impl ConnectorSpace {
     pub fn new(query_attribute: impl Into<String>) -> Self {
         Self {
             query_attribute: query_attribute.into(),
+            index_dns: false,
             inner: RwLock::new(Inner::default()),
         }
+    }
+
+    /// Also index DNs, for [`Self::find_by_dn`] (connectors whose references are DNs).
+    pub fn with_dn_index(mut self) -> Self {
+        self.index_dns = true;
+        self
     }
 
     pub fn query_attribute(&self) -> &str {
@@ -134,6 +144,11 @@ impl ConnectorSpace {
         self.lookup(|i| &i.by_anchor, &value.to_lowercase())
     }
 
+    /// Objects whose DN equals `dn`, ignoring case (empty unless built [`Self::with_dn_index`]).
+    pub fn find_by_dn(&self, dn: &str) -> Vec<Arc<CsObject>> {
+        self.lookup(|i| &i.by_dn, &dn.to_lowercase())
+    }
+
     /// Objects whose query attribute has a value equal to `value` (case-folded as [`index_key`]).
     pub fn find_by_query(&self, value: &Value) -> Vec<Arc<CsObject>> {
         self.lookup(|i| &i.by_query, &index_key(value))
@@ -165,6 +180,9 @@ impl ConnectorSpace {
             object.anchor.to_lowercase(),
             &object.anchor,
         );
+        if self.index_dns {
+            index_add(&mut inner.by_dn, object.dn.to_lowercase(), &object.anchor);
+        }
         if let Some(values) = object.get(&self.query_attribute) {
             for v in values {
                 index_add(&mut inner.by_query, index_key(v), &object.anchor);
@@ -186,6 +204,7 @@ impl ConnectorSpace {
             return;
         };
         index_remove(&mut inner.by_anchor, &anchor.to_lowercase(), anchor);
+        index_remove(&mut inner.by_dn, &old.dn.to_lowercase(), anchor);
         if let Some(values) = old.get(query_attribute) {
             for v in values {
                 index_remove(&mut inner.by_query, &index_key(v), anchor);

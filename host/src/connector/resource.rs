@@ -1,0 +1,474 @@
+//! One resource type of a running connector (Users, Groups, a custom type): list, read,
+//! create, PATCH, PUT and DELETE, with the deprovisioning flows and initial passwords.
+//!
+//! Architecture invariants (see the parent module): the connector space changes only after
+//! the target confirmed the change; changes to one object are serialised by its lock.
+
+use std::sync::Arc;
+
+use ecma_plugin_api::{
+    AnchorAttribute, AttributeChange, AttributeModification, CsEntryChange, ExportErrorKind,
+    ExportType, ObjectModification, PasswordOptions, PasswordTarget, Secret, Value,
+};
+use ecma_scim::{apply_patch, Filter, PatchOp};
+use serde_json::Value as Json;
+
+use super::mapping::{self, get_ci, Attributes, MappingError, ResourceMapping, DN_ATTRIBUTE};
+use super::{ConnectorRuntime, ListQuery, PatchOutcome, ResourceType, RuntimeError, TypeState};
+use crate::config::{DeleteFlow, DisableFlow};
+use crate::space::CsObject;
+
+/// A view of one resource type of a connector: what the SCIM handlers call.
+#[derive(Clone, Copy)]
+pub struct Resources<'a> {
+    runtime: &'a ConnectorRuntime,
+    index: usize,
+}
+
+impl<'a> Resources<'a> {
+    pub(super) fn new(runtime: &'a ConnectorRuntime, index: usize) -> Self {
+        Self { runtime, index }
+    }
+
+    fn t(&self) -> &'a ResourceType {
+        &self.runtime.types[self.index]
+    }
+
+    fn state(&self) -> &'a TypeState {
+        &self.runtime.shared.spaces[self.index]
+    }
+
+    pub fn mapping(&self) -> &'a ResourceMapping {
+        &self.t().mapping
+    }
+
+    /// The connector this resource type belongs to.
+    pub fn runtime(&self) -> &'a ConnectorRuntime {
+        self.runtime
+    }
+
+    /// The SCIM resource for `object`, with references translated to SCIM ids.
+    pub fn to_resource(&self, object: &CsObject, base: &str) -> Json {
+        self.mapping().to_resource(object, base, self.runtime)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Arc<CsObject>, RuntimeError> {
+        self.runtime.check_available()?;
+        self.lookup(id)
+    }
+
+    fn lookup(&self, id: &str) -> Result<Arc<CsObject>, RuntimeError> {
+        self.state()
+            .space
+            .get(id)
+            .ok_or_else(|| RuntimeError::NotFound { id: id.to_string() })
+    }
+
+    /// Resources matching the query, sorted (by anchor unless `sort_by` is given) and paged:
+    /// `(page, total)`.
+    pub fn list(&self, query: &ListQuery, base: &str) -> Result<(Vec<Json>, usize), RuntimeError> {
+        self.runtime.check_available()?;
+        let filter = query.filter.as_ref();
+        let mut candidates = filter
+            .and_then(|f| self.index_candidates(f))
+            .unwrap_or_else(|| self.state().space.snapshot());
+        candidates.sort_by(|a, b| a.anchor.cmp(&b.anchor));
+        let start = query.start_index.max(1) - 1;
+        if filter.is_none() && query.sort_by.is_none() {
+            // Nothing to evaluate: render only the page.
+            let total = candidates.len();
+            let page = candidates
+                .iter()
+                .skip(start)
+                .take(query.count)
+                .map(|o| self.mapping().to_resource(o, base, self.runtime))
+                .collect();
+            return Ok((page, total));
+        }
+        let mut matched = self.matching(candidates, filter, base);
+        sort_resources(&mut matched, query);
+        let total = matched.len();
+        let page = matched.into_iter().skip(start).take(query.count).collect();
+        Ok((page, total))
+    }
+
+    /// Every resource that matches `filter`, in anchor order (`candidates` come sorted).
+    fn matching(
+        &self,
+        candidates: Vec<Arc<CsObject>>,
+        filter: Option<&Filter>,
+        base: &str,
+    ) -> Vec<Json> {
+        let case_exact =
+            |p: &ecma_scim::AttrPath| p.urn.is_none() && p.name.eq_ignore_ascii_case("id");
+        candidates
+            .iter()
+            .map(|o| self.mapping().to_resource(o, base, self.runtime))
+            .filter(|r| filter.is_none_or(|f| f.matches(r, &case_exact)))
+            .collect()
+    }
+
+    /// Every resource of this type that matches the query's filter, unsorted by the query and
+    /// unpaged (a root search merges these across resource types).
+    pub fn all_matching(&self, query: &ListQuery, base: &str) -> Result<Vec<Json>, RuntimeError> {
+        self.runtime.check_available()?;
+        let filter = query.filter.as_ref();
+        let mut candidates = filter
+            .and_then(|f| self.index_candidates(f))
+            .unwrap_or_else(|| self.state().space.snapshot());
+        candidates.sort_by(|a, b| a.anchor.cmp(&b.anchor));
+        Ok(self.matching(candidates, filter, base))
+    }
+
+    /// Candidates from an index when the filter ANDs an `eq` on the anchor or query attribute.
+    fn index_candidates(&self, filter: &Filter) -> Option<Vec<Arc<CsObject>>> {
+        filter
+            .equality_terms()
+            .into_iter()
+            .find_map(|(path, value)| {
+                let is_anchor = self.mapping().indexed_path(path)?;
+                let value = match value {
+                    Json::String(s) => Value::String(s.clone()),
+                    Json::Number(n) => Value::Integer(n.as_i64()?),
+                    Json::Bool(b) => Value::Boolean(*b),
+                    _ => return None,
+                };
+                Some(if is_anchor {
+                    self.state().space.find_by_anchor(&value.to_string())
+                } else {
+                    self.state().space.find_by_query(&value)
+                })
+            })
+    }
+
+    /// POST: export an Add, then record the object.
+    pub async fn create(&self, resource: &Json) -> Result<Arc<CsObject>, RuntimeError> {
+        self.runtime.check_available()?;
+        let (anchor_value, mut attributes) =
+            self.mapping()
+                .from_resource(resource, self.runtime, None)?;
+        let anchor = ResourceMapping::anchor_string(&anchor_value);
+        let _guard = self.state().locks.lock(&anchor).await;
+        if self.state().space.contains(&anchor)
+            || !self.state().space.find_by_anchor(&anchor).is_empty()
+        {
+            return Err(RuntimeError::AlreadyExists {
+                attribute: self.mapping().anchor_scim().to_string(),
+                id: anchor,
+            });
+        }
+        attributes.remove(self.mapping().anchor());
+        let dn = self.mapping().dn_for(&anchor, &attributes);
+        attributes.remove(DN_ATTRIBUTE);
+        let changes = attributes
+            .iter()
+            .map(|(name, values)| {
+                AttributeChange::set(name.clone(), AttributeModification::Add, values.clone())
+            })
+            .collect();
+        let result = self
+            .export_entry(ObjectModification::Add, &anchor_value, &dn, changes)
+            .await?;
+        // The target may assign the anchor (an identity column, say).
+        let (anchor_value, anchor) = match result.into_iter().next() {
+            Some(a) => (a.value.clone(), ResourceMapping::anchor_string(&a.value)),
+            None => (anchor_value, anchor),
+        };
+        attributes.insert(self.mapping().anchor().to_string(), vec![anchor_value]);
+        let object = self.state().space.object(anchor, dn, attributes);
+        if let Err(e) = self.set_initial_password(&object, resource).await {
+            // No half-created user: undo the Add, then report why.
+            if let Err(undo) = self.delete_locked(&object).await {
+                tracing::error!(connector = %self.runtime.config.name, id = %object.anchor, error = %undo, "could not undo an add whose password failed");
+            }
+            return Err(e);
+        }
+        self.state().mark_dirty(&object.anchor);
+        self.state().space.upsert(object.clone());
+        Ok(Arc::new(object))
+    }
+
+    /// PATCH: apply the operations to the resource, export what changed (or delete, per the
+    /// disable flow), then record the new state. A PATCH that changes nothing exports nothing.
+    pub async fn patch(
+        &self,
+        id: &str,
+        ops: &[PatchOp],
+        if_match: Option<&str>,
+        base: &str,
+    ) -> Result<PatchOutcome, RuntimeError> {
+        self.runtime.check_available()?;
+        let _guard = self.state().locks.lock(id).await;
+        let current = self.lookup(id)?;
+        self.check_version(&current, if_match)?;
+        let mut resource = self.mapping().to_resource(&current, base, self.runtime);
+        apply_patch(&mut resource, ops)?;
+        self.apply_resource(current, &resource).await
+    }
+
+    /// PUT: replace the resource with `resource` (attributes it leaves out are cleared).
+    pub async fn replace(
+        &self,
+        id: &str,
+        resource: &Json,
+        if_match: Option<&str>,
+    ) -> Result<PatchOutcome, RuntimeError> {
+        self.runtime.check_available()?;
+        let _guard = self.state().locks.lock(id).await;
+        let current = self.lookup(id)?;
+        self.check_version(&current, if_match)?;
+        self.apply_resource(current, resource).await
+    }
+
+    /// `If-Match`: the client's version must be the current one.
+    fn check_version(
+        &self,
+        current: &CsObject,
+        if_match: Option<&str>,
+    ) -> Result<(), RuntimeError> {
+        match if_match {
+            Some(wanted)
+                if wanted.trim() != "*"
+                    && !wanted
+                        .split(',')
+                        .any(|v| v.trim() == mapping::etag(current)) =>
+            {
+                Err(RuntimeError::VersionMismatch {
+                    id: current.anchor.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Make the object look like `resource`: export what changed (or delete, per the disable
+    /// flow), then record the new state. A resource that changes nothing exports nothing.
+    /// The caller holds the object's lock.
+    async fn apply_resource(
+        &self,
+        current: Arc<CsObject>,
+        resource: &Json,
+    ) -> Result<PatchOutcome, RuntimeError> {
+        let anchor_scim = self.mapping().anchor_scim();
+        if get_ci(resource, anchor_scim).and_then(Json::as_str) != Some(current.anchor.as_str()) {
+            return Err(MappingError::Mutability(format!(
+                "{anchor_scim} is the anchor and cannot be changed"
+            ))
+            .into());
+        }
+        if self.t().config.disable == DisableFlow::Delete && ResourceMapping::is_deactivated(resource)?
+        {
+            self.delete_locked(&current).await?;
+            return Ok(PatchOutcome::Deleted);
+        }
+        let (anchor_value, mut wanted) =
+            self.mapping()
+                .from_resource(resource, self.runtime, Some(&current))?;
+        if let Some(dn) = wanted.remove(DN_ATTRIBUTE) {
+            if dn.first().is_some_and(|d| !d.to_string().eq_ignore_ascii_case(&current.dn)) {
+                return Err(MappingError::Mutability(format!(
+                    "{DN_ATTRIBUTE}: the DN is set when the object is created and cannot be changed"
+                ))
+                .into());
+            }
+        }
+        let changes = self.diff(&current, &wanted);
+        // A password in a PATCH or PUT is set through the password call, never stored.
+        self.set_initial_password(&current, resource).await?;
+        if changes.is_empty() {
+            return Ok(PatchOutcome::Updated(current));
+        }
+        let (modification, exported) = if self.runtime.capabilities.export_type == ExportType::ObjectReplace
+        {
+            let all = self
+                .mapping()
+                .managed_attributes()
+                .map(|a| match wanted.get(a) {
+                    Some(v) => AttributeChange::set(a, AttributeModification::Replace, v.clone()),
+                    None => AttributeChange::delete(a),
+                })
+                .collect();
+            (ObjectModification::Replace, all)
+        } else {
+            (ObjectModification::Update, changes.clone())
+        };
+        self.export_entry(modification, &anchor_value, &current.dn, exported)
+            .await?;
+        let mut merged: Attributes = current
+            .attributes
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect();
+        for change in &changes {
+            match change.modification {
+                AttributeModification::Delete => {
+                    merged.remove(&change.name);
+                }
+                _ => {
+                    merged.insert(
+                        change.name.clone(),
+                        change.added_values().cloned().collect(),
+                    );
+                }
+            }
+        }
+        let object = self
+            .state()
+            .space
+            .object(current.anchor.clone(), current.dn.clone(), merged);
+        self.state().space.upsert(object.clone());
+        Ok(PatchOutcome::Updated(Arc::new(object)))
+    }
+
+    fn diff(&self, current: &CsObject, wanted: &Attributes) -> Vec<AttributeChange> {
+        self.mapping()
+            .managed_attributes()
+            .filter_map(|a| {
+                let old = current.get(a).unwrap_or(&[]);
+                match wanted.get(a) {
+                    Some(new) if new.as_slice() != old => Some(AttributeChange::set(
+                        a,
+                        AttributeModification::Replace,
+                        new.clone(),
+                    )),
+                    None if !old.is_empty() => Some(AttributeChange::delete(a)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// DELETE, per the delete flow.
+    pub async fn delete(&self, id: &str, if_match: Option<&str>) -> Result<(), RuntimeError> {
+        self.runtime.check_available()?;
+        let _guard = self.state().locks.lock(id).await;
+        let current = self.lookup(id)?;
+        self.check_version(&current, if_match)?;
+        match self.t().config.delete {
+            DeleteFlow::None => Ok(()),
+            DeleteFlow::Delete => self.delete_locked(&current).await,
+        }
+    }
+
+    async fn delete_locked(&self, current: &CsObject) -> Result<(), RuntimeError> {
+        let anchor_value = current
+            .get(self.mapping().anchor())
+            .and_then(|v| v.first().cloned())
+            .unwrap_or_else(|| Value::String(current.anchor.clone()));
+        match self
+            .export_entry(
+                ObjectModification::Delete,
+                &anchor_value,
+                &current.dn,
+                Vec::new(),
+            )
+            .await
+        {
+            Ok(_) => {
+                self.state().mark_dirty(&current.anchor);
+                self.state().space.remove(&current.anchor);
+                Ok(())
+            }
+            Err(RuntimeError::Export {
+                kind: ExportErrorKind::NoSuchObject,
+                ..
+            }) => {
+                // The target had already lost it: the connector space was stale.
+                self.state().space.remove(&current.anchor);
+                Err(RuntimeError::NotFound {
+                    id: current.anchor.clone(),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// If the connector takes passwords and `resource` carries one, set it on `object` through
+    /// the plugin's password call. The password is never logged or stored.
+    async fn set_initial_password(
+        &self,
+        object: &CsObject,
+        resource: &Json,
+    ) -> Result<(), RuntimeError> {
+        let Some(attribute) = &self.t().config.password_attribute else {
+            return Ok(());
+        };
+        let Some(password) = mapping::string_at(resource, attribute) else {
+            return Ok(());
+        };
+        let target = PasswordTarget {
+            object_type: self.mapping().object_type().to_string(),
+            dn: object.dn.clone(),
+            anchor: vec![AnchorAttribute {
+                name: self.mapping().anchor().to_string(),
+                value: object
+                    .get(self.mapping().anchor())
+                    .and_then(|v| v.first().cloned())
+                    .unwrap_or_else(|| Value::String(object.anchor.clone())),
+            }],
+        };
+        let (plugin, parameters, secret) = (
+            self.runtime.plugin.clone(),
+            self.runtime.parameters.clone(),
+            Secret::new(password),
+        );
+        self.runtime.calls
+            .run("set_password", move || {
+                plugin.set_password(&parameters, &target, &secret, PasswordOptions::default())
+            })
+            .await
+            .map_err(|e| RuntimeError::Password(Box::new(e)))
+    }
+
+    /// Export one entry; a per-entry failure becomes [`RuntimeError::Export`]. Returns the
+    /// anchor values the target assigned, if any.
+    async fn export_entry(
+        &self,
+        modification: ObjectModification,
+        anchor: &Value,
+        dn: &str,
+        changes: Vec<AttributeChange>,
+    ) -> Result<Vec<AnchorAttribute>, RuntimeError> {
+        let entry = CsEntryChange {
+            identifier: String::new(),
+            object_type: self.mapping().object_type().to_string(),
+            dn: dn.to_string(),
+            modification,
+            anchor: vec![AnchorAttribute {
+                name: self.mapping().anchor().to_string(),
+                value: anchor.clone(),
+            }],
+            changes,
+        };
+        let result = self.runtime.export.export(entry).await?;
+        match result.error {
+            None => Ok(result.anchor),
+            Some(e) => {
+                tracing::warn!(connector = %self.runtime.config.name, ?modification, kind = ?e.kind, message = %e.message, "export refused");
+                Err(RuntimeError::Export {
+                    kind: e.kind,
+                    message: e.message,
+                })
+            }
+        }
+    }
+
+}
+
+/// Sort by the query's `sortBy` (stable: equal keys keep their order), if it has one.
+pub fn sort_resources(resources: &mut [Json], query: &ListQuery) {
+    let Some(path) = &query.sort_by else {
+        return;
+    };
+    resources.sort_by(|a, b| {
+        let order = ecma_scim::query::compare_sort_values(
+            ecma_scim::query::sort_value(a, path),
+            ecma_scim::query::sort_value(b, path),
+        );
+        if query.descending {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+}
