@@ -395,7 +395,10 @@ impl ConnectorConfig {
                 if let Some((key, value)) = clash {
                     return Err(bad(
                         &format!("{prefix}{key}"),
-                        format!("`{value}` is already used by resource type {}", earlier.name),
+                        format!(
+                            "`{value}` is already used by resource type {}",
+                            earlier.name
+                        ),
                     ));
                 }
             }
@@ -459,7 +462,8 @@ fn resource_type(
     kind: ResourceKind,
     raw: TypeFields,
 ) -> Result<ResourceTypeConfig, ConfigError> {
-    let bad = |key: &str, message: String| ConfigError::invalid(file, format!("{prefix}{key}"), message);
+    let bad =
+        |key: &str, message: String| ConfigError::invalid(file, format!("{prefix}{key}"), message);
     for (key, value) in [
         ("name", &raw.name),
         ("object_type", &raw.object_type),
@@ -490,7 +494,11 @@ fn resource_type(
         .to_string()
     });
     let reserved = ["id", "meta", "schemas", "active", "members"];
-    if !valid_name(&anchor_scim) || reserved.iter().any(|r| r.eq_ignore_ascii_case(&anchor_scim)) {
+    if !valid_name(&anchor_scim)
+        || reserved
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&anchor_scim))
+    {
         return Err(bad(
             "anchor_scim",
             format!("`{anchor_scim}` must be a top-level SCIM attribute such as userName, displayName or externalId"),
@@ -552,9 +560,7 @@ fn resource_type(
             if seen.contains(&attribute) {
                 return Err(bad(
                     "deprovisioning.disable_attribute",
-                    format!(
-                        "`{attribute}` is also a selected attribute; the disable flow owns it"
-                    ),
+                    format!("`{attribute}` is also a selected attribute; the disable flow owns it"),
                 ));
             }
             DisableFlow::SetAttribute { attribute }
@@ -714,14 +720,25 @@ mod tests {
         let [users, groups, devices] = c.resource_types.as_slice() else {
             panic!("three resource types expected: {:?}", c.resource_types);
         };
-        assert_eq!((users.kind, users.endpoint.as_str()), (ResourceKind::User, "Users"));
         assert_eq!(
-            (groups.kind, groups.endpoint.as_str(), groups.anchor_scim.as_str()),
+            (users.kind, users.endpoint.as_str()),
+            (ResourceKind::User, "Users")
+        );
+        assert_eq!(
+            (
+                groups.kind,
+                groups.endpoint.as_str(),
+                groups.anchor_scim.as_str()
+            ),
             (ResourceKind::Group, "Groups", "displayName")
         );
         assert_eq!(groups.attributes[0].scim.as_deref(), Some("members"));
         assert_eq!(
-            (devices.kind, devices.endpoint.as_str(), devices.anchor_scim.as_str()),
+            (
+                devices.kind,
+                devices.endpoint.as_str(),
+                devices.anchor_scim.as_str()
+            ),
             (ResourceKind::Custom, "Machines", "externalId")
         );
     }

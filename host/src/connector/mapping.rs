@@ -301,11 +301,12 @@ impl ResourceMapping {
                     if taken {
                         return Err(fail(
                             &format!("attributes[{i}].scim"),
-                            format!("`{path}` is managed by the host (the anchor or the disable flow)"),
+                            format!(
+                                "`{path}` is managed by the host (the anchor or the disable flow)"
+                            ),
                         ));
                     }
-                    if is_complex_reference(&target) && attribute_type != AttributeType::Reference
-                    {
+                    if is_complex_reference(&target) && attribute_type != AttributeType::Reference {
                         return Err(fail(
                             &format!("attributes[{i}].scim"),
                             format!("`{path}` holds references; `{}` is of type {attribute_type:?}, not Reference", a.name),
@@ -324,7 +325,9 @@ impl ResourceMapping {
         // The query attribute is always exposed, so Entra can match on it. The anchor already
         // is: it is `id` and the anchor's SCIM attribute.
         if config.query_attribute != config.anchor
-            && !attributes.iter().any(|m| m.attribute == config.query_attribute)
+            && !attributes
+                .iter()
+                .any(|m| m.attribute == config.query_attribute)
         {
             if let Some((attribute_type, multi_valued)) =
                 type_of(object_type, &config.query_attribute)
@@ -539,12 +542,7 @@ impl ResourceMapping {
     }
 
     /// The SCIM resource for `object`. `base` is `https://host/ecma2host_x/scim`.
-    pub fn to_resource(
-        &self,
-        object: &CsObject,
-        base: &str,
-        refs: &dyn ReferenceResolver,
-    ) -> Json {
+    pub fn to_resource(&self, object: &CsObject, base: &str, refs: &dyn ReferenceResolver) -> Json {
         let mut resource = Map::new();
         let mut schemas = vec![Json::String(self.core_schema.clone())];
         resource.insert("id".into(), Json::String(object.anchor.clone()));
@@ -718,9 +716,7 @@ impl ResourceMapping {
             };
             let scim_name = match &m.target {
                 Target::Extension => format!("{}:{}", self.extension_urn, m.attribute),
-                Target::Core(CoreTarget {
-                    urn, name, sub, ..
-                }) => {
+                Target::Core(CoreTarget { urn, name, sub, .. }) => {
                     let path = match sub {
                         None => name.clone(),
                         Some(sub) => format!("{name}.{sub}"),
@@ -735,8 +731,11 @@ impl ResourceMapping {
                 if m.attribute_type != AttributeType::Reference {
                     return json_to_value(unwrap_value_object(item), m.attribute_type, &scim_name);
                 }
-                let (id, hint) = reference_id(item)
-                    .ok_or_else(|| MappingError::InvalidValue(format!("{scim_name}: expected a reference with a `value`, got {item}")))?;
+                let (id, hint) = reference_id(item).ok_or_else(|| {
+                    MappingError::InvalidValue(format!(
+                        "{scim_name}: expected a reference with a `value`, got {item}"
+                    ))
+                })?;
                 if let Some(value) = refs.to_connector(&id, hint.as_deref()) {
                     return Ok(value);
                 }
@@ -755,10 +754,9 @@ impl ResourceMapping {
             };
             let values = match found {
                 None | Some(Json::Null) => continue,
-                Some(Json::Array(items)) if m.multi_valued => items
-                    .iter()
-                    .map(convert)
-                    .collect::<Result<Vec<_>, _>>()?,
+                Some(Json::Array(items)) if m.multi_valued => {
+                    items.iter().map(convert).collect::<Result<Vec<_>, _>>()?
+                }
                 Some(Json::Array(items)) if items.len() <= 1 => match items.first() {
                     Some(i) => vec![convert(i)?],
                     None => continue,
@@ -1040,7 +1038,10 @@ mod tests {
         }
     }
 
-    fn build(config: &ResourceTypeConfig, schema: &Schema) -> Result<ResourceMapping, MappingBuildError> {
+    fn build(
+        config: &ResourceTypeConfig,
+        schema: &Schema,
+    ) -> Result<ResourceMapping, MappingBuildError> {
         ResourceMapping::build("demo.toml", "", config, schema)
     }
 
@@ -1055,7 +1056,9 @@ mod tests {
             "name": {"givenName": "Alice"},
             ext.clone(): {"AzureID": "guid-1", "Dept.Code": "D1", "Age": "42"},
         });
-        let (anchor, attrs) = mapping.from_resource(&resource, &NoReferences, None).unwrap();
+        let (anchor, attrs) = mapping
+            .from_resource(&resource, &NoReferences, None)
+            .unwrap();
         assert_eq!(anchor, Value::String("alice".into()));
         assert_eq!(attrs["Age"], vec![Value::Integer(42)]);
         assert_eq!(attrs["IsActive"], vec![Value::Boolean(false)]);
@@ -1098,7 +1101,9 @@ mod tests {
             "userName": "alice",
             "emails": [{"type": "Work", "value": "a@work"}, {"type": "home", "value": "a@home"}, {"type": "other", "value": "x"}]
         });
-        let (_, attrs) = mapping.from_resource(&resource, &NoReferences, None).unwrap();
+        let (_, attrs) = mapping
+            .from_resource(&resource, &NoReferences, None)
+            .unwrap();
         assert_eq!(attrs["Mail"], vec![Value::String("a@work".into())]);
         assert_eq!(attrs["Home"], vec![Value::String("a@home".into())]);
         let space = ConnectorSpace::new("AzureID");
@@ -1117,9 +1122,15 @@ mod tests {
     fn wrong_types_and_missing_user_name_are_invalid_values() {
         let mapping = build(&config(), &schema()).unwrap();
         let ext = mapping.extension_urn().to_string();
-        assert!(mapping.from_resource(&json!({"active": true}), &NoReferences, None).is_err());
+        assert!(mapping
+            .from_resource(&json!({"active": true}), &NoReferences, None)
+            .is_err());
         let err = mapping
-            .from_resource(&json!({"userName": "a", ext: {"Age": "old"}}), &NoReferences, None)
+            .from_resource(
+                &json!({"userName": "a", ext: {"Age": "old"}}),
+                &NoReferences,
+                None,
+            )
             .unwrap_err();
         assert!(err.to_string().contains("Age"), "{err}");
     }
@@ -1131,9 +1142,7 @@ mod tests {
             name: "Nope".into(),
             scim: None,
         });
-        let err = build(&c, &schema())
-            .unwrap_err()
-            .to_string();
+        let err = build(&c, &schema()).unwrap_err().to_string();
         assert!(
             err.contains("attributes[4].name") && err.contains("Nope"),
             "{err}"
@@ -1142,9 +1151,7 @@ mod tests {
         c.disable = DisableFlow::SetAttribute {
             attribute: "FirstName".into(),
         };
-        let err = build(&c, &schema())
-            .unwrap_err()
-            .to_string();
+        let err = build(&c, &schema()).unwrap_err().to_string();
         assert!(
             err.contains("disable_attribute") && err.contains("boolean"),
             "{err}"
@@ -1247,7 +1254,10 @@ mod tests {
         assert_eq!(anchor, Value::String("Sales".into()));
         assert_eq!(
             attrs["Member"],
-            vec![Value::Reference("CN=alice".into()), Value::Reference("CN=bob".into())]
+            vec![
+                Value::Reference("CN=alice".into()),
+                Value::Reference("CN=bob".into())
+            ]
         );
         assert_eq!(attrs["Photo"], vec![Value::Binary(vec![0, 1, 2, 255])]);
         assert_eq!(attrs["Tags"].len(), 2);
@@ -1271,9 +1281,12 @@ mod tests {
         assert_eq!(again["Member"], object.get("Member").unwrap());
 
         let unknown = json!({"displayName": "Sales", "members": [{"value": "carol"}]});
-        let err = mapping.from_resource(&unknown, &TwoUsers, None).unwrap_err();
+        let err = mapping
+            .from_resource(&unknown, &TwoUsers, None)
+            .unwrap_err();
         assert!(err.to_string().contains("carol"), "{err}");
-        let wrong_type = json!({"displayName": "Sales", "members": [{"value": "alice", "type": "Group"}]});
+        let wrong_type =
+            json!({"displayName": "Sales", "members": [{"value": "alice", "type": "Group"}]});
         assert!(mapping.from_resource(&wrong_type, &TwoUsers, None).is_err());
     }
 
@@ -1284,11 +1297,16 @@ mod tests {
         let object = space.object(
             "Sales".into(),
             "CN=Sales".into(),
-            [("Member".to_string(), vec![Value::Reference("CN=gone".into())])],
+            [(
+                "Member".to_string(),
+                vec![Value::Reference("CN=gone".into())],
+            )],
         );
         let back = mapping.to_resource(&object, "https://h/x/scim", &TwoUsers);
         assert_eq!(back["members"], json!([{"value": "CN=gone"}]));
-        let (_, attrs) = mapping.from_resource(&back, &TwoUsers, Some(&object)).unwrap();
+        let (_, attrs) = mapping
+            .from_resource(&back, &TwoUsers, Some(&object))
+            .unwrap();
         assert_eq!(attrs["Member"], vec![Value::Reference("CN=gone".into())]);
     }
 
@@ -1325,7 +1343,10 @@ mod tests {
         let (_, attrs) = mapping.from_resource(&resource, &TwoUsers, None).unwrap();
         assert_eq!(attrs["Boss"], vec![Value::Reference("CN=alice".into())]);
         assert_eq!(attrs["Number"], vec![Value::Integer(7)]);
-        assert_eq!(mapping.dn_for("carol", &attrs), "CN=carol,OU=Staff,DC=contoso");
+        assert_eq!(
+            mapping.dn_for("carol", &attrs),
+            "CN=carol,OU=Staff,DC=contoso"
+        );
         assert!(!mapping.managed_attributes().any(|a| a == DN_ATTRIBUTE));
 
         let space = ConnectorSpace::new("AzureID");

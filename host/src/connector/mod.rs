@@ -552,7 +552,8 @@ impl ConnectorRuntime {
             let (entries, watermark) = result?;
             for (index, state) in self.shared.spaces.iter().enumerate() {
                 for object in state.space.snapshot() {
-                    if !seen[index].contains(&object.anchor) && !dirty[index].contains(&object.anchor)
+                    if !seen[index].contains(&object.anchor)
+                        && !dirty[index].contains(&object.anchor)
                     {
                         state.space.remove(&object.anchor);
                         report.removed += 1;

@@ -145,8 +145,7 @@ impl<'a> Resources<'a> {
     pub async fn create(&self, resource: &Json) -> Result<Arc<CsObject>, RuntimeError> {
         self.runtime.check_available()?;
         let (anchor_value, mut attributes) =
-            self.mapping()
-                .from_resource(resource, self.runtime, None)?;
+            self.mapping().from_resource(resource, self.runtime, None)?;
         let anchor = ResourceMapping::anchor_string(&anchor_value);
         let _guard = self.state().locks.lock(&anchor).await;
         if self.state().space.contains(&anchor)
@@ -256,7 +255,8 @@ impl<'a> Resources<'a> {
             ))
             .into());
         }
-        if self.t().config.disable == DisableFlow::Delete && ResourceMapping::is_deactivated(resource)?
+        if self.t().config.disable == DisableFlow::Delete
+            && ResourceMapping::is_deactivated(resource)?
         {
             self.delete_locked(&current).await?;
             return Ok(PatchOutcome::Deleted);
@@ -265,7 +265,10 @@ impl<'a> Resources<'a> {
             self.mapping()
                 .from_resource(resource, self.runtime, Some(&current))?;
         if let Some(dn) = wanted.remove(DN_ATTRIBUTE) {
-            if dn.first().is_some_and(|d| !d.to_string().eq_ignore_ascii_case(&current.dn)) {
+            if dn
+                .first()
+                .is_some_and(|d| !d.to_string().eq_ignore_ascii_case(&current.dn))
+            {
                 return Err(MappingError::Mutability(format!(
                     "{DN_ATTRIBUTE}: the DN is set when the object is created and cannot be changed"
                 ))
@@ -278,7 +281,8 @@ impl<'a> Resources<'a> {
         if changes.is_empty() {
             return Ok(PatchOutcome::Updated(current));
         }
-        let (modification, exported) = if self.runtime.capabilities.export_type == ExportType::ObjectReplace
+        let (modification, exported) = if self.runtime.capabilities.export_type
+            == ExportType::ObjectReplace
         {
             let all = self
                 .mapping()
@@ -412,7 +416,8 @@ impl<'a> Resources<'a> {
             self.runtime.parameters.clone(),
             Secret::new(password),
         );
-        self.runtime.calls
+        self.runtime
+            .calls
             .run("set_password", move || {
                 plugin.set_password(&parameters, &target, &secret, PasswordOptions::default())
             })
@@ -452,7 +457,6 @@ impl<'a> Resources<'a> {
             }
         }
     }
-
 }
 
 /// Sort by the query's `sortBy` (stable: equal keys keep their order), if it has one.

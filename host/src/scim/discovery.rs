@@ -121,9 +121,8 @@ fn attribute(
 /// A complex reference (`members`, `manager`): `value`, `$ref` and, for `members`, `type`,
 /// as RFC 7643 §4.2 and §8.7.1 define them. `types` are the resource types it may name.
 fn complex_reference(name: &str, multi_valued: bool, description: &str, types: &[&str]) -> Json {
-    let sub = |name: &str, t: AttributeType| {
-        attribute(name, t, false, name, false, "immutable", "none")
-    };
+    let sub =
+        |name: &str, t: AttributeType| attribute(name, t, false, name, false, "immutable", "none");
     let mut reference = sub("$ref", AttributeType::Reference);
     reference["referenceTypes"] = json!(types);
     let mut subs = vec![sub("value", AttributeType::String), reference];

@@ -401,9 +401,7 @@ pub async fn patch(
     let request = ListRequest::from_query(&query)?;
     let body = parse_body(&body)?;
     let ops = parse_patch(&body).map_err(RuntimeError::from)?;
-    let outcome = r
-        .patch(&id, &ops, if_match(&headers), &tenant.base)
-        .await?;
+    let outcome = r.patch(&id, &ops, if_match(&headers), &tenant.base).await?;
     let asked = !request.attributes.is_empty() || !request.excluded.is_empty();
     match outcome {
         PatchOutcome::Updated(object) if r.mapping().kind() == ResourceKind::Group && !asked => {

@@ -29,6 +29,7 @@ async fn full_sync_reconciles_added_changed_and_removed_rows() {
     )
     .await;
     sql(&host, "DELETE FROM Employees WHERE Login = 'megan.bowen'").await;
+    sql(&host, "DELETE FROM GroupMembers WHERE GroupName = 'Retail'").await;
     // Before the sync the connector space still answers with what it imported.
     let (status, _) = host
         .send(Method::GET, "demo", "/Users/megan.bowen", &t, None)
@@ -59,8 +60,14 @@ async fn full_sync_reconciles_added_changed_and_removed_rows() {
     let report = report.unwrap();
     assert_eq!(
         (report.kind, report.entries, report.upserted, report.removed),
-        ("full", 3, 2, 1)
+        // Three users and two groups read; new.hire, alex.wilber and Retail changed.
+        ("full", 5, 3, 1)
     );
+    let (_, body) = host
+        .send(Method::GET, "demo", "/Groups/Retail", &t, None)
+        .await;
+    assert_eq!(body["displayName"], "Retail");
+    assert!(body.get("members").is_none(), "{body}");
 
     let (status, body) = host
         .send(Method::GET, "demo", "/Users/new.hire", &t, None)

@@ -299,7 +299,8 @@ async fn the_connector_space_is_visible_behind_the_token() {
         .send(Method::GET, "demo", "/cache?count=2", &host.token, None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["totalResults"], 3);
+    // Three users, then two groups.
+    assert_eq!(body["totalResults"], 5);
     assert_eq!(body["itemsPerPage"], 2);
     let first = &body["Resources"][0];
     assert_eq!(first["anchor"], "adele.vance");

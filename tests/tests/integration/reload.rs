@@ -180,7 +180,8 @@ async fn a_config_change_reloads_and_reuses_the_loaded_library() {
         status["versions_loaded"], 1,
         "the unchanged library is reused: {status}"
     );
-    assert_eq!(status["objects"], 3, "the connector space is carried over");
+    // Three users and two groups.
+    assert_eq!(status["objects"], 5, "the connector space is carried over");
     let (code, _) = host
         .send(Method::GET, "demo", "/Users/megan.bowen", &host.token, None)
         .await;
@@ -208,7 +209,7 @@ async fn status_and_metrics_report_loaded_versions() {
     let host = TestHost::start().await;
     let status = host.status("demo").await;
     assert_eq!(status["state"], "ready");
-    assert_eq!(status["objects"], 3);
+    assert_eq!(status["objects"], 5);
     assert_eq!(status["plugin"], "sql");
     let addr = host.host.as_ref().unwrap().admin_addr.unwrap();
     let metrics = host
