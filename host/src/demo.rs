@@ -142,12 +142,26 @@ async fn seed_database(path: &Path) -> Result<(), DemoError> {
             LastName TEXT,
             Email TEXT,
             Department TEXT,
-            IsActive BOOLEAN NOT NULL DEFAULT 1
+            IsActive BOOLEAN NOT NULL DEFAULT 1,
+            Manager TEXT
         )",
     )
     .execute(&mut conn)
     .await
     .map_err(db_err)?;
+    // Demo folders made before the Manager column existed get it now.
+    let (has_manager,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM pragma_table_info('Employees') WHERE name = 'Manager'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .map_err(db_err)?;
+    if has_manager == 0 {
+        sqlx::query("ALTER TABLE Employees ADD COLUMN Manager TEXT")
+            .execute(&mut conn)
+            .await
+            .map_err(db_err)?;
+    }
     // Groups, and their members in a child table (one row per member, the user's Login).
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS Groups (
@@ -209,6 +223,10 @@ async fn seed_database(path: &Path) -> Result<(), DemoError> {
                 .await
                 .map_err(db_err)?;
         }
+        sqlx::query("UPDATE Employees SET Manager = 'adele.vance' WHERE Login = 'megan.bowen'")
+            .execute(&mut conn)
+            .await
+            .map_err(db_err)?;
         for (group, description) in [("Retail", "Shop staff"), ("Marketing", "Campaigns")] {
             sqlx::query("INSERT INTO Groups (GroupName, Description) VALUES (?, ?)")
                 .bind(group)
@@ -269,6 +287,11 @@ name = "Email"
 [[attributes]]
 name = "Department"
 
+# The manager's Login; SCIM shows the manager's id and location.
+[[attributes]]
+name = "Manager"
+scim = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"
+
 [run_profiles]
 export = true
 full_import = true
@@ -322,6 +345,7 @@ object_types = "User,Group"
 "Group:GroupMembers:value_column" = "Member"
 
 [parameters.schema4]
+"User:Manager:type" = "Reference"
 "Group:Member:type" = "Reference"
 "#,
         hash = toml_string(token_hash),

@@ -570,7 +570,7 @@ impl ResourceMapping {
             };
             let complex = matches!(&m.target, Target::Core(t) if is_complex_reference(t));
             let render = |v: &Value| match (v, complex) {
-                (Value::Reference(_), true) => reference_object(v, refs, base),
+                (Value::Reference(_), true) => reference_object(v, refs, base, m.multi_valued),
                 // A plain SCIM reference is a URI: the referenced resource's location.
                 (Value::Reference(raw), false) => Json::String(
                     refs.to_scim(v)
@@ -823,14 +823,21 @@ impl ResourceMapping {
     }
 }
 
-/// A reference value as `{value, $ref, type}` (or `{value}` when the host cannot resolve it).
-fn reference_object(value: &Value, refs: &dyn ReferenceResolver, base: &str) -> Json {
+/// A reference value as `{value, $ref}`, plus `type` in a multi-valued one (`members`), as
+/// RFC 7643 §4.2 and §4.3 shape them; `{value}` when the host cannot resolve it.
+fn reference_object(
+    value: &Value,
+    refs: &dyn ReferenceResolver,
+    base: &str,
+    with_type: bool,
+) -> Json {
     match refs.to_scim(value) {
-        Some(t) => json!({
+        Some(t) if with_type => json!({
             "$ref": t.location(base),
             "value": t.id,
             "type": t.resource_type,
         }),
+        Some(t) => json!({"$ref": t.location(base), "value": t.id}),
         None => json!({ "value": value.to_string() }),
     }
 }
@@ -1358,7 +1365,7 @@ mod tests {
         let back = mapping.to_resource(&object, "https://h/x/scim", &TwoUsers);
         assert_eq!(
             back[SCHEMA_ENTERPRISE_USER]["manager"],
-            json!({"value": "alice", "$ref": "https://h/x/scim/Users/alice", "type": "User"})
+            json!({"value": "alice", "$ref": "https://h/x/scim/Users/alice"})
         );
         assert_eq!(back[SCHEMA_ENTERPRISE_USER]["employeeNumber"], 7);
         assert_eq!(back[&ext][DN_ATTRIBUTE], "CN=carol,OU=Staff,DC=contoso");

@@ -6,6 +6,24 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 const EXT: &str = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// The Manager column of one Employees row.
+async fn manager_of(host: &TestHost, login: &str) -> Option<String> {
+    use sqlx::Connection;
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", host.database().display()))
+            .await
+            .unwrap();
+    let (manager,): (Option<String>,) =
+        sqlx::query_as("SELECT Manager FROM Employees WHERE Login = ?")
+            .bind(login)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    conn.close().await.unwrap();
+    manager
+}
 
 #[tokio::test]
 async fn entra_provisioning_sequence() {
@@ -107,6 +125,50 @@ async fn entra_provisioning_sequence() {
         "{rows:?}"
     );
 
+    // 5b. Entra sets the manager as a bare id in the enterprise extension; the row holds the
+    // manager's Login and SCIM shows the manager's id and location.
+    let manager = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": "adele.vance"}]
+    })
+    .to_string();
+    let (status, body) = host
+        .send(
+            Method::PATCH,
+            "demo",
+            "/Users/isaiah.langer",
+            &t,
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[ENTERPRISE]["manager"]["value"], "adele.vance");
+    assert!(body[ENTERPRISE]["manager"]["$ref"]
+        .as_str()
+        .unwrap()
+        .ends_with("/ecma2host_demo/scim/Users/adele.vance"));
+    assert_eq!(
+        manager_of(&host, "isaiah.langer").await.as_deref(),
+        Some("adele.vance")
+    );
+    // A manager the host does not know is refused, and the row keeps its manager.
+    let unknown = manager.replace("adele.vance", "nobody.here");
+    let (status, body) = host
+        .send(
+            Method::PATCH,
+            "demo",
+            "/Users/isaiah.langer",
+            &t,
+            Some(&unknown),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "invalidValue");
+    assert_eq!(
+        manager_of(&host, "isaiah.langer").await.as_deref(),
+        Some("adele.vance")
+    );
+
     // 6. PATCH active to "False": the disable flow sets IsActive.
     let disable = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -159,8 +221,18 @@ async fn discovery_describes_the_connector() {
     let (_, types) = host
         .send(Method::GET, "demo", "/ResourceTypes", &t, None)
         .await;
+    assert_eq!(types["totalResults"], 2);
     assert_eq!(types["Resources"][0]["endpoint"], "/Users");
     assert_eq!(types["Resources"][0]["schemaExtensions"][0]["schema"], EXT);
+    assert_eq!(
+        types["Resources"][0]["schemaExtensions"][1]["schema"],
+        ENTERPRISE
+    );
+    assert_eq!(types["Resources"][1]["endpoint"], "/Groups");
+    assert_eq!(
+        types["Resources"][1]["schema"],
+        "urn:ietf:params:scim:schemas:core:2.0:Group"
+    );
 
     let (_, schemas) = host.send(Method::GET, "demo", "/Schemas", &t, None).await;
     let ext = schemas["Resources"]
@@ -188,6 +260,35 @@ async fn discovery_describes_the_connector() {
     assert!(
         !names.contains(&"IsActive"),
         "the disable flow owns IsActive; it is exposed as active"
+    );
+    // Group members are a complex reference to users or groups, as RFC 7643 §8.7.1 has it.
+    let group = schemas["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "urn:ietf:params:scim:schemas:core:2.0:Group")
+        .unwrap();
+    let members = group["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "members")
+        .unwrap();
+    assert_eq!(members["multiValued"], true);
+    let subs: Vec<&str> = members["subAttributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, ["value", "$ref", "type"]);
+    assert_eq!(
+        members["subAttributes"][1]["referenceTypes"],
+        json!(["User", "Group"])
+    );
+    assert!(
+        !serde_json::to_string(&schemas).unwrap().contains("null"),
+        "discovery documents have no nulls"
     );
     host.stop().await;
 }
