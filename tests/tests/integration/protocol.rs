@@ -327,7 +327,10 @@ async fn bulk_runs_operations_in_order_with_bulk_id_references() {
             {"method": "POST", "path": "/Users", "bulkId": "dup",
              "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "adele.vance"}},
             {"method": "DELETE", "path": "/Users/megan.bowen"},
-            {"method": "PATCH", "path": "/Users/bulkId:unknown", "data": {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "active"}]}}
+            {"method": "PATCH", "path": "/Users/bulkId:unknown", "data": {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "active"}]}},
+            // A group whose member is the user this request created.
+            {"method": "POST", "path": "/Groups", "bulkId": "g1",
+             "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Bulk Team", "members": [{"value": "bulkId:b1"}]}}
         ]
     })
     .to_string();
@@ -345,7 +348,23 @@ async fn bulk_runs_operations_in_order_with_bulk_id_references() {
         .iter()
         .map(|o| o["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, ["201", "200", "409", "204", "400"], "{body}");
+    assert_eq!(
+        statuses,
+        ["201", "200", "409", "204", "400", "201"],
+        "{body}"
+    );
+    assert!(body["Operations"][5]["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("/Groups/Bulk%20Team"));
+    assert_eq!(
+        scalar(
+            &host,
+            "SELECT COUNT(*) FROM GroupMembers WHERE GroupName = 'Bulk Team' AND Member = 'bulk.one'"
+        )
+        .await,
+        1
+    );
     assert_eq!(body["Operations"][0]["bulkId"], "b1");
     assert!(body["Operations"][0]["location"]
         .as_str()
