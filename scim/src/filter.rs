@@ -8,7 +8,8 @@
 //! Attribute paths follow one project-specific rule on top of the RFC: below the ECMA2Host extension
 //! URN ([`crate::wire::ECMA_EXTENSION_PREFIX`]) attribute names are connector attribute names, which
 //! may contain `.`, so the whole remainder after the last `:` is the name and there is no
-//! sub-attribute.
+//! sub-attribute. They may contain `[...]` too (`Phone[2]`): brackets after such a name belong to
+//! the name unless what they hold parses as a value filter (`Tags[value eq "x"]`).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -257,7 +258,17 @@ fn is_ecma_attr_name(s: &str) -> bool {
     !s.is_empty()
         && !s
             .chars()
-            .any(|c| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '"' | ':'))
+            .any(|c| c.is_whitespace() || matches!(c, '(' | ')' | '"' | ':'))
+}
+
+/// Whether `word` (a path being lexed) names an ECMA2Host extension attribute, whose name may
+/// go on with brackets.
+fn is_ecma_word(word: &str) -> bool {
+    word.get(..crate::wire::ECMA_EXTENSION_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(crate::wire::ECMA_EXTENSION_PREFIX))
+        && word
+            .rfind(':')
+            .is_some_and(|i| i >= crate::wire::ECMA_EXTENSION_PREFIX.len())
 }
 
 fn parse_attr_path(s: &str, pos: usize) -> Result<AttrPath, FilterError> {
@@ -398,6 +409,20 @@ fn lex(input: &str) -> Result<Vec<Token>, FilterError> {
             _ => {
                 let mut end = input.len();
                 while let Some(&(_, (i, c))) = chars.peek() {
+                    if c == '[' && is_ecma_word(input.get(start..i).unwrap_or_default()) {
+                        // `...:User:Phone[2]`: the brackets are part of the connector attribute
+                        // name unless they hold a value filter.
+                        let close = input.get(i..).and_then(|r| r.find(']')).map(|j| i + j);
+                        let inner = close.and_then(|j| input.get(i + 1..j));
+                        if let (Some(close), Some(inner)) = (close, inner) {
+                            if parse_filter(inner).is_err() {
+                                while chars.peek().is_some_and(|&(_, (k, _))| k <= close) {
+                                    chars.next();
+                                }
+                                continue;
+                            }
+                        }
+                    }
                     if c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '"') {
                         end = i;
                         break;
@@ -996,7 +1021,7 @@ mod tests {
                 "employeeNumber": "701984",
                 "manager": {"value": "26118915-6090-4610-87e4-49d8ca9f808d"}
             },
-            ECMA_USER: {"Dept.Code": "SAL-1", "Department": "Sales"}
+            ECMA_USER: {"Dept.Code": "SAL-1", "Department": "Sales", "Phone[2]": "555", "Tags": ["a", "b"]}
         })
     }
 
@@ -1301,6 +1326,20 @@ mod tests {
         ));
         assert!(eval(&format!(r#"{ECMA_USER}:Dept.Code eq "sal-1""#), &r));
         assert!(eval(&format!(r#"{ECMA_USER}:dept.code sw "SAL""#), &r));
+        // Brackets that hold no filter are part of a connector attribute name.
+        assert!(eval(&format!(r#"{ECMA_USER}:Phone[2] eq "555""#), &r));
+        assert!(eval(
+            &format!(r#"({ECMA_USER}:Phone[2] eq "555") and {ECMA_USER}:Phone[2] pr"#),
+            &r
+        ));
+        assert_eq!(
+            parse_filter(&format!(r#"{ECMA_USER}:Phone[2] eq "555""#))
+                .unwrap()
+                .to_string(),
+            format!(r#"{ECMA_USER}:Phone[2] eq "555""#)
+        );
+        // A filter inside the brackets is a value filter, as for any multi-valued attribute.
+        assert!(eval(&format!(r#"{ECMA_USER}:Tags[value eq "b"]"#), &r));
         assert!(!eval(&format!("{ECMA_USER}:Dept pr"), &r));
         // Core URN paths and URN keys are case-insensitive; with no object under the URN the
         // attribute is looked up at the top level.

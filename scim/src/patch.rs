@@ -1260,6 +1260,11 @@ mod tests {
         assert_eq!(p.attr.name, "Phones");
         assert_eq!(p.sub_attr.as_deref(), Some("number"));
 
+        // Brackets holding no filter belong to the connector attribute's name.
+        let p = pp(&format!("{ECMA_USER}:Phone[2]"));
+        assert_eq!(p.attr.name, "Phone[2]");
+        assert!(p.value_filter.is_none());
+
         for s in [
             "userName",
             r#"members[value eq "x"]"#,
