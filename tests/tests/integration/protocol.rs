@@ -417,3 +417,73 @@ async fn bulk_runs_operations_in_order_with_bulk_id_references() {
     assert_eq!(spc["bulk"]["maxOperations"], 1000);
     host.stop().await;
 }
+
+/// A column whose name holds `.` and `[` (which Microsoft's host cannot map) works in PATCH paths
+/// and filters, under the ECMA2Host extension.
+#[tokio::test]
+async fn attribute_names_with_dots_and_brackets_work_in_paths_and_filters() {
+    const ODD: &str = "Room.No[1]";
+    let host = TestHost::start_with(Vec::new(), |dir| {
+        let database = dir.join("data/demo.db");
+        // The closure is synchronous and runs inside the test's runtime: alter the table from a
+        // thread with a runtime of its own.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", database.display()))
+                        .await
+                        .unwrap();
+                sqlx::query(&format!("ALTER TABLE Employees ADD COLUMN \"{ODD}\" TEXT"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+            });
+        })
+        .join()
+        .unwrap();
+        let config = dir.join("connectors/demo.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text.push_str(&format!("\n[[attributes]]\nname = \"{ODD}\"\n"));
+        std::fs::write(&config, text).unwrap();
+    })
+    .await;
+    let t = host.token.clone();
+    let patch = json!({
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "path": format!("{EXT}:{ODD}"), "value": "B-12"}]
+    })
+    .to_string();
+    let (status, body) = host
+        .send(
+            Method::PATCH,
+            "demo",
+            "/Users/alex.wilber",
+            &t,
+            Some(&patch),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[EXT][ODD], "B-12");
+    assert_eq!(
+        scalar(
+            &host,
+            "SELECT COUNT(*) FROM Employees WHERE Login = 'alex.wilber' AND \"Room.No[1]\" = 'B-12'"
+        )
+        .await,
+        1
+    );
+    let filter = format!("/Users?filter={EXT}:{ODD}+eq+%22b-12%22")
+        .replace('[', "%5B")
+        .replace(']', "%5D");
+    let (status, body) = host.send(Method::GET, "demo", &filter, &t, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["totalResults"], 1);
+    assert_eq!(body["Resources"][0]["id"], "alex.wilber");
+    host.stop().await;
+}
