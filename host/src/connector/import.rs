@@ -141,6 +141,7 @@ pub fn to_object(
         true => entry.dn.clone(),
         false => mapping.dn_for(&anchor, &attributes.iter().cloned().collect()),
     };
+    attributes.retain(|(name, _)| mapping.keeps(name));
     Some(space.object(anchor, dn, attributes))
 }
 
@@ -176,7 +177,7 @@ pub fn apply_delta(
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.clone()))
                 .collect();
-            for change in &entry.changes {
+            for change in entry.changes.iter().filter(|c| mapping.keeps(&c.name)) {
                 match change.modification {
                     AttributeModification::Delete => {
                         attributes.remove(&change.name);

@@ -810,6 +810,13 @@ impl ResourceMapping {
             .chain(self.active_attribute.as_deref())
     }
 
+    /// Whether the connector space keeps this attribute of an imported object: the anchor and
+    /// the attributes this mapping manages. Other columns the target reports are dropped, so an
+    /// import reads back exactly what an export wrote (and versions stay put).
+    pub fn keeps(&self, attribute: &str) -> bool {
+        attribute == self.anchor || self.managed_attributes().any(|a| a == attribute)
+    }
+
     /// Whether the DN comes from the `<dn>` virtual attribute (the target's DN is kept).
     pub fn dn_is_virtual(&self) -> bool {
         self.attributes.iter().any(Mapped::is_dn)

@@ -329,8 +329,15 @@ impl<'a> Resources<'a> {
             .managed_attributes()
             .filter_map(|a| {
                 let old = current.get(a).unwrap_or(&[]);
+                // The connector space holds multi-valued attributes as sorted sets.
+                let same = |new: &Vec<Value>| {
+                    let mut new = new.clone();
+                    new.sort();
+                    new.dedup();
+                    new.as_slice() == old
+                };
                 match wanted.get(a) {
-                    Some(new) if new.as_slice() != old => Some(AttributeChange::set(
+                    Some(new) if !same(new) => Some(AttributeChange::set(
                         a,
                         AttributeModification::Replace,
                         new.clone(),

@@ -120,7 +120,15 @@ impl ConnectorSpace {
         let mut attrs: Vec<(AttrName, Vec<Value>)> = attributes
             .into_iter()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(n, v)| (self.intern(&n), v))
+            .map(|(n, mut v)| {
+                // Multi-valued attributes are sets (RFC 7643 §2.4): one canonical order, so the
+                // same values read back from the target give the same object and version.
+                if v.len() > 1 {
+                    v.sort();
+                    v.dedup();
+                }
+                (self.intern(&n), v)
+            })
             .collect();
         attrs.sort_by(|a, b| a.0.cmp(&b.0));
         attrs.dedup_by(|a, b| a.0 == b.0);

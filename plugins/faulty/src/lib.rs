@@ -1,6 +1,7 @@
 //! A test-only connector that misbehaves on demand, to prove the host survives it.
 //!
-//! It keeps `User` objects (anchor `Id`, attributes `Name` and `Mode`) in memory. Two kinds of
+//! It keeps `User` objects (anchor `Id`, attributes `Name`, `Mode` and the import-only
+//! `PasswordSet`) in memory. Two kinds of
 //! trigger:
 //! - per entry: an export entry whose `Mode` is `panic` panics inside `put_export_entries`;
 //!   `hang` blocks until the process ends;
@@ -80,6 +81,11 @@ fn schema() -> Schema {
                 SchemaAttribute::single("Id", AttributeType::String),
                 SchemaAttribute::single("Name", AttributeType::String),
                 SchemaAttribute::single("Mode", AttributeType::String),
+                // Set to "yes" by a successful password call; read-only.
+                SchemaAttribute {
+                    direction: AttributeDirection::ImportOnly,
+                    ..SchemaAttribute::single("PasswordSet", AttributeType::String)
+                },
             ],
         }],
     }

@@ -219,6 +219,10 @@ async fn initial_password_goes_to_the_password_call_and_never_anywhere_else() {
         "anchor = \"Id\"\n",
         "anchor = \"Id\"\npassword_attribute = \"password\"\n",
     );
+    // The target's record of password calls, selected so the connector space shows it.
+    faulty
+        .toml
+        .push_str("\n[[attributes]]\nname = \"PasswordSet\"\n");
     let host = TestHost::start_with(vec![faulty], |_| {}).await;
     host.wait_status("pw", |s| s["state"] == "ready").await;
     let with_password = |id: &str, password: &str| {

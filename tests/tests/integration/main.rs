@@ -6,6 +6,7 @@
 mod autosync;
 mod entra;
 mod failures;
+mod groups;
 mod loader;
 mod postgres;
 mod protocol;
