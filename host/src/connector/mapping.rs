@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use ecma_plugin_api::{AttributeType, ObjectTypeSchema, Schema, Value};
+use ecma_plugin_api::{AttributeDirection, AttributeType, ObjectTypeSchema, Schema, Value};
 use ecma_scim::{
     AttrPath, ECMA_EXTENSION_PREFIX, SCHEMA_CORE_GROUP, SCHEMA_CORE_USER, SCHEMA_ENTERPRISE_USER,
 };
@@ -164,12 +164,21 @@ struct Mapped {
     attribute: String,
     attribute_type: AttributeType,
     multi_valued: bool,
+    /// Import-only attributes are read-only in SCIM; export-only ones are write-only (never
+    /// returned, never kept in the connector space).
+    direction: AttributeDirection,
     target: Target,
 }
 
 impl Mapped {
     fn is_dn(&self) -> bool {
         self.attribute == DN_ATTRIBUTE
+    }
+    fn readable(&self) -> bool {
+        self.direction != AttributeDirection::ExportOnly
+    }
+    fn writable(&self) -> bool {
+        self.direction != AttributeDirection::ImportOnly
     }
 }
 
@@ -186,6 +195,8 @@ pub struct Exposed<'a> {
     pub parent_multi_valued: bool,
     /// Rendered as `{value, $ref, type}` (group `members`, `manager`).
     pub complex_reference: bool,
+    /// What the connector's schema says: import-only is read-only, export-only write-only.
+    pub direction: AttributeDirection,
 }
 
 /// How one resource type's objects look as SCIM resources.
@@ -213,6 +224,12 @@ fn type_of(object_type: &ObjectTypeSchema, attribute: &str) -> Option<(Attribute
     object_type
         .attribute(attribute)
         .map(|a| (a.attribute_type, a.multi_valued))
+}
+
+fn direction_of(object_type: &ObjectTypeSchema, attribute: &str) -> AttributeDirection {
+    object_type
+        .attribute(attribute)
+        .map_or(AttributeDirection::ImportExport, |a| a.direction)
 }
 
 impl ResourceMapping {
@@ -319,6 +336,7 @@ impl ResourceMapping {
                 attribute: a.name.clone(),
                 attribute_type,
                 multi_valued,
+                direction: direction_of(object_type, &a.name),
                 target,
             });
         }
@@ -336,6 +354,7 @@ impl ResourceMapping {
                     attribute: config.query_attribute.clone(),
                     attribute_type,
                     multi_valued,
+                    direction: direction_of(object_type, &config.query_attribute),
                     target: Target::Extension,
                 });
             }
@@ -370,6 +389,7 @@ impl ResourceMapping {
                     attribute: DN_ATTRIBUTE.to_string(),
                     attribute_type: AttributeType::String,
                     multi_valued: false,
+                    direction: AttributeDirection::ImportExport,
                     target: Target::Extension,
                 });
             }
@@ -460,6 +480,7 @@ impl ResourceMapping {
                 urn,
                 parent_multi_valued,
                 complex_reference,
+                direction: m.direction,
             }
         })
     }
@@ -559,7 +580,7 @@ impl ResourceMapping {
         }
         let mut extensions: BTreeMap<&str, Map<String, Json>> = BTreeMap::new();
         let dn_value = [Value::String(object.dn.clone())];
-        for m in &self.attributes {
+        for m in self.attributes.iter().filter(|m| m.readable()) {
             let values = if m.is_dn() {
                 &dn_value[..]
             } else {
@@ -676,7 +697,8 @@ impl ResourceMapping {
         }
         let mut out = Attributes::new();
         out.insert(self.anchor.clone(), vec![anchor.clone()]);
-        for m in &self.attributes {
+        // Import-only attributes are read-only (RFC 7643 §2.2: input values are ignored).
+        for m in self.attributes.iter().filter(|m| m.writable()) {
             let found = match &m.target {
                 Target::Extension => {
                     get_ci(resource, &self.extension_urn).and_then(|e| get_ci(e, &m.attribute))
@@ -800,11 +822,12 @@ impl ResourceMapping {
         }
     }
 
-    /// Every connector attribute this mapping manages (the anchor and `<dn>` excluded).
+    /// Every connector attribute a SCIM request can change and the host exports: the anchor,
+    /// `<dn>` and import-only attributes excluded.
     pub fn managed_attributes(&self) -> impl Iterator<Item = &str> {
         self.attributes
             .iter()
-            .filter(|m| !m.is_dn())
+            .filter(|m| !m.is_dn() && m.writable())
             .map(|m| m.attribute.as_str())
             .filter(move |a| *a != self.anchor)
             .chain(self.active_attribute.as_deref())
@@ -814,7 +837,12 @@ impl ResourceMapping {
     /// the attributes this mapping manages. Other columns the target reports are dropped, so an
     /// import reads back exactly what an export wrote (and versions stay put).
     pub fn keeps(&self, attribute: &str) -> bool {
-        attribute == self.anchor || self.managed_attributes().any(|a| a == attribute)
+        attribute == self.anchor
+            || self.active_attribute.as_deref() == Some(attribute)
+            || self
+                .attributes
+                .iter()
+                .any(|m| m.attribute == attribute && !m.is_dn() && m.readable())
     }
 
     /// Whether the DN comes from the `<dn>` virtual attribute (the target's DN is kept).
@@ -1380,5 +1408,52 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!(SCHEMA_ENTERPRISE_USER)));
+    }
+
+    #[test]
+    fn import_only_is_read_only_and_export_only_is_write_only() {
+        let mut c = config();
+        for name in ["Created", "Secret"] {
+            c.attributes.push(AttributeConfig {
+                name: name.into(),
+                scim: None,
+            });
+        }
+        let mut schema = schema();
+        schema.object_types[0].attributes.push(SchemaAttribute {
+            direction: AttributeDirection::ImportOnly,
+            ..SchemaAttribute::single("Created", AttributeType::String)
+        });
+        schema.object_types[0].attributes.push(SchemaAttribute {
+            direction: AttributeDirection::ExportOnly,
+            ..SchemaAttribute::single("Secret", AttributeType::String)
+        });
+        let mapping = build(&c, &schema).unwrap();
+        let ext = mapping.extension_urn().to_string();
+        let resource = json!({"userName": "alice", ext.clone(): {"Created": "x", "Secret": "s"}});
+        let (_, attrs) = mapping
+            .from_resource(&resource, &NoReferences, None)
+            .unwrap();
+        assert!(!attrs.contains_key("Created"), "read-only input is ignored");
+        assert_eq!(attrs["Secret"], vec![Value::String("s".into())]);
+        let managed: Vec<&str> = mapping.managed_attributes().collect();
+        assert!(!managed.contains(&"Created") && managed.contains(&"Secret"));
+        assert!(mapping.keeps("Created") && !mapping.keeps("Secret"));
+
+        let space = ConnectorSpace::new("AzureID");
+        let object = space.object(
+            "alice".into(),
+            "CN=alice".into(),
+            [
+                ("Created".to_string(), vec![Value::String("2026".into())]),
+                ("Secret".to_string(), vec![Value::String("s".into())]),
+            ],
+        );
+        let back = mapping.to_resource(&object, "https://h/x/scim", &NoReferences);
+        assert_eq!(back[&ext]["Created"], "2026");
+        assert!(
+            back[&ext].get("Secret").is_none(),
+            "write-only is never returned"
+        );
     }
 }

@@ -174,6 +174,8 @@ impl<'a> Resources<'a> {
             None => (anchor_value, anchor),
         };
         attributes.insert(self.mapping().anchor().to_string(), vec![anchor_value]);
+        // Export-only values went to the target; the connector space never holds them.
+        attributes.retain(|name, _| self.mapping().keeps(name));
         let object = self.state().space.object(anchor, dn, attributes);
         if let Err(e) = self.set_initial_password(&object, resource).await {
             // No half-created user: undo the Add, then report why.
@@ -281,21 +283,26 @@ impl<'a> Resources<'a> {
         if changes.is_empty() {
             return Ok(PatchOutcome::Updated(current));
         }
-        let (modification, exported) = if self.runtime.capabilities.export_type
-            == ExportType::ObjectReplace
-        {
-            let all = self
-                .mapping()
-                .managed_attributes()
-                .map(|a| match wanted.get(a) {
-                    Some(v) => AttributeChange::set(a, AttributeModification::Replace, v.clone()),
-                    None => AttributeChange::delete(a),
-                })
-                .collect();
-            (ObjectModification::Replace, all)
-        } else {
-            (ObjectModification::Update, changes.clone())
-        };
+        let (modification, exported) =
+            if self.runtime.capabilities.export_type == ExportType::ObjectReplace {
+                // Export-only values the request did not send are unknown, not removed.
+                let all = self
+                    .mapping()
+                    .managed_attributes()
+                    .filter_map(|a| match wanted.get(a) {
+                        Some(v) => Some(AttributeChange::set(
+                            a,
+                            AttributeModification::Replace,
+                            v.clone(),
+                        )),
+                        None if self.mapping().keeps(a) => Some(AttributeChange::delete(a)),
+                        None => None,
+                    })
+                    .collect();
+                (ObjectModification::Replace, all)
+            } else {
+                (ObjectModification::Update, changes.clone())
+            };
         self.export_entry(modification, &anchor_value, &current.dn, exported)
             .await?;
         let mut merged: Attributes = current
@@ -303,7 +310,7 @@ impl<'a> Resources<'a> {
             .iter()
             .map(|(n, v)| (n.to_string(), v.clone()))
             .collect();
-        for change in &changes {
+        for change in changes.iter().filter(|c| self.mapping().keeps(&c.name)) {
             match change.modification {
                 AttributeModification::Delete => {
                     merged.remove(&change.name);

@@ -2,7 +2,7 @@
 //! schema and the mapping of each resource type, so they describe exactly what the connector
 //! exposes: no nulls, camelCase, one core and one ECMA2Host extension schema per type.
 
-use ecma_plugin_api::AttributeType;
+use ecma_plugin_api::{AttributeDirection, AttributeType};
 use ecma_scim::{
     ListResponse, SCHEMA_ENTERPRISE_USER, SCHEMA_RESOURCE_TYPE, SCHEMA_SCHEMA,
     SCHEMA_SERVICE_PROVIDER_CONFIG,
@@ -176,10 +176,15 @@ fn type_schema_documents(tenant: &Tenant, resources: Resources<'_>, types: &[&st
         );
         let description = format!("Connector attribute {connector_name}");
         // The anchor, if selected too, repeats the id: read-only here. The DN is set once.
-        let mutability = if connector_name == mapping.anchor() {
+        // Import-only attributes are read-only; export-only ones are write-only, never returned.
+        let mutability = if connector_name == mapping.anchor()
+            || exposed.direction == AttributeDirection::ImportOnly
+        {
             "readOnly"
         } else if connector_name == DN_ATTRIBUTE {
             "immutable"
+        } else if exposed.direction == AttributeDirection::ExportOnly {
+            "writeOnly"
         } else {
             "readWrite"
         };
@@ -187,6 +192,9 @@ fn type_schema_documents(tenant: &Tenant, resources: Resources<'_>, types: &[&st
             let mut a = attribute(name, t, multi, &description, false, mutability, "none");
             if t == AttributeType::Reference {
                 a["referenceTypes"] = json!(types);
+            }
+            if exposed.direction == AttributeDirection::ExportOnly {
+                a["returned"] = json!("never");
             }
             a
         };
