@@ -172,11 +172,7 @@ pub fn apply_delta(
                     .map(|o| space.upsert(o))
                     .is_some();
             };
-            let mut attributes: std::collections::BTreeMap<String, Vec<Value>> = current
-                .attributes
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.clone()))
-                .collect();
+            let mut attributes = current.attribute_map();
             for change in entry.changes.iter().filter(|c| mapping.keeps(&c.name)) {
                 match change.modification {
                     AttributeModification::Delete => {

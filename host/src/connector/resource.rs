@@ -305,11 +305,7 @@ impl<'a> Resources<'a> {
             };
         self.export_entry(modification, &anchor_value, &current.dn, exported)
             .await?;
-        let mut merged: Attributes = current
-            .attributes
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.clone()))
-            .collect();
+        let mut merged: Attributes = current.attribute_map();
         for change in changes.iter().filter(|c| self.mapping().keeps(&c.name)) {
             match change.modification {
                 AttributeModification::Delete => {

@@ -1,28 +1,37 @@
-//! The connector space: an in-memory copy of one connector's objects in the target, keyed by
-//! anchor, with an index on the query attribute.
+//! The connector space: an in-memory copy of one resource type's objects in the target, keyed
+//! by anchor, with an index on the query attribute.
 //!
 //! SCIM reads are answered from here; it changes only after an export succeeds or an import
 //! reads the target. Architecture invariants:
 //! - every operation is synchronous and short; the lock is never held across an `.await`;
 //! - lookups by anchor or by the query attribute are hash lookups, never scans;
-//! - attribute names are interned, so a million objects share one copy of each name.
+//! - storage is compact (the brief allows 1 KB per cached object): attribute names are
+//!   interned, a single value lives inline, the object map is keyed by the object's own anchor,
+//!   and indexes point at objects instead of copying anchors (`benches/space_memory.rs`).
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use ecma_plugin_api::Value;
 use parking_lot::RwLock;
+use smallvec::SmallVec;
 
 /// An interned attribute name.
 pub type AttrName = Arc<str>;
+
+/// The values of one attribute: one lives inline, more spill to the heap.
+pub type Values = SmallVec<[Value; 1]>;
 
 /// One object as the connector space holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CsObject {
     pub anchor: String,
     pub dn: String,
-    /// Attribute values by name, sorted by name; absent means no value.
-    pub attributes: Vec<(AttrName, Vec<Value>)>,
+    /// Attribute values by name, sorted by name; absent means no value. Multi-valued values are
+    /// a sorted set.
+    pub attributes: Box<[(AttrName, Values)]>,
 }
 
 impl CsObject {
@@ -31,6 +40,14 @@ impl CsObject {
             .binary_search_by(|(n, _)| n.as_ref().cmp(name))
             .ok()
             .map(|i| self.attributes[i].1.as_slice())
+    }
+
+    /// The attributes as an owned map, to build a changed copy from.
+    pub fn attribute_map(&self) -> std::collections::BTreeMap<String, Vec<Value>> {
+        self.attributes
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect()
     }
 }
 
@@ -43,15 +60,47 @@ pub fn index_key(value: &Value) -> String {
     }
 }
 
+/// An object in the map, hashed and compared by its anchor, so the map needs no key of its own.
+#[derive(Clone)]
+struct ByAnchor(Arc<CsObject>);
+
+impl Borrow<str> for ByAnchor {
+    fn borrow(&self) -> &str {
+        &self.0.anchor
+    }
+}
+
+impl Hash for ByAnchor {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The same hash as the `str` it borrows as.
+        self.0.anchor.as_str().hash(state);
+    }
+}
+
+impl PartialEq for ByAnchor {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.anchor == other.0.anchor
+    }
+}
+
+impl Eq for ByAnchor {}
+
+/// The objects an index key leads to (more than one only when values repeat).
+type Hits = SmallVec<[Arc<CsObject>; 1]>;
+
+/// Index key -> objects.
+type Index = HashMap<Box<str>, Hits>;
+
 #[derive(Default)]
 struct Inner {
-    objects: HashMap<String, Arc<CsObject>>,
-    /// Case-folded anchor -> anchors (more than one only if the target is case-sensitive).
-    by_anchor: HashMap<String, Vec<String>>,
-    /// Case-folded query attribute value -> anchors.
-    by_query: HashMap<String, Vec<String>>,
-    /// Case-folded DN -> anchors, kept only for connectors whose references are DNs.
-    by_dn: HashMap<String, Vec<String>>,
+    objects: HashSet<ByAnchor>,
+    /// Case-folded anchor -> objects, only for anchors that are not already lower case (the
+    /// others are found in `objects` directly).
+    by_anchor: Index,
+    /// Case-folded query attribute value -> objects.
+    by_query: Index,
+    /// Case-folded DN -> objects, kept only for connectors whose references are DNs.
+    by_dn: Index,
     names: HashMap<Box<str>, AttrName>,
 }
 
@@ -62,17 +111,16 @@ pub struct ConnectorSpace {
     inner: RwLock<Inner>,
 }
 
-fn index_add(index: &mut HashMap<String, Vec<String>>, key: String, anchor: &str) {
-    let anchors = index.entry(key).or_default();
-    if !anchors.iter().any(|a| a == anchor) {
-        anchors.push(anchor.to_string());
-    }
+fn index_add(index: &mut Index, key: String, object: &Arc<CsObject>) {
+    let hits = index.entry(key.into_boxed_str()).or_default();
+    hits.retain(|o| o.anchor != object.anchor);
+    hits.push(object.clone());
 }
 
-fn index_remove(index: &mut HashMap<String, Vec<String>>, key: &str, anchor: &str) {
-    if let Some(anchors) = index.get_mut(key) {
-        anchors.retain(|a| a != anchor);
-        if anchors.is_empty() {
+fn index_remove(index: &mut Index, key: &str, anchor: &str) {
+    if let Some(hits) = index.get_mut(key) {
+        hits.retain(|o| o.anchor != anchor);
+        if hits.is_empty() {
             index.remove(key);
         }
     }
@@ -117,7 +165,7 @@ impl ConnectorSpace {
         dn: String,
         attributes: impl IntoIterator<Item = (String, Vec<Value>)>,
     ) -> CsObject {
-        let mut attrs: Vec<(AttrName, Vec<Value>)> = attributes
+        let mut attrs: Vec<(AttrName, Values)> = attributes
             .into_iter()
             .filter(|(_, v)| !v.is_empty())
             .map(|(n, mut v)| {
@@ -127,93 +175,90 @@ impl ConnectorSpace {
                     v.sort();
                     v.dedup();
                 }
-                (self.intern(&n), v)
+                (self.intern(&n), Values::from_vec(v))
             })
             .collect();
         attrs.sort_by(|a, b| a.0.cmp(&b.0));
         attrs.dedup_by(|a, b| a.0 == b.0);
+        let (mut anchor, mut dn) = (anchor, dn);
+        anchor.shrink_to_fit();
+        dn.shrink_to_fit();
         CsObject {
             anchor,
             dn,
-            attributes: attrs,
+            attributes: attrs.into_boxed_slice(),
         }
     }
 
     pub fn get(&self, anchor: &str) -> Option<Arc<CsObject>> {
-        self.inner.read().objects.get(anchor).cloned()
+        self.inner.read().objects.get(anchor).map(|e| e.0.clone())
     }
 
     pub fn contains(&self, anchor: &str) -> bool {
-        self.inner.read().objects.contains_key(anchor)
+        self.inner.read().objects.contains(anchor)
     }
 
     /// Objects whose anchor equals `value`, ignoring case.
     pub fn find_by_anchor(&self, value: &str) -> Vec<Arc<CsObject>> {
-        self.lookup(|i| &i.by_anchor, &value.to_lowercase())
+        let key = value.to_lowercase();
+        let inner = self.inner.read();
+        let exact = inner.objects.get(key.as_str()).map(|e| e.0.clone());
+        let folded = inner
+            .by_anchor
+            .get(key.as_str())
+            .into_iter()
+            .flatten()
+            .cloned();
+        exact.into_iter().chain(folded).collect()
     }
 
     /// Objects whose DN equals `dn`, ignoring case (empty unless built [`Self::with_dn_index`]).
     pub fn find_by_dn(&self, dn: &str) -> Vec<Arc<CsObject>> {
-        self.lookup(|i| &i.by_dn, &dn.to_lowercase())
+        Self::lookup(&self.inner.read().by_dn, &dn.to_lowercase())
     }
 
     /// Objects whose query attribute has a value equal to `value` (case-folded as [`index_key`]).
     pub fn find_by_query(&self, value: &Value) -> Vec<Arc<CsObject>> {
-        self.lookup(|i| &i.by_query, &index_key(value))
+        Self::lookup(&self.inner.read().by_query, &index_key(value))
     }
 
-    fn lookup(
-        &self,
-        index: impl Fn(&Inner) -> &HashMap<String, Vec<String>>,
-        key: &str,
-    ) -> Vec<Arc<CsObject>> {
-        let inner = self.inner.read();
-        index(&inner)
-            .get(key)
-            .map(|anchors| {
-                anchors
-                    .iter()
-                    .filter_map(|a| inner.objects.get(a).cloned())
-                    .collect()
-            })
-            .unwrap_or_default()
+    fn lookup(index: &Index, key: &str) -> Vec<Arc<CsObject>> {
+        index.get(key).map(|h| h.to_vec()).unwrap_or_default()
     }
 
     /// Insert or replace an object, keeping the indexes in step.
     pub fn upsert(&self, object: CsObject) {
+        let object = Arc::new(object);
         let mut inner = self.inner.write();
-        Self::unindex(&mut inner, &self.query_attribute, &object.anchor);
-        index_add(
-            &mut inner.by_anchor,
-            object.anchor.to_lowercase(),
-            &object.anchor,
-        );
+        self.unindex(&mut inner, &object.anchor);
+        let folded = object.anchor.to_lowercase();
+        if folded != object.anchor {
+            index_add(&mut inner.by_anchor, folded, &object);
+        }
         if self.index_dns {
-            index_add(&mut inner.by_dn, object.dn.to_lowercase(), &object.anchor);
+            index_add(&mut inner.by_dn, object.dn.to_lowercase(), &object);
         }
         if let Some(values) = object.get(&self.query_attribute) {
             for v in values {
-                index_add(&mut inner.by_query, index_key(v), &object.anchor);
+                index_add(&mut inner.by_query, index_key(v), &object);
             }
         }
-        inner
-            .objects
-            .insert(object.anchor.clone(), Arc::new(object));
+        inner.objects.replace(ByAnchor(object));
     }
 
     pub fn remove(&self, anchor: &str) -> Option<Arc<CsObject>> {
         let mut inner = self.inner.write();
-        Self::unindex(&mut inner, &self.query_attribute, anchor);
-        inner.objects.remove(anchor)
+        self.unindex(&mut inner, anchor);
+        inner.objects.take(anchor).map(|e| e.0)
     }
 
-    fn unindex(inner: &mut Inner, query_attribute: &str, anchor: &str) {
-        let Some(old) = inner.objects.get(anchor).cloned() else {
+    fn unindex(&self, inner: &mut Inner, anchor: &str) {
+        let Some(old) = inner.objects.get(anchor).map(|e| e.0.clone()) else {
             return;
         };
         index_remove(&mut inner.by_anchor, &anchor.to_lowercase(), anchor);
         index_remove(&mut inner.by_dn, &old.dn.to_lowercase(), anchor);
-        if let Some(values) = old.get(query_attribute) {
+        if let Some(values) = old.get(&self.query_attribute) {
             for v in values {
                 index_remove(&mut inner.by_query, &index_key(v), anchor);
             }
@@ -230,7 +275,13 @@ impl ConnectorSpace {
 
     /// Every object, sorted by anchor (stable order for paging through scans).
     pub fn snapshot(&self) -> Vec<Arc<CsObject>> {
-        let mut all: Vec<_> = self.inner.read().objects.values().cloned().collect();
+        let mut all: Vec<_> = self
+            .inner
+            .read()
+            .objects
+            .iter()
+            .map(|e| e.0.clone())
+            .collect();
         all.sort_by(|a, b| a.anchor.cmp(&b.anchor));
         all
     }
@@ -278,6 +329,35 @@ mod tests {
             .is_empty());
         assert!(space.find_by_anchor("alice").is_empty());
         assert_eq!(space.len(), 1);
+    }
+
+    #[test]
+    fn mixed_case_anchors_and_dns_are_found_ignoring_case() {
+        let space = ConnectorSpace::new("AzureID").with_dn_index();
+        space.upsert(user(&space, "Bob.Smith", "g1"));
+        space.upsert(user(&space, "bob.smith", "g2"));
+        let found = |v: &str| {
+            let mut a: Vec<String> = space
+                .find_by_anchor(v)
+                .iter()
+                .map(|o| o.anchor.clone())
+                .collect();
+            a.sort();
+            a
+        };
+        assert_eq!(found("BOB.SMITH"), ["Bob.Smith", "bob.smith"]);
+        assert_eq!(
+            space.find_by_dn("cn=bob.smith,object=user").len(),
+            2,
+            "both DNs fold to the same key"
+        );
+        space.remove("Bob.Smith");
+        assert_eq!(found("Bob.Smith"), ["bob.smith"]);
+        assert_eq!(space.find_by_dn("CN=BOB.SMITH,OBJECT=USER").len(), 1);
+        // Replacing an object keeps one index entry for it.
+        space.upsert(user(&space, "bob.smith", "g3"));
+        assert_eq!(found("bob.smith"), ["bob.smith"]);
+        assert_eq!(space.find_by_dn("CN=bob.smith,OBJECT=USER").len(), 1);
     }
 
     #[test]
