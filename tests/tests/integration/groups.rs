@@ -1704,3 +1704,147 @@ async fn a_sync_that_finds_nothing_new_keeps_versions() {
     assert_eq!((report.upserted, report.removed), (0, 0), "{report:?}");
     host.stop().await;
 }
+
+const TEAMS_TOKEN: &str = "teams-connector-token-1";
+
+/// Groups anchored on Entra's object id (`externalId`), so `displayName` is an ordinary
+/// attribute that Entra can rename, as the README suggests.
+#[tokio::test]
+async fn groups_anchored_on_external_id_can_be_renamed() {
+    let data = tempfile::tempdir().unwrap();
+    let db = data.path().join("teams.db");
+    exec(
+        &db,
+        "CREATE TABLE People (Login TEXT PRIMARY KEY, FullName TEXT);
+         CREATE TABLE Teams (ObjectId TEXT PRIMARY KEY, Name TEXT NOT NULL);
+         CREATE TABLE TeamMembers (ObjectId TEXT NOT NULL, Member TEXT NOT NULL, PRIMARY KEY (ObjectId, Member));
+         INSERT INTO People VALUES ('ann', 'Ann Lee');",
+    )
+    .await;
+    let hash = ecmahost::token::hash_token(TEAMS_TOKEN).unwrap();
+    let connector = ExtraConnector {
+        file_name: "teams.toml",
+        toml: format!(
+            r#"version = 1
+name = "teams"
+token_hash = "{hash}"
+plugin = "libecma_sql.so"
+autosync_minutes = 0
+object_type = "User"
+anchor = "Login"
+
+[[resource_types]]
+name = "Group"
+object_type = "Team"
+anchor = "ObjectId"
+anchor_scim = "externalId"
+
+[[resource_types.attributes]]
+name = "Name"
+scim = "displayName"
+[[resource_types.attributes]]
+name = "Member"
+scim = "members"
+
+[parameters.connectivity]
+connection_string = "sqlite://{db}"
+
+[parameters.schema1]
+object_types = "User,Team"
+
+[parameters.schema2]
+"User:table" = "People"
+"Team:table" = "Teams"
+"Team:multivalued_tables" = "TeamMembers"
+
+[parameters.schema3]
+"User:anchor" = "Login"
+"Team:anchor" = "ObjectId"
+"Team:TeamMembers:key_column" = "ObjectId"
+"Team:TeamMembers:value_column" = "Member"
+
+[parameters.schema4]
+"Team:Member:type" = "Reference"
+"#,
+            db = db.display()
+        ),
+    };
+    let host = TestHost::start_with(vec![connector], |_| {}).await;
+    ready(&host, "teams").await;
+    let t = TEAMS_TOKEN;
+    let id = "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159";
+
+    let group = json!({
+        "schemas": ENTRA_GROUP_SCHEMAS,
+        "externalId": id,
+        "displayName": "Group1",
+        "members": [{"value": "ann"}],
+        "meta": {"resourceType": "Group"}
+    })
+    .to_string();
+    let (status, created) = host
+        .send(Method::POST, "teams", "/Groups", t, Some(&group))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id"], id);
+    assert_eq!(created["externalId"], id);
+    assert_eq!(created["displayName"], "Group1");
+
+    // Entra renames the group: 204, and the row follows.
+    let rename = patch_body(json!([{"op": "Replace", "path": "displayName", "value": "Group2"}]));
+    let (status, body) = host
+        .send(
+            Method::PATCH,
+            "teams",
+            &format!("/Groups/{id}"),
+            t,
+            Some(&rename),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let rows: Vec<(String, String)> = query(&db, "SELECT ObjectId, Name FROM Teams", &[]).await;
+    assert_eq!(rows, [(id.to_string(), "Group2".to_string())]);
+    let members: Vec<(String,)> = query(&db, "SELECT Member FROM TeamMembers", &[]).await;
+    assert_eq!(members, [("ann".to_string(),)], "members are untouched");
+
+    // Entra finds it by the new name, and by its object id.
+    let (status, found) = host
+        .send(
+            Method::GET,
+            "teams",
+            "/Groups?excludedAttributes=members&filter=displayName+eq+%22group2%22",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["id"], id);
+    assert!(found["Resources"][0].get("members").is_none());
+    let (_, found) = host
+        .send(
+            Method::GET,
+            "teams",
+            &format!("/Groups?filter=externalId+eq+%22{id}%22"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["members"][0]["value"], "ann");
+
+    // The anchor itself cannot change.
+    let move_id = patch_body(json!([{"op": "Replace", "path": "externalId", "value": "other"}]));
+    let (status, body) = host
+        .send(
+            Method::PATCH,
+            "teams",
+            &format!("/Groups/{id}"),
+            t,
+            Some(&move_id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "mutability");
+    host.stop().await;
+}
