@@ -564,6 +564,42 @@ impl ResourceMapping {
 
     /// The SCIM resource for `object`. `base` is `https://host/ecma2host_x/scim`.
     pub fn to_resource(&self, object: &CsObject, base: &str, refs: &dyn ReferenceResolver) -> Json {
+        self.render(object, base, refs, &[])
+    }
+
+    /// Whether `path` (from `excludedAttributes`) names the whole of what `m` renders.
+    fn skipped_by(&self, m: &Mapped, path: &AttrPath) -> bool {
+        if path.sub_attr.is_some() {
+            return false;
+        }
+        let in_urn = |urn: &str| {
+            path.urn
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(urn))
+        };
+        match &m.target {
+            Target::Extension => {
+                in_urn(&self.extension_urn) && path.name.eq_ignore_ascii_case(&m.attribute)
+            }
+            Target::Core(CoreTarget { urn, name, .. }) => {
+                name.eq_ignore_ascii_case(&path.name)
+                    && match urn {
+                        None => path.urn.is_none() || in_urn(&self.core_schema),
+                        Some(urn) => in_urn(urn),
+                    }
+            }
+        }
+    }
+
+    /// [`Self::to_resource`] without the attributes `skip` names whole (`excludedAttributes`
+    /// the caller applies anyway), so a large group's members are not rendered for nothing.
+    pub fn render(
+        &self,
+        object: &CsObject,
+        base: &str,
+        refs: &dyn ReferenceResolver,
+        skip: &[AttrPath],
+    ) -> Json {
         let mut resource = Map::new();
         let mut schemas = vec![Json::String(self.core_schema.clone())];
         resource.insert("id".into(), Json::String(object.anchor.clone()));
@@ -580,7 +616,8 @@ impl ResourceMapping {
         }
         let mut extensions: BTreeMap<&str, Map<String, Json>> = BTreeMap::new();
         let dn_value = [Value::String(object.dn.clone())];
-        for m in self.attributes.iter().filter(|m| m.readable()) {
+        let rendered = |m: &&Mapped| m.readable() && !skip.iter().any(|p| self.skipped_by(m, p));
+        for m in self.attributes.iter().filter(rendered) {
             let values = if m.is_dn() {
                 &dn_value[..]
             } else {
@@ -1321,6 +1358,16 @@ mod tests {
         // What the mapping renders, it reads back unchanged (a PATCH that changes nothing).
         let (_, again) = mapping.from_resource(&back, &TwoUsers, None).unwrap();
         assert_eq!(again["Member"], object.get("Member").unwrap());
+
+        // `excludedAttributes=members`: not even rendered.
+        let without = mapping.render(
+            &object,
+            "https://h/x/scim",
+            &TwoUsers,
+            &[AttrPath::parse("members").unwrap()],
+        );
+        assert!(without.get("members").is_none());
+        assert_eq!(without[&ext], back[&ext]);
 
         let unknown = json!({"displayName": "Sales", "members": [{"value": "carol"}]});
         let err = mapping

@@ -103,6 +103,33 @@ pub struct ListQuery {
     pub count: usize,
     pub sort_by: Option<ecma_scim::AttrPath>,
     pub descending: bool,
+    /// Attributes the caller will drop (`excludedAttributes`): a hint that lets the runtime
+    /// skip rendering them (a group's `members`) when neither the filter nor the sort needs
+    /// them.
+    pub excluded: Vec<ecma_scim::AttrPath>,
+}
+
+impl ListQuery {
+    /// The excluded attributes that neither the filter nor `sortBy` mentions.
+    fn skippable(&self) -> Vec<ecma_scim::AttrPath> {
+        let filter = self
+            .filter
+            .as_ref()
+            .map(|f| f.to_string().to_ascii_lowercase())
+            .unwrap_or_default();
+        self.excluded
+            .iter()
+            .filter(|p| {
+                let name = p.name.to_ascii_lowercase();
+                !filter.contains(&name)
+                    && self
+                        .sort_by
+                        .as_ref()
+                        .is_none_or(|s| !s.name.eq_ignore_ascii_case(&name))
+            })
+            .cloned()
+            .collect()
+    }
 }
 
 /// The result of a PATCH or PUT.

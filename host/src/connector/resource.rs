@@ -10,7 +10,7 @@ use ecma_plugin_api::{
     AnchorAttribute, AttributeChange, AttributeModification, CsEntryChange, ExportErrorKind,
     ExportType, ObjectModification, PasswordOptions, PasswordTarget, Secret, Value,
 };
-use ecma_scim::{apply_patch, Filter, PatchOp};
+use ecma_scim::{apply_patch, AttrPath, Filter, PatchOp};
 use serde_json::Value as Json;
 
 use super::mapping::{self, get_ci, Attributes, MappingError, ResourceMapping, DN_ATTRIBUTE};
@@ -52,6 +52,12 @@ impl<'a> Resources<'a> {
         self.mapping().to_resource(object, base, self.runtime)
     }
 
+    /// The SCIM resource for `object` without the top-level attributes in `skip` (which the
+    /// caller would drop anyway): a large group's members are not rendered for nothing.
+    pub fn to_resource_without(&self, object: &CsObject, base: &str, skip: &[AttrPath]) -> Json {
+        self.mapping().render(object, base, self.runtime, skip)
+    }
+
     pub fn get(&self, id: &str) -> Result<Arc<CsObject>, RuntimeError> {
         self.runtime.check_available()?;
         self.lookup(id)
@@ -74,6 +80,7 @@ impl<'a> Resources<'a> {
             .unwrap_or_else(|| self.state().space.snapshot());
         candidates.sort_by(|a, b| a.anchor.cmp(&b.anchor));
         let start = query.start_index.max(1) - 1;
+        let skip = query.skippable();
         if filter.is_none() && query.sort_by.is_none() {
             // Nothing to evaluate: render only the page.
             let total = candidates.len();
@@ -81,11 +88,11 @@ impl<'a> Resources<'a> {
                 .iter()
                 .skip(start)
                 .take(query.count)
-                .map(|o| self.mapping().to_resource(o, base, self.runtime))
+                .map(|o| self.mapping().render(o, base, self.runtime, &skip))
                 .collect();
             return Ok((page, total));
         }
-        let mut matched = self.matching(candidates, filter, base);
+        let mut matched = self.matching(candidates, filter, base, &skip);
         sort_resources(&mut matched, query);
         let total = matched.len();
         let page = matched.into_iter().skip(start).take(query.count).collect();
@@ -98,12 +105,13 @@ impl<'a> Resources<'a> {
         candidates: Vec<Arc<CsObject>>,
         filter: Option<&Filter>,
         base: &str,
+        skip: &[AttrPath],
     ) -> Vec<Json> {
         let case_exact =
             |p: &ecma_scim::AttrPath| p.urn.is_none() && p.name.eq_ignore_ascii_case("id");
         candidates
             .iter()
-            .map(|o| self.mapping().to_resource(o, base, self.runtime))
+            .map(|o| self.mapping().render(o, base, self.runtime, skip))
             .filter(|r| filter.is_none_or(|f| f.matches(r, &case_exact)))
             .collect()
     }
@@ -117,7 +125,7 @@ impl<'a> Resources<'a> {
             .and_then(|f| self.index_candidates(f))
             .unwrap_or_else(|| self.state().space.snapshot());
         candidates.sort_by(|a, b| a.anchor.cmp(&b.anchor));
-        Ok(self.matching(candidates, filter, base))
+        Ok(self.matching(candidates, filter, base, &query.skippable()))
     }
 
     /// Candidates from an index when the filter ANDs an `eq` on the anchor or query attribute.

@@ -47,12 +47,13 @@ fn resource_response(
     object: &CsObject,
     projection: Option<&ListRequest>,
 ) -> Response {
-    let full = resources.to_resource(object, &tenant.base);
     let body = match projection {
-        Some(p) if !p.attributes.is_empty() || !p.excluded.is_empty() => {
-            project(&full, &p.attributes, &p.excluded)
-        }
-        _ => full,
+        Some(p) if !p.attributes.is_empty() || !p.excluded.is_empty() => project(
+            &resources.to_resource_without(object, &tenant.base, &p.excluded),
+            &p.attributes,
+            &p.excluded,
+        ),
+        _ => resources.to_resource(object, &tenant.base),
     };
     let mut response = scim_json(status, &body);
     if let Ok(value) = HeaderValue::from_str(&etag(object)) {
@@ -158,6 +159,7 @@ impl ListRequest {
                     .transpose()
                     .map_err(|e| ApiError::InvalidRequest(format!("sortBy: {e}")))?,
                 descending,
+                excluded: list(excluded)?,
             },
             attributes: list(attributes)?,
             excluded: list(excluded)?,
