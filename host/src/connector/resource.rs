@@ -73,12 +73,8 @@ impl<'a> Resources<'a> {
     /// Resources matching the query, sorted (by anchor unless `sort_by` is given) and paged:
     /// `(page, total)`.
     pub fn list(&self, query: &ListQuery, base: &str) -> Result<(Vec<Json>, usize), RuntimeError> {
-        self.runtime.check_available()?;
         let filter = query.filter.as_ref();
-        let mut candidates = filter
-            .and_then(|f| self.index_candidates(f))
-            .unwrap_or_else(|| self.state().space.snapshot());
-        candidates.sort_by(|a, b| a.anchor.cmp(&b.anchor));
+        let candidates = self.candidates(filter)?;
         let start = query.start_index.max(1) - 1;
         let skip = query.skippable();
         if filter.is_none() && query.sort_by.is_none() {
@@ -97,6 +93,17 @@ impl<'a> Resources<'a> {
         let total = matched.len();
         let page = matched.into_iter().skip(start).take(query.count).collect();
         Ok((page, total))
+    }
+
+    /// The objects a filter may match, in anchor order: from an index when the filter allows,
+    /// else all of them.
+    fn candidates(&self, filter: Option<&Filter>) -> Result<Vec<Arc<CsObject>>, RuntimeError> {
+        self.runtime.check_available()?;
+        let mut candidates = filter
+            .and_then(|f| self.index_candidates(f))
+            .unwrap_or_else(|| self.state().space.snapshot());
+        candidates.sort_by(|a, b| a.anchor.cmp(&b.anchor));
+        Ok(candidates)
     }
 
     /// Every resource that matches `filter`, in anchor order (`candidates` come sorted).
@@ -119,12 +126,8 @@ impl<'a> Resources<'a> {
     /// Every resource of this type that matches the query's filter, unsorted by the query and
     /// unpaged (a root search merges these across resource types).
     pub fn all_matching(&self, query: &ListQuery, base: &str) -> Result<Vec<Json>, RuntimeError> {
-        self.runtime.check_available()?;
         let filter = query.filter.as_ref();
-        let mut candidates = filter
-            .and_then(|f| self.index_candidates(f))
-            .unwrap_or_else(|| self.state().space.snapshot());
-        candidates.sort_by(|a, b| a.anchor.cmp(&b.anchor));
+        let candidates = self.candidates(filter)?;
         Ok(self.matching(candidates, filter, base, &query.skippable()))
     }
 
