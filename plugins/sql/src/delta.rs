@@ -418,10 +418,7 @@ pub(crate) fn record_digests(
                 .sql(")");
         }
     };
-    let step = |statement| Step {
-        statement,
-        check: Check::None,
-    };
+    let step = |statement| Step::new(statement, Check::None);
     let mut b = StatementBuilder::new(d);
     insert(&mut b);
     match d.flavor {

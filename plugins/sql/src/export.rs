@@ -5,6 +5,8 @@
 //! on the export table, or the stored procedure or SQL statement configured for the
 //! modification. Then come the child-table statements of its multi-valued attributes (a
 //! delete of the object's child rows comes first instead, for foreign keys' sake).
+//! Generated INSERTs also keep their rows ([`Insert`]), so that the database layer can send
+//! the rows of a batch's new objects together, as multi-row statements.
 //!
 //! Planning is pure and checks every attribute name against the resolved schema before any
 //! SQL is written, so an entry that names an unknown attribute or carries an unconvertible value
@@ -26,7 +28,7 @@ use crate::config::{
 use crate::db::{Check, Database, Operation, Outcome, RoutineKind, Step};
 use crate::error::{entry_error, Redactor};
 use crate::runtime::Executor;
-use crate::sql::{Bind, Dialect, Flavor, Statement, StatementBuilder};
+use crate::sql::{Bind, Dialect, Flavor, Insert, Statement, StatementBuilder};
 use crate::values::{from_stored, to_bind, DateTimeFormat};
 
 /// An attribute as export sees it.
@@ -252,7 +254,7 @@ struct Planned {
 }
 
 fn step(statement: Statement, check: Check) -> Step {
-    Step { statement, check }
+    Step::new(statement, check)
 }
 
 fn plan(dialect: Dialect, target: &Target, entry: &CsEntryChange) -> Result<Planned, ExportError> {
@@ -375,43 +377,41 @@ fn plan_insert(
     }
     let assigned = !columns.iter().any(|(name, _, _)| *name == target.anchor);
 
-    let mut b = StatementBuilder::new(dialect);
-    b.sql("INSERT INTO ").ident(table);
-    if columns.is_empty() {
-        b.sql(match dialect.flavor {
-            // MySQL has no DEFAULT VALUES clause.
-            Flavor::MySql => " () VALUES ()",
-            _ => " DEFAULT VALUES",
-        });
-    } else {
-        b.sql(" (")
-            .ident_list(columns.iter().map(|(name, _, _)| name.as_str()))
-            .sql(") VALUES (");
-        for (i, (_, value, declared)) in columns.into_iter().enumerate() {
-            if i > 0 {
-                b.sql(", ");
-            }
-            b.typed_bind(value, declared.as_deref());
-        }
-        b.sql(")");
-    }
-    let (check, assigned_anchor) = if assigned {
-        // The database chose the anchor (an identity column, a default): report it back.
+    // The database chose the anchor (an identity column, a default): report it back.
+    let (check, returning, assigned_anchor) = if assigned {
         let anchor_type = target.attribute(&target.anchor)?.attribute_type;
-        let check = if dialect.supports_returning() {
-            b.sql(" RETURNING ").ident(&target.anchor);
-            Check::Returning(1)
+        let (check, returning) = if dialect.supports_returning() {
+            (Check::Returning(1), Some(target.anchor.clone()))
         } else {
-            Check::LastInsertId
+            (Check::LastInsertId, None)
         };
-        (check, Some((target.anchor.clone(), anchor_type)))
+        (check, returning, Some((target.anchor.clone(), anchor_type)))
     } else {
-        (Check::RowsAffected, None)
+        (Check::RowsAffected, None, None)
+    };
+    let (names, row): (Vec<(String, Option<String>)>, Vec<Bind>) = columns
+        .into_iter()
+        .map(|(name, value, declared)| ((name, declared), value))
+        .unzip();
+    let own = match Insert::new(table, names, returning.clone(), vec![row]) {
+        Some(insert) => Step::insert(dialect, insert, check),
+        None => {
+            let mut b = StatementBuilder::new(dialect);
+            b.sql("INSERT INTO ")
+                .ident(table)
+                .sql(match dialect.flavor {
+                    // MySQL has no DEFAULT VALUES clause.
+                    Flavor::MySql => " () VALUES ()",
+                    _ => " DEFAULT VALUES",
+                });
+            if let Some(column) = &returning {
+                b.sql(" RETURNING ").ident(column);
+            }
+            step(b.finish(), check)
+        }
     };
     Ok(Planned {
-        operation: Operation {
-            steps: vec![step(b.finish(), check)],
-        },
+        operation: Operation { steps: vec![own] },
         assigned_anchor,
     })
 }
@@ -633,24 +633,24 @@ fn plan_children(
         };
         target.convert(&child.value.name, &attribute, value)
     };
+    // `None` without values: there is nothing to insert.
     let insert = |child: &ChildTable, values: Vec<Bind>| {
-        let mut b = StatementBuilder::new(dialect);
-        b.sql("INSERT INTO ")
-            .ident(&child.table)
-            .sql(" (")
-            .ident_list([child.key_column.as_str(), child.value.name.as_str()])
-            .sql(") VALUES ");
-        for (i, value) in values.into_iter().enumerate() {
-            if i > 0 {
-                b.sql(", ");
-            }
-            b.sql("(")
-                .typed_bind(anchor.clone(), key_declared(child, &anchor_declared))
-                .sql(", ")
-                .typed_bind(value, child.value.declared())
-                .sql(")");
-        }
-        step(b.finish(), Check::None)
+        let columns = vec![
+            (
+                child.key_column.clone(),
+                key_declared(child, &anchor_declared).map(str::to_string),
+            ),
+            (
+                child.value.name.clone(),
+                child.value.declared().map(str::to_string),
+            ),
+        ];
+        let rows = values
+            .into_iter()
+            .map(|value| vec![anchor.clone(), value])
+            .collect();
+        Insert::new(&child.table, columns, None, rows)
+            .map(|insert| Step::insert(dialect, insert, Check::None))
     };
     let delete_one = |child: &ChildTable, value: Bind| {
         let mut b = StatementBuilder::new(dialect);
@@ -691,9 +691,7 @@ fn plan_children(
                         values.push(convert(child, value)?);
                     }
                 }
-                if !values.is_empty() {
-                    steps.push(insert(child, values));
-                }
+                steps.extend(insert(child, values));
             }
             AttributeModification::Delete => steps.push(delete_all(child)),
             AttributeModification::Update => {
@@ -702,7 +700,7 @@ fn plan_children(
                     // Deleting first makes adding a value that is already there harmless.
                     steps.push(delete_one(child, value.clone()));
                     if value_change.modification == ValueModification::Add {
-                        steps.push(insert(child, vec![value]));
+                        steps.extend(insert(child, vec![value]));
                     }
                 }
             }

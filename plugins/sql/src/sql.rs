@@ -278,6 +278,144 @@ impl Statement {
     }
 }
 
+/// `INSERT INTO table (columns) VALUES (...), (...) [RETURNING column]`, kept as its parts so
+/// that the rows of inserts of one shape (table, columns, returned column) can travel together
+/// in one multi-row statement (see `db::multirow`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Insert {
+    table: String,
+    /// Each column with its declared type, which decides the casts.
+    columns: Vec<(String, Option<String>)>,
+    /// The column whose value the database assigns and the statement returns.
+    returning: Option<String>,
+    /// One value per column in each row.
+    rows: Vec<Vec<Bind>>,
+}
+
+impl Insert {
+    /// An insert of `rows` into `columns` of `table`; `None` when there is no column or no
+    /// row, or a row does not have one value per column.
+    pub(crate) fn new(
+        table: &str,
+        columns: Vec<(String, Option<String>)>,
+        returning: Option<String>,
+        rows: Vec<Vec<Bind>>,
+    ) -> Option<Self> {
+        let well_formed = !columns.is_empty()
+            && !rows.is_empty()
+            && rows.iter().all(|row| row.len() == columns.len());
+        well_formed.then(|| Self {
+            table: table.to_string(),
+            columns,
+            returning,
+            rows,
+        })
+    }
+
+    pub(crate) fn rows(&self) -> &[Vec<Bind>] {
+        &self.rows
+    }
+
+    pub(crate) fn returning(&self) -> Option<&str> {
+        self.returning.as_deref()
+    }
+
+    /// The parameters one row takes.
+    pub(crate) fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Whether `other`'s rows can share a statement with this insert's.
+    pub(crate) fn same_shape(&self, other: &Insert) -> bool {
+        self.table == other.table
+            && self.columns == other.columns
+            && self.returning == other.returning
+    }
+
+    /// This insert, all its rows in one statement.
+    pub(crate) fn statement(&self, dialect: Dialect) -> Statement {
+        self.statement_for(dialect, self.rows.iter().map(|row| (row.as_slice(), None)))
+    }
+
+    /// An insert of this shape for `rows` (rows of inserts of the same shape), each with the
+    /// value that replaces its [`Bind::Returned`], if known yet.
+    pub(crate) fn statement_for<'a>(
+        &self,
+        dialect: Dialect,
+        rows: impl IntoIterator<Item = (&'a [Bind], Option<&'a Bind>)>,
+    ) -> Statement {
+        let mut b = StatementBuilder::new(dialect);
+        b.sql("INSERT INTO ").ident(&self.table).sql(" (");
+        b.ident_list(self.columns.iter().map(|(name, _)| name.as_str()))
+            .sql(") VALUES ");
+        for (i, (row, returned)) in rows.into_iter().enumerate() {
+            if i > 0 {
+                b.sql(", ");
+            }
+            self.tuple(&mut b, row, returned);
+        }
+        if let Some(column) = &self.returning {
+            b.sql(" RETURNING ").ident(column);
+        }
+        b.finish()
+    }
+
+    /// PostgreSQL only: an insert of this shape for `rows`, one data-modifying CTE per row,
+    /// that returns `(position, returned column)` for each row. A multi-row `RETURNING` comes
+    /// back in an order PostgreSQL does not promise; the position says which row a key was
+    /// assigned to.
+    pub(crate) fn tagged_statement<'a>(
+        &self,
+        dialect: Dialect,
+        rows: impl IntoIterator<Item = &'a [Bind]>,
+    ) -> Statement {
+        let returning = self.returning.as_deref().unwrap_or_default();
+        let mut b = StatementBuilder::new(dialect);
+        let mut count = 0usize;
+        for (i, row) in rows.into_iter().enumerate() {
+            b.sql(if i == 0 { "WITH " } else { ", " })
+                .ident(&format!("ecma_row_{i}"))
+                .sql(" AS (INSERT INTO ")
+                .ident(&self.table)
+                .sql(" (")
+                .ident_list(self.columns.iter().map(|(name, _)| name.as_str()))
+                .sql(") VALUES ");
+            self.tuple(&mut b, row, None);
+            b.sql(" RETURNING ").ident(returning).sql(")");
+            count += 1;
+        }
+        for i in 0..count {
+            b.sql(if i == 0 {
+                " SELECT "
+            } else {
+                " UNION ALL SELECT "
+            })
+            .bind(Bind::Integer(i64::try_from(i).unwrap_or(i64::MAX)))
+            .sql(", ")
+            .ident(returning)
+            .sql(" FROM ")
+            .ident(&format!("ecma_row_{i}"));
+        }
+        b.finish()
+    }
+
+    /// `(?, ?, ...)`: one row's values, cast to their columns' declared types where needed.
+    fn tuple(&self, b: &mut StatementBuilder, row: &[Bind], returned: Option<&Bind>) {
+        b.sql("(");
+        for (i, (value, (_, declared))) in row.iter().zip(&self.columns).enumerate() {
+            if i > 0 {
+                b.sql(", ");
+            }
+            let value = match (value, returned) {
+                (Bind::Returned, Some(key)) => key.clone(),
+                (value, _) => value.clone(),
+            };
+            b.typed_bind(value, declared.as_deref());
+        }
+        b.sql(")");
+    }
+}
+
 /// Appends SQL text, quoted identifiers and parameters to one statement.
 pub(crate) struct StatementBuilder {
     dialect: Dialect,

@@ -6,13 +6,15 @@
 //! [`DbError`]s. There are two kinds of drivers:
 //!
 //! - native, through sqlx with runtime queries: SQLite ([`sqlite`]), PostgreSQL ([`postgres`])
-//!   and MySQL/MariaDB ([`mysql`]), sharing the driver-generic code in [`native`];
+//!   and MySQL/MariaDB ([`mysql`]), sharing the driver-generic code in [`native`], whose
+//!   export batches send the rows of new objects as multi-row INSERTs ([`multirow`]);
 //! - ODBC ([`odbc`]), for any other database, through unixODBC and a DSN file.
 //!
 //! Catalog queries (tables, columns, procedures) are SQL per [`Flavor`] in [`catalog`], so a
 //! PostgreSQL or MariaDB reached through ODBC is introspected exactly like a native one.
 
 mod catalog;
+mod multirow;
 mod mysql;
 mod native;
 mod odbc;
@@ -30,7 +32,7 @@ use tokio::sync::{mpsc, OnceCell};
 pub(crate) use catalog::{ProcedureParameter, RoutineKind};
 
 use crate::error::{DbError, Redactor};
-use crate::sql::{Dialect, Flavor, Statement};
+use crate::sql::{Dialect, Flavor, Insert, Statement};
 use crate::values::Stored;
 
 /// One row: one optional value per selected column.
@@ -195,6 +197,28 @@ pub(crate) enum Check {
 pub(crate) struct Step {
     pub(crate) statement: Statement,
     pub(crate) check: Check,
+    /// The same statement as rows of a table, when it is a plain INSERT: rows that the
+    /// optimistic pass of a batch may send together with other entries' (see [`multirow`]).
+    pub(crate) insert: Option<Insert>,
+}
+
+impl Step {
+    pub(crate) fn new(statement: Statement, check: Check) -> Self {
+        Self {
+            statement,
+            check,
+            insert: None,
+        }
+    }
+
+    /// A step that inserts `insert`'s rows.
+    pub(crate) fn insert(dialect: Dialect, insert: Insert, check: Check) -> Self {
+        Self {
+            statement: insert.statement(dialect),
+            check,
+            insert: Some(insert),
+        }
+    }
 }
 
 /// One export entry: its statements, run in order within one savepoint. The first step is the
@@ -360,7 +384,8 @@ impl Database {
     }
 
     /// Apply `operations` in one transaction, each isolated so that its failure undoes only
-    /// itself. `Err` means the batch as a whole failed and nothing was committed.
+    /// itself. `Err` means the batch as a whole failed and nothing was committed. The native
+    /// drivers send the row inserts of consecutive new objects as multi-row INSERTs.
     pub(crate) async fn apply_batch(
         &self,
         operations: &[Operation],
@@ -369,10 +394,12 @@ impl Database {
             // IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so a
             // busy database fails the call before any entry ran rather than mid-batch.
             Backend::Sqlite(pool) => {
-                native::apply_batch(pool, Some("BEGIN IMMEDIATE"), operations).await
+                native::apply_batch(pool, self.dialect, Some("BEGIN IMMEDIATE"), operations).await
             }
-            Backend::Postgres(pool) => native::apply_batch(pool, None, operations).await,
-            Backend::MySql(pool) => native::apply_batch(pool, None, operations).await,
+            Backend::Postgres(pool) => {
+                native::apply_batch(pool, self.dialect, None, operations).await
+            }
+            Backend::MySql(pool) => native::apply_batch(pool, self.dialect, None, operations).await,
             Backend::Odbc(pool) => pool.apply_batch(operations.to_vec()).await,
         }
     }

@@ -191,4 +191,9 @@ impl Native for MySql {
     fn last_insert_id(result: &MySqlQueryResult) -> Option<i64> {
         i64::try_from(result.last_insert_id()).ok()
     }
+
+    /// The protocol counts parameters in 16 bits.
+    const MAX_PARAMETERS: usize = 65535;
+
+    const INSERTS_IN_WITH: bool = false;
 }

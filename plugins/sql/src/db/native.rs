@@ -11,9 +11,10 @@ use sqlx::query::Query;
 use sqlx::{Column, Executor, IntoArguments, Pool, TypeInfo};
 use tokio::sync::mpsc;
 
+use super::multirow::{self, Unit};
 use super::{Check, ColumnInfo, Operation, Outcome, Row};
 use crate::error::{DbError, FailureClass};
-use crate::sql::{Bind, Statement};
+use crate::sql::{Bind, Dialect, Statement};
 use crate::values::Stored;
 
 /// What a native driver adds to sqlx's `Database`.
@@ -32,6 +33,13 @@ pub(super) trait Native: sqlx::Database {
 
     /// The key an auto-increment column got from the last insert, where the driver knows it.
     fn last_insert_id(result: &Self::QueryResult) -> Option<i64>;
+
+    /// The most parameters one statement may bind.
+    const MAX_PARAMETERS: usize;
+
+    /// Whether the database runs INSERTs in `WITH` ([`crate::sql::Insert::tagged_statement`]),
+    /// so that a multi-row insert can tell which entry each assigned key belongs to.
+    const INSERTS_IN_WITH: bool;
 }
 
 fn query<DB: Native>(statement: &Statement) -> Query<'_, DB, DB::Arguments<'_>> {
@@ -188,11 +196,14 @@ where
 /// Apply a batch in one transaction with a result per entry.
 ///
 /// A savepoint costs two round trips per entry, and most batches succeed whole, so the batch
-/// first runs without any. If an entry does not succeed, that attempt is rolled back and the
-/// batch runs again with a savepoint around each entry, so that a failure undoes only itself.
-/// Either way the results are the same; only a batch with a failure pays twice.
+/// first runs without any, and the row inserts of consecutive new objects go as multi-row
+/// statements ([`multirow`]). If anything does not succeed, that attempt is rolled back and
+/// the batch runs again entry by entry, with a savepoint around each, so that a failure
+/// undoes only itself. Either way the results are the same; only a batch with a failure pays
+/// twice.
 pub(super) async fn apply_batch<DB>(
     pool: &Pool<DB>,
+    dialect: Dialect,
     begin: Option<&'static str>,
     operations: &[Operation],
 ) -> Result<Vec<Outcome>, DbError>
@@ -204,15 +215,23 @@ where
     {
         let mut tx = start::<DB>(pool, begin).await?;
         let mut outcomes = Vec::with_capacity(operations.len());
-        for operation in operations {
-            let outcome = run::<DB>(&mut tx, operation).await;
-            let done = matches!(outcome, Outcome::Done { .. });
-            outcomes.push(outcome);
-            if !done {
+        let mut clean = true;
+        for unit in multirow::units(operations, DB::INSERTS_IN_WITH) {
+            match unit {
+                Unit::One(operation) => {
+                    let outcome = run::<DB>(&mut tx, operation).await;
+                    clean = matches!(outcome, Outcome::Done { .. });
+                    outcomes.push(outcome);
+                }
+                Unit::Run(run) => match run_rows::<DB>(&mut tx, dialect, run).await {
+                    Some(done) => outcomes.extend(done),
+                    None => clean = false,
+                },
+            }
+            if !clean {
                 break;
             }
         }
-        let clean = outcomes.iter().all(|o| matches!(o, Outcome::Done { .. }));
         if clean {
             tx.commit().await.map_err(statement_error::<DB>)?;
             return Ok(outcomes);
@@ -266,6 +285,76 @@ where
         .await
         .map(|_| ())
         .map_err(statement_error::<DB>)
+}
+
+/// A run of new objects ([`Unit::Run`]) as multi-row INSERTs: the objects' rows, then their
+/// child rows. `None` if a statement failed or did not insert or return exactly one row per
+/// row sent: the caller then rolls back and goes entry by entry, which says which entry failed
+/// and why.
+async fn run_rows<DB>(
+    conn: &mut DB::Connection,
+    dialect: Dialect,
+    run: &[Operation],
+) -> Option<Vec<Outcome>>
+where
+    DB: Native,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    let mut returned: Vec<Option<Stored>> = vec![None; run.len()];
+    for chunk in multirow::object_rows(dialect, run, DB::MAX_PARAMETERS) {
+        if chunk.tagged {
+            let rows = query::<DB>(&chunk.statement)
+                .fetch_all(&mut *conn)
+                .await
+                .ok()?;
+            for row in &rows {
+                let mut values = DB::read_row(row).ok()?.into_iter();
+                let (Some(Some(Stored::Integer(position))), Some(Some(key))) =
+                    (values.next(), values.next())
+                else {
+                    return None;
+                };
+                let owner = *chunk.owners.get(usize::try_from(position).ok()?)?;
+                if returned.get_mut(owner)?.replace(key).is_some() {
+                    return None;
+                }
+            }
+        } else {
+            let done = query::<DB>(&chunk.statement)
+                .execute(&mut *conn)
+                .await
+                .ok()?;
+            if DB::rows_affected(&done) != u64::try_from(chunk.owners.len()).ok()? {
+                return None;
+            }
+        }
+    }
+    let every_key = run
+        .iter()
+        .zip(&returned)
+        .all(|(operation, key)| key.is_some() || !multirow::assigns_key(operation));
+    if !every_key {
+        return None;
+    }
+    let keys: Vec<Option<Bind>> = returned
+        .iter()
+        .map(|key| key.as_ref().map(Stored::to_bind))
+        .collect();
+    for chunk in multirow::child_rows(dialect, run, &keys, DB::MAX_PARAMETERS) {
+        query::<DB>(&chunk.statement)
+            .execute(&mut *conn)
+            .await
+            .ok()?;
+    }
+    Some(
+        returned
+            .into_iter()
+            .map(|key| Outcome::Done {
+                returned: key.into_iter().collect(),
+            })
+            .collect(),
+    )
 }
 
 /// The result of one step, before the operation decides what it means.

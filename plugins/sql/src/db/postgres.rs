@@ -162,4 +162,9 @@ impl Native for Postgres {
         // PostgreSQL reports assigned keys through RETURNING.
         None
     }
+
+    /// The protocol counts parameters in 16 bits.
+    const MAX_PARAMETERS: usize = 65535;
+
+    const INSERTS_IN_WITH: bool = true;
 }

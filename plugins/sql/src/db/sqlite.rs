@@ -213,6 +213,12 @@ impl Native for Sqlite {
     fn last_insert_id(result: &SqliteQueryResult) -> Option<i64> {
         Some(result.last_insert_rowid())
     }
+
+    /// `SQLITE_MAX_VARIABLE_NUMBER` since SQLite 3.32 (RETURNING, which the connector
+    /// relies on, came in 3.35).
+    const MAX_PARAMETERS: usize = 32766;
+
+    const INSERTS_IN_WITH: bool = false;
 }
 
 /// The extended SQLite result code of a database error, if it is one.

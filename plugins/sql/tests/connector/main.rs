@@ -31,6 +31,7 @@ backend!(
     crate::support::Kind::Postgres,
     [
         table_lifecycle,
+        batched_adds,
         paging,
         views_queries_and_procedures,
         object_type_detection,
@@ -48,6 +49,7 @@ backend!(
     crate::support::Kind::MySql,
     [
         table_lifecycle,
+        batched_adds,
         paging,
         views_queries_and_procedures,
         object_type_detection,
@@ -65,6 +67,7 @@ backend!(
     crate::support::Kind::Sqlite,
     [
         table_lifecycle,
+        batched_adds,
         paging,
         views_queries_and_procedures,
         object_type_detection,

@@ -79,11 +79,9 @@ CREATE TABLE "GroupMembers" ("GroupId" {int} NOT NULL, "Member" {key} NOT NULL, 
 
 const ODD: &str = "odd \"name\"; --";
 
-/// Tables as object types, a child table per multi-valued attribute, references, an identity
-/// key, every export modification, error mapping, injection payloads and a full import.
-pub fn table_lifecycle(kind: Kind) {
-    let db = TestDb::new(kind);
-    db.exec(LIFECYCLE);
+/// The [`LIFECYCLE`] tables as object types: `User` (mails in a child table, a manager
+/// reference) and `Group` (a key the database assigns, members in a child table).
+fn lifecycle_harness(db: &TestDb) -> ConnectorHarness {
     let mut h = db.harness();
     h.answer("object_types", "User,Group")
         .answer("User:table", "Employees")
@@ -93,6 +91,15 @@ pub fn table_lifecycle(kind: Kind) {
         .answer("Group:multivalued_tables", "GroupMembers")
         .answer("Group:Member:type", "Reference");
     configure(&mut h);
+    h
+}
+
+/// Tables as object types, a child table per multi-valued attribute, references, an identity
+/// key, every export modification, error mapping, injection payloads and a full import.
+pub fn table_lifecycle(kind: Kind) {
+    let db = TestDb::new(kind);
+    db.exec(LIFECYCLE);
+    let mut h = lifecycle_harness(&db);
     h.test_connection().unwrap();
 
     let schema = h.schema().unwrap();
@@ -331,6 +338,161 @@ pub fn table_lifecycle(kind: Kind) {
         Vec::<Vec<Option<String>>>::new()
     );
     assert_eq!(db.count("Employees"), 2);
+}
+
+/// A batch of new objects goes as multi-row INSERTs (one per table and column set) and every
+/// entry still gets its own result: N adds make N rows and N results, a duplicate fails alone,
+/// and keys the database assigns come back to their own entries, with their child rows under
+/// them. On PostgreSQL and MariaDB a `Stamp` column defaults to the statement's start time, so
+/// its distinct values count the statements that inserted the rows.
+pub fn batched_adds(kind: Kind) {
+    let db = TestDb::new(kind);
+    db.exec(LIFECYCLE);
+    let stamp = match kind.server() {
+        Server::Postgres => Some("TIMESTAMPTZ DEFAULT statement_timestamp()"),
+        Server::MySql => Some("DATETIME(6) DEFAULT CURRENT_TIMESTAMP(6)"),
+        Server::Sqlite => None,
+    };
+    if let Some(stamp) = stamp {
+        db.exec(&format!(
+            r#"ALTER TABLE "Employees" ADD COLUMN "Stamp" {stamp}; ALTER TABLE "Groups" ADD COLUMN "Stamp" {stamp};"#
+        ));
+    }
+    let statements = |table: &str| {
+        stamp.map(|_| {
+            db.value(&format!(r#"SELECT COUNT(DISTINCT "Stamp") FROM "{table}""#))
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+    };
+    let mut h = lifecycle_harness(&db);
+
+    // Forty adds in two column sets, interleaved; half with two mails each.
+    let user = |i: usize| {
+        let id = format!("u{i:02}");
+        let e = entry::add("User", "EmployeeId", id.as_str()).set("UserName", format!("{id}-name"));
+        if i % 2 == 0 {
+            e.set(
+                "FirstName",
+                format!("x'); DROP TABLE \"Employees\"; -- {i}"),
+            )
+            .set_values("Mail", [format!("{id}.1@x"), format!("{id}.2@x")])
+        } else {
+            e
+        }
+    };
+    let results = h.export((0..40).map(user)).unwrap();
+    assert_eq!(results.len(), 40);
+    ok(&results);
+    assert_eq!(db.count("Employees"), 40);
+    assert_eq!(db.count("EmployeeMails"), 40);
+    assert_eq!(
+        db.rows(r#"SELECT "EmployeeId", "UserName", "FirstName" FROM "Employees" WHERE "EmployeeId" IN ('u00', 'u01', 'u38') ORDER BY 1"#),
+        [
+            row(&[Some("u00"), Some("u00-name"), Some("x'); DROP TABLE \"Employees\"; -- 0")]),
+            row(&[Some("u01"), Some("u01-name"), None]),
+            row(&[Some("u38"), Some("u38-name"), Some("x'); DROP TABLE \"Employees\"; -- 38")]),
+        ]
+    );
+    assert_eq!(
+        db.rows(r#"SELECT "Mail" FROM "EmployeeMails" WHERE "EmployeeId" = 'u38' ORDER BY 1"#),
+        [row(&[Some("u38.1@x")]), row(&[Some("u38.2@x")])]
+    );
+    assert!(
+        matches!(statements("Employees"), None | Some(2)),
+        "one INSERT per column set: {:?}",
+        statements("Employees")
+    );
+
+    // One entry takes an existing user's unique name: it fails alone, with the database's
+    // error, and nothing of it stays.
+    let batch: Vec<_> = (40..50)
+        .map(|i| {
+            if i == 44 {
+                entry::add("User", "EmployeeId", "u44").set("UserName", "u00-name")
+            } else {
+                user(i)
+            }
+        })
+        .collect();
+    let results = h.export(batch).unwrap();
+    let expected: Vec<_> = (40..50)
+        .map(|i| (i == 44).then_some(ExportErrorKind::ObjectAlreadyExists))
+        .collect();
+    assert_eq!(kinds(&results), expected);
+    assert_eq!(db.count("Employees"), 49);
+    assert_eq!(db.count("EmployeeMails"), 48);
+    assert_eq!(
+        db.rows(r#"SELECT "EmployeeId" FROM "Employees" WHERE "EmployeeId" = 'u44'"#),
+        Vec::<Vec<Option<String>>>::new()
+    );
+    if let Some(n) = statements("Employees") {
+        assert_eq!(n, 2 + 9, "the batch ran again entry by entry");
+    }
+
+    // Groups whose keys the database assigns: each entry gets its own key back, and its
+    // members are written under that key.
+    let group = |i: usize| CsEntryChange {
+        identifier: format!("group-{i}"),
+        object_type: "Group".into(),
+        dn: String::new(),
+        modification: ObjectModification::Add,
+        anchor: Vec::new(),
+        changes: vec![
+            AttributeChange::set(
+                "Name",
+                AttributeModification::Add,
+                vec![s(&format!("g{i}"))],
+            ),
+            AttributeChange::set(
+                "Member",
+                AttributeModification::Add,
+                vec![r(&format!("u{i:02}")), r(&format!("u{:02}", i + 10))],
+            ),
+        ],
+    };
+    let results = h.export((0..5).map(group)).unwrap();
+    ok(&results);
+    let mut keys = Vec::new();
+    for (i, result) in results.iter().enumerate() {
+        let [AnchorAttribute {
+            name,
+            value: Value::Integer(key),
+        }] = result.anchor.as_slice()
+        else {
+            panic!(
+                "{}: no assigned key in {:?}",
+                result.identifier, result.anchor
+            );
+        };
+        assert_eq!(name, "GroupId");
+        assert_eq!(
+            db.value(&format!(
+                r#"SELECT "Name" FROM "Groups" WHERE "GroupId" = {key}"#
+            )),
+            Some(format!("g{i}"))
+        );
+        let (first, second) = (format!("u{i:02}"), format!("u{:02}", i + 10));
+        assert_eq!(
+            db.rows(&format!(
+                r#"SELECT "Member" FROM "GroupMembers" WHERE "GroupId" = {key} ORDER BY 1"#
+            )),
+            [row(&[Some(&first)]), row(&[Some(&second)])]
+        );
+        keys.push(*key);
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 5);
+    assert_eq!(db.count("GroupMembers"), 10);
+    match kind.server() {
+        // One statement, a data-modifying CTE per row.
+        Server::Postgres => assert_eq!(statements("Groups"), Some(1)),
+        // No reliable order for assigned keys: one INSERT each.
+        Server::MySql => assert_eq!(statements("Groups"), Some(5)),
+        Server::Sqlite => {}
+    }
 }
 
 /// A full import streams in pages of the size asked for, with `more` set right.
