@@ -42,7 +42,12 @@ fn rss() -> usize {
 
 fn object(space: &ConnectorSpace, g: usize) -> ecmahost::space::CsObject {
     let login = format!("user{g:07}");
-    let text = |s: String| vec![Value::String(s)];
+    // Collected like an import's values (a Vec with spare capacity), not built with `vec![]`.
+    let text = |s: String| {
+        std::iter::once(Value::String(s))
+            .filter(|_| true)
+            .collect::<Vec<_>>()
+    };
     space.object(
         login.clone(),
         format!("CN={login},OBJECT=USER"),

@@ -171,11 +171,17 @@ impl ConnectorSpace {
             .map(|(n, mut v)| {
                 // Multi-valued attributes are sets (RFC 7643 §2.4): one canonical order, so the
                 // same values read back from the target give the same object and version.
-                if v.len() > 1 {
+                let values = if v.len() > 1 {
                     v.sort();
                     v.dedup();
-                }
-                (self.intern(&n), Values::from_vec(v))
+                    v.shrink_to_fit();
+                    Values::from_vec(v)
+                } else {
+                    // `from_vec` keeps a heap buffer whose capacity exceeds the inline one (a
+                    // collected Vec often has room for 4): move the one value inline instead.
+                    v.into_iter().collect()
+                };
+                (self.intern(&n), values)
             })
             .collect();
         attrs.sort_by(|a, b| a.0.cmp(&b.0));
