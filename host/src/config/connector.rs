@@ -52,7 +52,7 @@ struct ConnectorFile {
     parameters: BTreeMap<String, BTreeMap<String, ParameterFileValue>>,
 }
 
-/// One more SCIM resource type: `[[resource_types]]`.
+/// One SCIM resource type: a `[[resource_types]]` table, or the top-level users.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResourceTypeFile {
@@ -68,21 +68,6 @@ struct ResourceTypeFile {
     #[serde(default)]
     attributes: Vec<AttributeFile>,
     #[serde(default)]
-    deprovisioning: DeprovisioningFile,
-}
-
-/// The per-type part of a connector file, wherever it came from (top level or
-/// `[[resource_types]]`).
-struct TypeFields {
-    name: String,
-    endpoint: Option<String>,
-    object_type: String,
-    anchor: String,
-    anchor_scim: Option<String>,
-    query_attribute: Option<String>,
-    password_attribute: Option<String>,
-    dn: DnFile,
-    attributes: Vec<AttributeFile>,
     deprovisioning: DeprovisioningFile,
 }
 
@@ -349,7 +334,7 @@ impl ConnectorConfig {
             ));
         }
 
-        let users = TypeFields {
+        let users = ResourceTypeFile {
             name: "User".into(),
             endpoint: Some("Users".into()),
             object_type: raw.object_type,
@@ -369,19 +354,7 @@ impl ConnectorConfig {
                 "Group" => ResourceKind::Group,
                 _ => ResourceKind::Custom,
             };
-            let fields = TypeFields {
-                name: t.name,
-                endpoint: t.endpoint,
-                object_type: t.object_type,
-                anchor: t.anchor,
-                anchor_scim: t.anchor_scim,
-                query_attribute: t.query_attribute,
-                password_attribute: t.password_attribute,
-                dn: t.dn,
-                attributes: t.attributes,
-                deprovisioning: t.deprovisioning,
-            };
-            let rt = resource_type(file, &prefix, kind, fields)?;
+            let rt = resource_type(file, &prefix, kind, t)?;
             for earlier in &resource_types {
                 let clash = if earlier.name == rt.name {
                     Some(("name", &rt.name))
@@ -460,7 +433,7 @@ fn resource_type(
     file: &Path,
     prefix: &str,
     kind: ResourceKind,
-    raw: TypeFields,
+    raw: ResourceTypeFile,
 ) -> Result<ResourceTypeConfig, ConfigError> {
     let bad =
         |key: &str, message: String| ConfigError::invalid(file, format!("{prefix}{key}"), message);

@@ -886,13 +886,6 @@ impl ResourceMapping {
     pub fn dn_is_virtual(&self) -> bool {
         self.attributes.iter().any(Mapped::is_dn)
     }
-
-    /// Whether any exposed attribute holds references to other objects.
-    pub fn has_references(&self) -> bool {
-        self.attributes
-            .iter()
-            .any(|m| m.attribute_type == AttributeType::Reference)
-    }
 }
 
 /// A reference value as `{value, $ref}`, plus `type` in a multi-valued one (`members`), as

@@ -42,11 +42,6 @@ impl<'a> Resources<'a> {
         &self.t().mapping
     }
 
-    /// The connector this resource type belongs to.
-    pub fn runtime(&self) -> &'a ConnectorRuntime {
-        self.runtime
-    }
-
     /// The SCIM resource for `object`, with references translated to SCIM ids.
     pub fn to_resource(&self, object: &CsObject, base: &str) -> Json {
         self.mapping().to_resource(object, base, self.runtime)
@@ -345,6 +340,9 @@ impl<'a> Resources<'a> {
                 let old = current.get(a).unwrap_or(&[]);
                 // The connector space holds multi-valued attributes as sorted sets.
                 let same = |new: &Vec<Value>| {
+                    if new.len() <= 1 {
+                        return new.as_slice() == old;
+                    }
                     let mut new = new.clone();
                     new.sort();
                     new.dedup();
