@@ -202,6 +202,16 @@ pub struct AnchorAttribute {
     pub value: Value,
 }
 
+/// The attribute change that carries an object's new DN in a rename.
+///
+/// When a connector declares [`Capabilities::object_rename`], the host exports a rename as one
+/// `Update` (or `Replace`) entry change, the way ECMA2 does: [`CsEntryChange::dn`] and
+/// [`CsEntryChange::anchor`] name the object as it is now, a `Replace` change of this name holds
+/// the new DN (when the DN changes), and a `Replace` change of an anchor attribute holds its new
+/// value (when the anchor changes). No real attribute can be called `-dn-`: LDAP attribute names
+/// start with a letter, and the host refuses it as a column or attribute name.
+pub const NEW_DN_ATTRIBUTE: &str = "-dn-";
+
 /// ECMA2's `CSEntryChange`: one change to one object, in export or import.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CsEntryChange {
@@ -217,6 +227,28 @@ pub struct CsEntryChange {
 impl CsEntryChange {
     pub fn change(&self, attribute: &str) -> Option<&AttributeChange> {
         self.changes.iter().find(|c| c.name == attribute)
+    }
+
+    /// The new DN of a rename ([`NEW_DN_ATTRIBUTE`]), if this entry moves the object.
+    pub fn new_dn(&self) -> Option<&str> {
+        self.change(NEW_DN_ATTRIBUTE)
+            .and_then(|c| c.added_values().next())
+            .and_then(Value::as_str)
+    }
+
+    /// The new value of an anchor attribute, if this entry renames the object: a `Replace` (or
+    /// `Add`) change of an attribute that is also in [`CsEntryChange::anchor`], with a value
+    /// other than the current one.
+    pub fn new_anchor_value(&self, attribute: &str) -> Option<&Value> {
+        let current = self.anchor_value(attribute)?;
+        let change = self.change(attribute)?;
+        if !matches!(
+            change.modification,
+            AttributeModification::Replace | AttributeModification::Add
+        ) {
+            return None;
+        }
+        change.added_values().next().filter(|v| *v != current)
     }
 
     pub fn anchor_value(&self, attribute: &str) -> Option<&Value> {
