@@ -5,12 +5,14 @@
 //! [`crate::export_connector!`] once. They never touch `abi_stable` types.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RString, RVec};
 
 use crate::convert::*;
 use crate::ffi::{self, codes, *};
+use crate::logging::LogRoute;
 use crate::model::*;
 
 /// An ECMA2 connector. Calls are synchronous: the host runs them on a blocking thread pool,
@@ -159,11 +161,30 @@ fn page_or_error(page: &FfiConfigPage) -> Result<ConfigPage, ConnectorError> {
     })
 }
 
-/// Wraps an author's [`Connector`] as an [`FfiConnector`].
-struct ConnectorAdapter<C>(C);
+/// Wraps an author's [`Connector`] as an [`FfiConnector`]. Every call runs with the
+/// connector's log route entered, so what the connector logs is attributed to it.
+struct ConnectorAdapter<C> {
+    connector: C,
+    log: Arc<LogRoute>,
+}
 
 pub(crate) fn adapter<C: Connector>(connector: C) -> impl FfiConnector + 'static {
-    ConnectorAdapter(connector)
+    ConnectorAdapter {
+        connector,
+        log: LogRoute::detached(),
+    }
+}
+
+impl<C: Connector> ConnectorAdapter<C> {
+    /// [`guard`], with this connector's log route entered.
+    fn call<T>(
+        &self,
+        entry_point: &str,
+        f: impl FnOnce(&C) -> Result<T, ConnectorError>,
+    ) -> RResult<T, FfiError> {
+        let _route = self.log.enter();
+        guard(entry_point, || f(&self.connector))
+    }
 }
 
 impl<C: Connector> FfiConnector for ConnectorAdapter<C> {
@@ -172,10 +193,8 @@ impl<C: Connector> FfiConnector for ConnectorAdapter<C> {
         page: FfiConfigPage,
         values: &RVec<FfiParameterValue>,
     ) -> FfiResult<RVec<FfiParameterDefinition>> {
-        guard("config_parameters", || {
-            let defs = self
-                .0
-                .config_parameters(page_or_error(&page)?, &values_from_ffi(values))?;
+        self.call("config_parameters", |c| {
+            let defs = c.config_parameters(page_or_error(&page)?, &values_from_ffi(values))?;
             Ok(defs.iter().map(parameter_to_ffi).collect())
         })
     }
@@ -185,33 +204,29 @@ impl<C: Connector> FfiConnector for ConnectorAdapter<C> {
         page: FfiConfigPage,
         values: &RVec<FfiParameterValue>,
     ) -> FfiResult<RVec<FfiParameterIssue>> {
-        guard("validate_page", || {
-            let issues = self
-                .0
-                .validate_page(page_or_error(&page)?, &values_from_ffi(values))?;
+        self.call("validate_page", |c| {
+            let issues = c.validate_page(page_or_error(&page)?, &values_from_ffi(values))?;
             Ok(issues.iter().map(issue_to_ffi).collect())
         })
     }
 
     fn capabilities(&self, values: &RVec<FfiParameterValue>) -> FfiResult<FfiCapabilities> {
-        guard("capabilities", || {
+        self.call("capabilities", |c| {
             Ok(capabilities_to_ffi(
-                &self.0.capabilities(&values_from_ffi(values))?,
+                &c.capabilities(&values_from_ffi(values))?,
             ))
         })
     }
 
     fn schema(&self, values: &RVec<FfiParameterValue>) -> FfiResult<FfiSchema> {
-        guard("schema", || {
-            Ok(schema_to_ffi(&self.0.schema(&values_from_ffi(values))?))
+        self.call("schema", |c| {
+            Ok(schema_to_ffi(&c.schema(&values_from_ffi(values))?))
         })
     }
 
     fn partitions(&self, values: &RVec<FfiParameterValue>) -> FfiResult<RVec<FfiPartition>> {
-        guard("partitions", || {
-            Ok(self
-                .0
-                .partitions(&values_from_ffi(values))?
+        self.call("partitions", |c| {
+            Ok(c.partitions(&values_from_ffi(values))?
                 .iter()
                 .map(partition_to_ffi)
                 .collect())
@@ -223,10 +238,9 @@ impl<C: Connector> FfiConnector for ConnectorAdapter<C> {
         values: &RVec<FfiParameterValue>,
         partition: &FfiPartition,
     ) -> FfiResult<RVec<FfiPartition>> {
-        guard("hierarchy", || {
-            let containers = self
-                .0
-                .hierarchy(&values_from_ffi(values), &partition_from_ffi(partition))?;
+        self.call("hierarchy", |c| {
+            let containers =
+                c.hierarchy(&values_from_ffi(values), &partition_from_ffi(partition))?;
             Ok(containers
                 .iter()
                 .map(|c| {
@@ -240,8 +254,8 @@ impl<C: Connector> FfiConnector for ConnectorAdapter<C> {
     }
 
     fn test_connection(&self, values: &RVec<FfiParameterValue>) -> FfiResult<()> {
-        guard("test_connection", || {
-            self.0.test_connection(&values_from_ffi(values))
+        self.call("test_connection", |c| {
+            c.test_connection(&values_from_ffi(values))
         })
     }
 
@@ -251,14 +265,14 @@ impl<C: Connector> FfiConnector for ConnectorAdapter<C> {
         schema: &FfiSchema,
         request: FfiImportRequest,
     ) -> FfiResult<FfiImportSessionBox> {
-        guard("open_import", || {
-            let session = self.0.open_import(
+        self.call("open_import", |c| {
+            let session = c.open_import(
                 &values_from_ffi(values),
                 &schema_from_ffi(schema),
                 &import_request_from_ffi(&request),
             )?;
             Ok(FfiImportSession_TO::from_value(
-                ImportAdapter(session),
+                ImportAdapter(session, self.log.clone()),
                 TD_Opaque,
             ))
         })
@@ -270,14 +284,14 @@ impl<C: Connector> FfiConnector for ConnectorAdapter<C> {
         schema: &FfiSchema,
         request: FfiExportRequest,
     ) -> FfiResult<FfiExportSessionBox> {
-        guard("open_export", || {
-            let session = self.0.open_export(
+        self.call("open_export", |c| {
+            let session = c.open_export(
                 &values_from_ffi(values),
                 &schema_from_ffi(schema),
                 &export_request_from_ffi(&request),
             )?;
             Ok(FfiExportSession_TO::from_value(
-                ExportAdapter(session),
+                ExportAdapter(session, self.log.clone()),
                 TD_Opaque,
             ))
         })
@@ -290,8 +304,8 @@ impl<C: Connector> FfiConnector for ConnectorAdapter<C> {
         new_password: &RString,
         options: u32,
     ) -> FfiResult<()> {
-        guard("set_password", || {
-            self.0.set_password(
+        self.call("set_password", |c| {
+            c.set_password(
                 &values_from_ffi(values),
                 &password_target_from_ffi(target),
                 &Secret::new(new_password.as_str()),
@@ -307,8 +321,8 @@ impl<C: Connector> FfiConnector for ConnectorAdapter<C> {
         old_password: &RString,
         new_password: &RString,
     ) -> FfiResult<()> {
-        guard("change_password", || {
-            self.0.change_password(
+        self.call("change_password", |c| {
+            c.change_password(
                 &values_from_ffi(values),
                 &password_target_from_ffi(target),
                 &Secret::new(old_password.as_str()),
@@ -316,12 +330,20 @@ impl<C: Connector> FfiConnector for ConnectorAdapter<C> {
             )
         })
     }
+
+    fn attach_log(&self, sink: FfiLogSinkBox, max_level: Code) -> FfiResult<()> {
+        guard("attach_log", || {
+            self.log.attach(sink, max_level);
+            Ok(())
+        })
+    }
 }
 
-struct ImportAdapter(Box<dyn ImportSession>);
+struct ImportAdapter(Box<dyn ImportSession>, Arc<LogRoute>);
 
 impl FfiImportSession for ImportAdapter {
     fn next_page(&mut self) -> FfiResult<FfiImportPage> {
+        let _route = self.1.enter();
         guard("next_page", || {
             let page = self.0.next_page()?;
             Ok(FfiImportPage {
@@ -332,17 +354,19 @@ impl FfiImportSession for ImportAdapter {
     }
 
     fn close(&mut self) -> FfiResult<RString> {
+        let _route = self.1.enter();
         guard("close_import", || Ok(RString::from(self.0.close()?)))
     }
 }
 
-struct ExportAdapter(Box<dyn ExportSession>);
+struct ExportAdapter(Box<dyn ExportSession>, Arc<LogRoute>);
 
 impl FfiExportSession for ExportAdapter {
     fn put_export_entries(
         &mut self,
         batch: RVec<FfiCsEntryChange>,
     ) -> FfiResult<RVec<FfiExportResult>> {
+        let _route = self.1.enter();
         guard("put_export_entries", || {
             let entries = batch
                 .iter()
@@ -358,6 +382,7 @@ impl FfiExportSession for ExportAdapter {
     }
 
     fn close(&mut self) -> FfiResult<()> {
+        let _route = self.1.enter();
         guard("close_export", || self.0.close())
     }
 }
@@ -374,9 +399,15 @@ extern "C" fn info_entry<C: Connector>() -> FfiPluginInfo {
 }
 
 extern "C" fn new_connector_entry<C: Connector>() -> FfiResult<FfiConnectorBox> {
+    // What `C::new` logs is kept until the host attaches its sink to the new connector.
+    let log = LogRoute::building();
+    let _route = log.enter();
     guard("new_connector", || {
         Ok(FfiConnector_TO::from_value(
-            ConnectorAdapter(C::new()?),
+            ConnectorAdapter {
+                connector: C::new()?,
+                log: log.clone(),
+            },
             TD_Opaque,
         ))
     })
@@ -386,6 +417,8 @@ extern "C" fn new_connector_entry<C: Connector>() -> FfiResult<FfiConnectorBox> 
 #[doc(hidden)]
 pub fn root_module<C: Connector>() -> ffi::ConnectorModuleRef {
     use abi_stable::prefix_type::PrefixTypeTrait;
+    // Only a cdylib's root module gets here: its `log` and `tracing` are its own copies.
+    crate::logging::install_bridge();
     ffi::ConnectorModule {
         info: info_entry::<C>,
         new_connector: new_connector_entry::<C>,

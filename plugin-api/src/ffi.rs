@@ -10,13 +10,17 @@
 
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
-use abi_stable::std_types::{RBox, ROption, RResult, RString, RVec};
+use abi_stable::std_types::{RArc, RBox, ROption, RResult, RString, RVec};
 use abi_stable::{declare_root_module_statics, sabi_trait, StableAbi};
 
 /// Major version of this ABI. A library built for another major is refused.
 pub const API_MAJOR: u32 = 1;
-/// Minor version: what this build of the API offers; older minors load in newer hosts.
-pub const API_MINOR: u32 = 0;
+/// Minor version: what this build of the API offers. Libraries of older minors load in newer
+/// hosts (the host calls only what they have), and libraries of newer minors in older hosts.
+///
+/// - 1.0: the ECMA2 surface.
+/// - 1.1: the log channel ([`FfiConnector::attach_log`], [`FfiLogSink`]).
+pub const API_MINOR: u32 = 1;
 
 /// A numeric code for an enumeration that may grow in a minor release.
 #[repr(transparent)]
@@ -301,7 +305,48 @@ pub mod codes {
     pub const ERROR_BUSY: Code = Code(3);
     pub const ERROR_PANIC: Code = Code(4);
     pub const ERROR_OTHER: Code = Code(5);
+
+    // Log levels (API 1.1), the `log` crate's order: a smaller code is more severe.
+    /// As a maximum level: nothing is wanted.
+    pub const LOG_OFF: Code = Code(0);
+    pub const LOG_ERROR: Code = Code(1);
+    pub const LOG_WARN: Code = Code(2);
+    pub const LOG_INFO: Code = Code(3);
+    pub const LOG_DEBUG: Code = Code(4);
+    pub const LOG_TRACE: Code = Code(5);
 }
+
+/// One key/value field of a log record (API 1.1).
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct FfiLogField {
+    pub name: RString,
+    pub value: RString,
+}
+
+/// One log record a library sends to the host (API 1.1).
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct FfiLogRecord {
+    /// A `LOG_*` level code.
+    pub level: Code,
+    /// Where the record comes from inside the library: a `log` target or a `tracing` target
+    /// (by default the module path).
+    pub target: RString,
+    pub message: RString,
+    pub fields: RVec<FfiLogField>,
+}
+
+/// Where a library sends the log records of one connector (API 1.1). The host implements it;
+/// the library calls it on any of its threads, during a host call or not.
+#[sabi_trait]
+pub trait FfiLogSink: Send + Sync {
+    #[sabi(last_prefix_field)]
+    fn log(&self, record: &FfiLogRecord);
+}
+
+/// A host's log sink as a library holds it: shared by the connector's calls and sessions.
+pub type FfiLogSinkBox = FfiLogSink_TO<'static, RArc<()>>;
 
 pub type FfiResult<T> = RResult<T, FfiError>;
 
@@ -364,6 +409,20 @@ pub trait FfiConnector: Send + Sync {
         old_password: &RString,
         new_password: &RString,
     ) -> FfiResult<()>;
+
+    // API 1.1. Methods appended after `last_prefix_field` need a default body: it is what a
+    // host runs when the library was built before the method existed.
+
+    /// Send this connector's log records to `sink`, those at `max_level` (a `LOG_*` code) or
+    /// more severe. The host calls it once, right after `new_connector`. A 1.0 library lacks it
+    /// and answers "not supported".
+    fn attach_log(&self, sink: FfiLogSinkBox, max_level: Code) -> FfiResult<()> {
+        let _ = (sink, max_level);
+        RResult::RErr(FfiError {
+            kind: codes::ERROR_NOT_SUPPORTED,
+            message: RString::from("the library was built for API 1.0: it has no log channel"),
+        })
+    }
 }
 
 /// An open import run: pages until `more` is false, then `close` returns the new watermark.

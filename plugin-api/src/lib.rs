@@ -41,6 +41,7 @@ mod connector;
 mod convert;
 pub mod ffi;
 mod library;
+mod logging;
 pub mod model;
 
 pub use connector::{root_module, Connector, ExportSession, ImportSession};
@@ -49,4 +50,5 @@ pub use library::{
     load_library, LoadError, PluginConnector, PluginExportSession, PluginImportSession,
     PluginLibrary,
 };
+pub use logging::{LogLevel, LogRecord, LogSink, TracingLogSink};
 pub use model::*;

@@ -1,7 +1,9 @@
 //! The host's side: load a connector library and call it through safe wrappers.
 //!
 //! [`load_library`] checks the ABI (abi_stable's header, layout and version checks) and the
-//! API version the library reports. [`PluginConnector`] converts every call to and from the FFI
+//! API version the library reports. A library built for an older minor fails abi_stable's
+//! layout check (its root module and vtables have fewer fields than the host's); it is accepted
+//! when the check passes the other way round, and the host then calls only what it has. [`PluginConnector`] converts every call to and from the FFI
 //! types. The same wrapper serves an in-process connector ([`PluginConnector::in_process`]), so
 //! tests and the plugin test kit exercise exactly the path the host takes.
 //!
@@ -10,12 +12,19 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::library::{lib_header_from_path, LibraryError, RootModuleError};
+use std::sync::Arc;
+
+use abi_stable::abi_stability::abi_checking::{
+    check_layout_compatibility_with_globals, CheckingGlobals,
+};
+use abi_stable::library::{lib_header_from_path, LibHeader, LibraryError, RootModuleError};
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RResult, RString};
+use abi_stable::std_types::{RArc, RResult, RString};
+use abi_stable::StableAbi;
 
 use crate::convert::*;
 use crate::ffi::*;
+use crate::logging::{level_to_ffi, HostSink, LogLevel, LogSink, TracingLogSink};
 use crate::model::*;
 use crate::Connector;
 
@@ -74,10 +83,26 @@ pub fn load_library(path: &Path) -> Result<PluginLibrary, LoadError> {
         });
     }
     let header = lib_header_from_path(path).map_err(|e| classify(path, e))?;
-    let module = header
-        .init_root_module::<ConnectorModuleRef>()
-        .map_err(|e| classify(path, e))?;
+    let (module, older) = match header.init_root_module::<ConnectorModuleRef>() {
+        Ok(module) => (module, false),
+        Err(forward @ LibraryError::AbiInstability(_)) => (
+            init_older_minor(header, forward).map_err(|e| classify(path, e))?,
+            true,
+        ),
+        Err(e) => return Err(classify(path, e)),
+    };
     let ffi_info = (module.info())();
+    if older && ffi_info.api_minor > API_MINOR {
+        return Err(LoadError::Incompatible {
+            path: path.to_path_buf(),
+            host_major: API_MAJOR,
+            host_minor: API_MINOR,
+            detail: format!(
+                "library reports API {}.{} but has the layout of an older minor",
+                ffi_info.api_major, ffi_info.api_minor
+            ),
+        });
+    }
     if ffi_info.api_major != API_MAJOR {
         return Err(LoadError::Incompatible {
             path: path.to_path_buf(),
@@ -99,6 +124,41 @@ pub fn load_library(path: &Path) -> Result<PluginLibrary, LoadError> {
         info,
         api: (ffi_info.api_major, ffi_info.api_minor),
     })
+}
+
+/// Initialise a library whose layout failed abi_stable's check (`forward`), if it is an older
+/// minor of this API: the same shared prefix, with fewer fields appended.
+///
+/// abi_stable's check is asymmetric: it accepts an implementation with more trailing prefix
+/// fields than the interface and refuses one with fewer ("too many fields"), because it assumes
+/// libraries are at least as new as their loader. Run with the library's layout as the
+/// interface and the host's as the implementation, the same check accepts exactly the libraries
+/// whose every shared field, type, package and version is compatible and which only lack
+/// appended fields. The host reads such fields through `missing_field(option)` accessors and
+/// `#[sabi_trait]` default bodies, which see that the library's prefix is shorter. Any other
+/// mismatch fails both ways, and the forward error is the one reported.
+fn init_older_minor(
+    header: &'static LibHeader,
+    forward: LibraryError,
+) -> Result<ConnectorModuleRef, LibraryError> {
+    let Some(library_layout) = header.layout() else {
+        return Err(forward);
+    };
+    // Fresh globals: the reversed pair must not enter the process-wide map in which abi_stable
+    // merges the prefix types it has checked (host layout first, library layout second).
+    let reversed = check_layout_compatibility_with_globals(
+        library_layout,
+        <ConnectorModuleRef as StableAbi>::LAYOUT,
+        &CheckingGlobals::new(),
+    );
+    if reversed.is_err() {
+        return Err(forward);
+    }
+    // SAFETY: the layout check above passed with the roles swapped: the library's root module
+    // is a prefix of the host's, with every shared field compatible. `ConnectorModuleRef`
+    // reads the fields after that prefix as absent (the library's prefix metadata says how
+    // many it has), and this still runs abi_stable's version-string check.
+    unsafe { header.init_root_module_with_unchecked_layout::<ConnectorModuleRef>() }
 }
 
 /// Why an ELF file cannot be mapped safely, if it is cut short.
@@ -270,6 +330,33 @@ impl PluginConnector {
 
     pub fn test_connection(&self, values: &ParameterValues) -> Result<(), ConnectorError> {
         lift(self.inner.test_connection(&values_to_ffi(values)), |_| ())
+    }
+
+    /// Receive this connector's log records at `max_level` or more severe in `sink` (API 1.1).
+    /// Call it once, right after [`PluginLibrary::new_connector`]: records the connector logged
+    /// while it was built are delivered then. A library built for API 1.0 has no log channel
+    /// and answers `ErrorKind::NotSupported`; what it logs is lost, as it always was.
+    pub fn attach_log(
+        &self,
+        sink: Arc<dyn LogSink>,
+        max_level: LogLevel,
+    ) -> Result<(), ConnectorError> {
+        let sink = FfiLogSink_TO::from_ptr(RArc::new(HostSink(sink)), TD_Opaque);
+        lift(
+            self.inner.attach_log(sink, level_to_ffi(Some(max_level))),
+            |_| (),
+        )
+    }
+
+    /// Send this connector's log records to the host's `tracing` log, with `connector` as a
+    /// field ([`TracingLogSink`]), at the most verbose level the current subscriber wants.
+    /// Returns whether the library has a log channel (false for API 1.0 libraries, and when
+    /// the subscriber wants nothing).
+    pub fn log_to_tracing(&self, connector: &str) -> bool {
+        LogLevel::tracing_max().is_some_and(|max_level| {
+            self.attach_log(Arc::new(TracingLogSink::new(connector)), max_level)
+                .is_ok()
+        })
     }
 
     pub fn open_import(
