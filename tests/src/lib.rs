@@ -1,11 +1,15 @@
 //! Test harness for the integration suite: builds the plugins once, starts a real host
 //! in-process on a free 127.0.0.1 port with real plugins and a real SQLite file, and gives the
-//! test an HTTPS client that trusts the host's generated certificate.
+//! test an HTTPS client that trusts the host's generated certificate. [`log_capture`] keeps what
+//! the host logged for plugins; [`api_1_0`] builds the frozen API 1.0 fixture.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // Test support: failing loudly is the point.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+pub mod api_1_0;
+pub mod log_capture;
 
 use ecmahost::config::HostConfig;
 use ecmahost::server::{start, RunningHost};
@@ -67,6 +71,8 @@ impl TestHost {
 
     /// Start with extra connectors, after letting `edit` change the demo folder.
     pub async fn start_with(extra: Vec<ExtraConnector>, edit: impl FnOnce(&Path)) -> Self {
+        // Before any connector is built: the host passes the subscriber's level to plugins.
+        log_capture::install();
         let dir = tempfile::tempdir().expect("temp dir");
         let plugins = plugin_dir();
         let setup = ecmahost::demo::prepare(

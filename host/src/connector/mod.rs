@@ -316,10 +316,16 @@ impl ConnectorRuntime {
                 call: "load_library",
             })??;
         let calls = PluginCalls::new(config.max_concurrent_calls as usize, config.call_timeout);
-        let lib = library.library.clone();
+        let (lib, connector) = (library.library.clone(), config.name.clone());
         let plugin = Arc::new(
             calls
-                .run("new_connector", move || lib.new_connector())
+                .run("new_connector", move || {
+                    let plugin = lib.new_connector()?;
+                    // API 1.1: the connector's log records join the host's log (a 1.0
+                    // library has no log channel and logs nowhere, as before).
+                    plugin.log_to_tracing(&connector);
+                    Ok(plugin)
+                })
                 .await?,
         );
         let parameters = Arc::new(config.parameters.clone());

@@ -10,6 +10,10 @@
 //!   `config_parameters`, `validate_page`, `capabilities`, `schema`, `test_connection`,
 //!   `open_import`, `next_page`, `open_export`, `put_export_entries`.
 //!
+//! It also logs on known calls, for the log-channel tests: `log::info!` when it is built and
+//! for each exported entry (with an `id` field), `log::debug!` once per export batch (which a
+//! host at `info` must never see), and `tracing::info!` when an import opens.
+//!
 //! Never ship it: it exists for the host's fault-isolation tests.
 #![allow(clippy::panic)] // Panicking on demand is this crate's whole purpose.
 
@@ -101,6 +105,7 @@ impl Connector for FaultyConnector {
     }
 
     fn new() -> Result<Self, ConnectorError> {
+        log::info!("faulty: connector built");
         Ok(Self {
             store: Arc::new(Mutex::new(BTreeMap::new())),
         })
@@ -157,7 +162,7 @@ impl Connector for FaultyConnector {
         _: &ImportRequest,
     ) -> Result<Box<dyn ImportSession>, ConnectorError> {
         check(values, "open_import");
-        let entries = self
+        let entries: Vec<CsEntryChange> = self
             .store
             .lock()
             .map_err(|_| ConnectorError::other("store poisoned"))?
@@ -179,6 +184,7 @@ impl Connector for FaultyConnector {
                     .collect(),
             })
             .collect();
+        tracing::info!(objects = entries.len(), "faulty: import opened");
         Ok(Box::new(Import {
             entries: Some(entries),
             trigger: Trigger::of(values, "next_page"),
@@ -266,6 +272,7 @@ impl ExportSession for Export {
         batch: Vec<CsEntryChange>,
     ) -> Result<Vec<ExportResult>, ConnectorError> {
         self.trigger.fire("put_export_entries");
+        log::debug!("faulty: export batch of {}", batch.len());
         let mut results = Vec::with_capacity(batch.len());
         for entry in batch {
             match text(&entry, "Mode").as_deref() {
@@ -278,6 +285,7 @@ impl ExportSession for Export {
                 .first()
                 .map(|a| a.value.to_string())
                 .unwrap_or_default();
+            let id_for_log = id.clone();
             let mut store = self
                 .store
                 .lock()
@@ -311,6 +319,9 @@ impl ExportSession for Export {
                     ExportResult::success(&entry.identifier)
                 }
             };
+            if result.error.is_none() {
+                log::info!(id = id_for_log.as_str(); "faulty: exported an entry");
+            }
             results.push(result);
         }
         Ok(results)

@@ -1,0 +1,96 @@
+//! Captures what the host writes to its `tracing` log for plugins (target `ecma_plugin`, the
+//! log channel of API 1.1), so that tests can assert that a plugin's log line reached the
+//! host's log with the connector's name.
+//!
+//! One process-wide subscriber, installed before the first host starts ([`install`]), at
+//! `info`: the level the host passes to the plugins.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // Test support.
+
+use std::sync::{Mutex, Once};
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// One plugin record as the host logged it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginLog {
+    pub level: tracing::Level,
+    pub connector: String,
+    pub plugin_target: String,
+    pub message: String,
+}
+
+static CAPTURED: Mutex<Vec<PluginLog>> = Mutex::new(Vec::new());
+
+/// Install the capturing subscriber as the process's global one (idempotent).
+pub fn install() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        tracing_subscriber::registry()
+            .with(Capture)
+            .try_init()
+            .expect("no other global subscriber in the test binary");
+    });
+}
+
+/// Every plugin record logged so far for `connector`.
+pub fn plugin_logs(connector: &str) -> Vec<PluginLog> {
+    CAPTURED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.connector == connector)
+        .cloned()
+        .collect()
+}
+
+struct Capture;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+        metadata.target() == "ecma_plugin" && *metadata.level() <= tracing::Level::INFO
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::INFO)
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        CAPTURED.lock().unwrap().push(PluginLog {
+            level: *event.metadata().level(),
+            connector: fields.connector,
+            plugin_target: fields.plugin_target,
+            message: fields.message,
+        });
+    }
+}
+
+#[derive(Default)]
+struct Fields {
+    connector: String,
+    plugin_target: String,
+    message: String,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "connector" => self.connector = value.to_string(),
+            "plugin_target" => self.plugin_target = value.to_string(),
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "connector" => self.connector = format!("{value:?}"),
+            "plugin_target" => self.plugin_target = format!("{value:?}"),
+            _ => {}
+        }
+    }
+}
