@@ -54,7 +54,11 @@ pub fn api_1_0() -> &'static Api10 {
             loader: target.join("debug/ecma-fixture-v10-loader"),
         };
         for file in [&built.connector, &built.loader] {
-            assert!(file.is_file(), "the API 1.0 fixture has no {}", file.display());
+            assert!(
+                file.is_file(),
+                "the API 1.0 fixture has no {}",
+                file.display()
+            );
         }
         built
     })

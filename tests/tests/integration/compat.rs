@@ -125,7 +125,11 @@ fn a_library_built_for_api_1_0_loads_and_works() {
     let page = import.next_page().unwrap();
     assert_eq!(page.entries.len(), 1);
     assert_eq!(
-        page.entries[0].change("Name").unwrap().added_values().next(),
+        page.entries[0]
+            .change("Name")
+            .unwrap()
+            .added_values()
+            .next(),
         Some(&Value::String("Ada Lovelace".into()))
     );
     import.close().unwrap();
@@ -135,20 +139,29 @@ fn a_library_built_for_api_1_0_loads_and_works() {
 #[tokio::test]
 async fn a_running_host_serves_a_library_built_for_api_1_0() {
     let fixture = api_1_0();
-    let host = TestHost::start_with(
-        vec![connector("oldapi", "libecma_fixture_v10.so")],
-        |dir| {
-            std::fs::copy(&fixture.connector, dir.join("ECMA/libecma_fixture_v10.so")).unwrap();
-        },
-    )
+    let host = TestHost::start_with(vec![connector("oldapi", "libecma_fixture_v10.so")], |dir| {
+        std::fs::copy(&fixture.connector, dir.join("ECMA/libecma_fixture_v10.so")).unwrap();
+    })
     .await;
     host.wait_ready("oldapi").await;
     let (status, body) = host
-        .send(Method::POST, "oldapi", "/Users", TOKEN, Some(&user("grace", "Grace")))
+        .send(
+            Method::POST,
+            "oldapi",
+            "/Users",
+            TOKEN,
+            Some(&user("grace", "Grace")),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = host
-        .send(Method::GET, "oldapi", "/Users?filter=userName%20eq%20%22grace%22", TOKEN, None)
+        .send(
+            Method::GET,
+            "oldapi",
+            "/Users?filter=userName%20eq%20%22grace%22",
+            TOKEN,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["totalResults"], 1, "{body}");
@@ -184,7 +197,10 @@ fn a_library_built_for_api_1_1_works_in_a_1_0_loader() {
         "export=ok",
         "import=v10-loader:Ada",
     ] {
-        assert!(stdout.lines().any(|l| l == line), "no `{line}` in:\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no `{line}` in:\n{stdout}"
+        );
     }
     assert_eq!(stderr, "", "the library wrote to standard error on its own");
 }
@@ -205,14 +221,23 @@ async fn a_plugin_log_line_reaches_the_host_log_with_the_connector_name() {
     host.wait_ready("logalpha").await;
     host.wait_ready("logbeta").await;
     let (status, body) = host
-        .send(Method::POST, "logalpha", "/Users", TOKEN, Some(&user("ann", "Ann")))
+        .send(
+            Method::POST,
+            "logalpha",
+            "/Users",
+            TOKEN,
+            Some(&user("ann", "Ann")),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     let alpha = plugin_logs("logalpha");
     let messages: Vec<&str> = alpha.iter().map(|l| l.message.as_str()).collect();
     assert!(messages.contains(&"faulty: connector built"), "{alpha:#?}");
-    assert!(messages.contains(&"faulty: import opened objects=0"), "{alpha:#?}");
+    assert!(
+        messages.contains(&"faulty: import opened objects=0"),
+        "{alpha:#?}"
+    );
     let exported = alpha
         .iter()
         .find(|l| l.message == "faulty: exported an entry id=ann")
