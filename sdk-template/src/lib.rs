@@ -212,6 +212,8 @@ impl Connector for CsvConnector {
         request: &ImportRequest,
     ) -> Result<Box<dyn ImportSession>, ConnectorError> {
         let settings = Settings::from_values(values)?;
+        // What a connector logs reaches the host's log with the connector's name (API 1.1).
+        log::info!(file:% = settings.file.path.display(), kind:? = request.kind; "import opened");
         Ok(Box::new(CsvImportSession::open(&settings, request)?))
     }
 
