@@ -500,16 +500,20 @@ extern "C" fn info_entry<C: Connector>() -> FfiPluginInfo {
 extern "C" fn new_connector_entry<C: Connector>() -> FfiResult<FfiConnectorBox> {
     // What `C::new` logs is kept until the host attaches its sink to the new connector.
     let log = LogRoute::building();
-    let _route = log.enter();
-    guard("new_connector", || {
-        Ok(FfiConnector_TO::from_value(
-            ConnectorAdapter {
-                connector: C::new()?,
-                log: log.clone(),
-            },
-            TD_Opaque,
-        ))
-    })
+    let built = {
+        let _route = log.enter();
+        guard("new_connector", || {
+            Ok(FfiConnector_TO::from_value(
+                ConnectorAdapter {
+                    connector: C::new()?,
+                    log: log.clone(),
+                },
+                TD_Opaque,
+            ))
+        })
+    };
+    log.built();
+    built
 }
 
 /// The root module for connector type `C`. Called once per load by the exported loader.

@@ -198,6 +198,9 @@ struct Attached {
 pub(crate) struct LogRoute {
     attached: RwLock<Option<Attached>>,
     early: Mutex<Option<Vec<FfiLogRecord>>>,
+    /// Whether records are still added to `early`: only while the connector is being built,
+    /// so that a host without a log channel (API 1.0) does not make every call keep records.
+    keeping: AtomicBool,
 }
 
 thread_local! {
@@ -236,6 +239,7 @@ impl LogRoute {
         Arc::new(Self {
             attached: RwLock::new(None),
             early: Mutex::new(Some(Vec::new())),
+            keeping: AtomicBool::new(true),
         })
     }
 
@@ -244,7 +248,13 @@ impl LogRoute {
         Arc::new(Self {
             attached: RwLock::new(None),
             early: Mutex::new(None),
+            keeping: AtomicBool::new(false),
         })
+    }
+
+    /// The connector is built: keep what it logged so far for the sink, and nothing more.
+    pub(crate) fn built(&self) {
+        self.keeping.store(false, Ordering::Relaxed);
     }
 
     /// Make this the current thread's route until the scope is dropped.
@@ -299,6 +309,9 @@ impl LogRoute {
             if Some(level) <= attached.max_level {
                 attached.sink.log(&build());
             }
+            return;
+        }
+        if !self.keeping.load(Ordering::Relaxed) {
             return;
         }
         let mut early = self.early.lock().unwrap_or_else(PoisonError::into_inner);
@@ -524,7 +537,7 @@ mod tests {
     }
 
     /// Each connector's calls log to its own sink; the early records of a connector being built
-    /// reach its sink when it is attached; a thread outside any call logs to the latest.
+    /// reach its sink when it is attached (and nothing logged between); a thread outside any call logs to the latest.
     /// (One test: the routes share process-wide state.)
     #[test]
     fn records_follow_the_connector_being_called() {
@@ -533,6 +546,11 @@ mod tests {
         {
             let _in_new = route_a.enter();
             info("while building a");
+        }
+        route_a.built();
+        {
+            let _call_before_attach = route_a.enter();
+            info("after building a, before its sink");
         }
         route_a.attach(sink(&a), codes::LOG_INFO);
         route_b.attach(sink(&b), codes::LOG_DEBUG);
