@@ -236,9 +236,7 @@ impl<'a> Resources<'a> {
         match if_match {
             Some(wanted)
                 if wanted.trim() != "*"
-                    && !wanted
-                        .split(',')
-                        .any(|v| v.trim() == mapping::etag(current)) =>
+                    && !wanted.split(',').any(|v| v.trim() == current.etag()) =>
             {
                 Err(RuntimeError::VersionMismatch {
                     id: current.anchor.clone(),

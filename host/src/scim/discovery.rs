@@ -10,7 +10,7 @@ use ecma_scim::{
 use serde_json::{json, Value as Json};
 
 use super::error::ApiError;
-use super::handlers::MAX_RESULTS;
+use super::response::{MAX_OPERATIONS, MAX_PAYLOAD, MAX_RESULTS};
 use super::Tenant;
 use crate::config::ResourceKind;
 use crate::connector::mapping::DN_ATTRIBUTE;
@@ -21,7 +21,7 @@ pub fn service_provider_config(tenant: &Tenant) -> Json {
         "schemas": [SCHEMA_SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://github.com/ecmahost/ecmahost",
         "patch": {"supported": true},
-        "bulk": {"supported": true, "maxOperations": super::bulk::MAX_OPERATIONS, "maxPayloadSize": super::bulk::MAX_PAYLOAD},
+        "bulk": {"supported": true, "maxOperations": MAX_OPERATIONS, "maxPayloadSize": MAX_PAYLOAD},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": false},
         "sort": {"supported": true},

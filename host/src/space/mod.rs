@@ -42,6 +42,23 @@ impl CsObject {
             .map(|i| self.attributes[i].1.as_slice())
     }
 
+    /// The object's version, for `ETag` and `meta.version`: a weak validator over its content.
+    pub fn etag(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.anchor.as_bytes());
+        hasher.update([0]);
+        hasher.update(self.dn.as_bytes());
+        for (name, values) in &self.attributes {
+            hasher.update([0]);
+            hasher.update(name.as_bytes());
+            for value in values {
+                hasher.update(format!("\u{1}{value:?}").as_bytes());
+            }
+        }
+        format!("W/\"{}\"", hex::encode(&hasher.finalize()[..8]))
+    }
+
     /// The attributes as an owned map, to build a changed copy from.
     pub fn attribute_map(&self) -> std::collections::BTreeMap<String, Vec<Value>> {
         self.attributes
