@@ -352,7 +352,12 @@ fn outcome_response(
 ) -> Response {
     match outcome {
         PatchOutcome::Updated(object) => {
-            resource_response(StatusCode::OK, tenant, resources, &object, projection)
+            // After a rename, `Location` tells the client the resource's new URL.
+            let location =
+                resource_location(&tenant.base, resources.mapping().endpoint(), &object.anchor);
+            let response =
+                resource_response(StatusCode::OK, tenant, resources, &object, projection);
+            with_location(response, &location)
         }
         PatchOutcome::Deleted => StatusCode::NO_CONTENT.into_response(),
     }
@@ -377,7 +382,9 @@ pub async fn patch(
     let asked = !request.attributes.is_empty() || !request.excluded.is_empty();
     match outcome {
         PatchOutcome::Updated(object) if r.mapping().kind() == ResourceKind::Group && !asked => {
-            Ok(with_etag(StatusCode::NO_CONTENT.into_response(), &object))
+            let location = resource_location(&tenant.base, r.mapping().endpoint(), &object.anchor);
+            let response = with_etag(StatusCode::NO_CONTENT.into_response(), &object);
+            Ok(with_location(response, &location))
         }
         outcome => Ok(outcome_response(&tenant, r, outcome, Some(&request))),
     }

@@ -47,7 +47,7 @@ pub fn check_core_path(path: &str) -> Result<(), String> {
 }
 
 fn type_of(object_type: &ObjectTypeSchema, attribute: &str) -> Option<(AttributeType, bool)> {
-    if attribute == DN_ATTRIBUTE {
+    if is_dn_name(attribute) {
         return Some((AttributeType::String, false));
     }
     object_type
@@ -99,7 +99,7 @@ impl ResourceMapping {
                 .join(", ")
         };
         let (anchor_type, _) = type_of(object_type, &config.anchor)
-            .filter(|_| config.anchor != DN_ATTRIBUTE)
+            .filter(|_| !is_dn_name(&config.anchor))
             .ok_or_else(|| {
                 fail(
                     "anchor",
@@ -162,7 +162,11 @@ impl ResourceMapping {
                 }
             };
             attributes.push(Mapped {
-                attribute: a.name.clone(),
+                attribute: if is_dn_name(&a.name) {
+                    DN_ATTRIBUTE.to_string()
+                } else {
+                    a.name.clone()
+                },
                 attribute_type,
                 multi_valued,
                 direction: direction_of(object_type, &a.name),
@@ -213,7 +217,7 @@ impl ResourceMapping {
                     format!("`{attribute}` is not an attribute of {}", object_type.name),
                 ));
             }
-            if attribute == DN_ATTRIBUTE && !attributes.iter().any(Mapped::is_dn) {
+            if is_dn_name(attribute) && !attributes.iter().any(Mapped::is_dn) {
                 attributes.push(Mapped {
                     attribute: DN_ATTRIBUTE.to_string(),
                     attribute_type: AttributeType::String,

@@ -26,6 +26,10 @@ impl ResourceMapping {
         // Import-only attributes are read-only (RFC 7643 §2.2: input values are ignored).
         for m in self.attributes.iter().filter(|m| m.writable()) {
             let found = match &m.target {
+                // A client that names the DN by its alias means it, even next to the name
+                // the host rendered (a PATCH of `<dn>` applied to a rendered resource).
+                Target::Extension if m.is_dn() => get_ci(resource, &self.extension_urn)
+                    .and_then(|e| get_ci(e, DN_ALIAS).or_else(|| get_ci(e, DN_ATTRIBUTE))),
                 Target::Extension => {
                     get_ci(resource, &self.extension_urn).and_then(|e| get_ci(e, &m.attribute))
                 }

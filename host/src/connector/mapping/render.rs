@@ -148,6 +148,8 @@ impl ResourceMapping {
             "meta".into(),
             json!({
                 "resourceType": self.resource_type,
+                "created": timestamp(object.created),
+                "lastModified": timestamp(object.modified),
                 "location": format!("{base}/{}/{}", self.endpoint, percent_encode(&object.anchor)),
                 "version": object.etag(),
             }),
@@ -173,4 +175,11 @@ fn reference_object(
         Some(t) => json!({"$ref": t.location(base), "value": t.id}),
         None => json!({ "value": value.to_string() }),
     }
+}
+
+/// Unix milliseconds as an RFC 7643 §2.3.5 dateTime (`2026-12-02T01:02:03.004Z`).
+fn timestamp(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

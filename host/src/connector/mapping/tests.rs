@@ -437,3 +437,13 @@ fn import_only_is_read_only_and_export_only_is_write_only() {
         "write-only is never returned"
     );
 }
+
+#[test]
+fn binary_anchors_are_unpadded_base64url_ids() {
+    let guid = Value::Binary(vec![0xfb, 0xff, 0x00, 0x10, 0x3e]);
+    assert_eq!(ResourceMapping::anchor_string(&guid), "-_8AED4");
+    assert_eq!(
+        ResourceMapping::anchor_string(&Value::String("alice".into())),
+        "alice"
+    );
+}
