@@ -208,9 +208,88 @@ impl<'a> Resources<'a> {
         let _guard = self.state().locks.lock(id).await;
         let current = self.lookup(id)?;
         self.check_version(&current, if_match)?;
+        if let Some(changes) = self.mapping().value_changes(ops, self.runtime, &current) {
+            return self.apply_value_changes(current, changes).await;
+        }
         let mut resource = self.mapping().to_resource(&current, base, self.runtime);
         apply_patch(&mut resource, ops)?;
         self.apply_resource(current, &resource).await
+    }
+
+    /// A PATCH that only adds or removes values of multi-valued attributes: export exactly
+    /// those value changes (`Update` with value adds and deletes for an AttributeUpdate
+    /// connector, the new value list for AttributeReplace, the whole object for ObjectReplace),
+    /// then change those values in the connector space. Nothing is rendered or diffed, so a
+    /// member added to a group costs the same at 100 members as at 100,000.
+    async fn apply_value_changes(
+        &self,
+        current: Arc<CsObject>,
+        changes: Vec<AttributeChange>,
+    ) -> Result<PatchOutcome, RuntimeError> {
+        if changes.is_empty() {
+            return Ok(PatchOutcome::Updated(current));
+        }
+        let exported = match self.runtime.capabilities.export_type {
+            ExportType::AttributeUpdate => changes.clone(),
+            ExportType::AttributeReplace => changes
+                .iter()
+                .map(|c| {
+                    let mut values = current.get(&c.name).unwrap_or(&[]).to_vec();
+                    for v in &c.values {
+                        match v.modification {
+                            ValueModification::Add => values.push(v.value.clone()),
+                            ValueModification::Delete => values.retain(|x| x != &v.value),
+                        }
+                    }
+                    AttributeChange::set(c.name.clone(), AttributeModification::Replace, values)
+                })
+                .collect(),
+            ExportType::ObjectReplace => {
+                let mut merged = current.attribute_map();
+                for c in &changes {
+                    let values = merged.entry(c.name.clone()).or_default();
+                    for v in &c.values {
+                        match v.modification {
+                            ValueModification::Add => values.push(v.value.clone()),
+                            ValueModification::Delete => values.retain(|x| x != &v.value),
+                        }
+                    }
+                }
+                self.mapping()
+                    .managed_attributes()
+                    .map(|a| match merged.get(a).filter(|v| !v.is_empty()) {
+                        Some(v) => {
+                            AttributeChange::set(a, AttributeModification::Replace, v.clone())
+                        }
+                        None => AttributeChange::delete(a),
+                    })
+                    .collect()
+            }
+        };
+        let modification = match self.runtime.capabilities.export_type {
+            ExportType::ObjectReplace => ObjectModification::Replace,
+            _ => ObjectModification::Update,
+        };
+        let (anchor_value, anchor, dn) = (
+            self.anchor_value_of(&current),
+            current.anchor.clone(),
+            current.dn.clone(),
+        );
+        self.export_entry(modification, &anchor_value, &dn, exported)
+            .await?;
+        // No reader of ours holds the object while the space changes it: it can change in place.
+        drop(current);
+        let kept: Vec<(&str, &[ValueChange])> = changes
+            .iter()
+            .filter(|c| self.mapping().keeps(&c.name))
+            .map(|c| (c.name.as_str(), c.values.as_slice()))
+            .collect();
+        self.state().mark_dirty(&anchor);
+        self.state()
+            .space
+            .update_values(&anchor, &kept)
+            .map(PatchOutcome::Updated)
+            .ok_or(RuntimeError::NotFound { id: anchor })
     }
 
     /// PUT: replace the resource with `resource` (attributes it leaves out are cleared).

@@ -37,6 +37,30 @@ pub struct CsObject {
     pub created: i64,
     /// When the host last saw the object change (`meta.lastModified`), in Unix milliseconds.
     pub modified: i64,
+    /// The content hash behind [`CsObject::etag`], computed when first asked and kept up to
+    /// date by value-level changes.
+    version: std::sync::OnceLock<u64>,
+}
+
+/// One value's share of an object's version: the first 8 bytes of SHA-256 over the attribute
+/// name and the typed value (stable across builds and restarts; versions are persisted).
+fn version_term(name: &str, value: &Value) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(name.as_bytes());
+    let (tag, bytes): (u8, std::borrow::Cow<[u8]>) = match value {
+        Value::String(s) => (b's', s.as_bytes().into()),
+        Value::Reference(s) => (b'r', s.as_bytes().into()),
+        Value::Integer(i) => (b'i', i.to_le_bytes().to_vec().into()),
+        Value::Boolean(b) => (b'b', vec![u8::from(*b)].into()),
+        Value::Binary(b) => (b'x', b.as_slice().into()),
+    };
+    hasher.update([0, tag]);
+    hasher.update(&bytes);
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// Objects are equal when their content is: the timestamps record history, not content.
@@ -75,19 +99,22 @@ impl CsObject {
 
     /// The object's version, for `ETag` and `meta.version`: a weak validator over its content.
     pub fn etag(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let mut hasher = Sha256::new();
-        hasher.update(self.anchor.as_bytes());
-        hasher.update([0]);
-        hasher.update(self.dn.as_bytes());
-        for (name, values) in &self.attributes {
-            hasher.update([0]);
-            hasher.update(name.as_bytes());
-            for value in values {
-                hasher.update(format!("\u{1}{value:?}").as_bytes());
+        format!("W/\"{:016x}\"", self.version())
+    }
+
+    /// A hash of the content that is a sum of one term per value, so that adding or removing a
+    /// value updates it without reading the others (a group with 100,000 members).
+    fn version(&self) -> u64 {
+        *self.version.get_or_init(|| {
+            let mut sum = version_term("\u{0}anchor", &Value::String(self.anchor.clone()))
+                .wrapping_add(version_term("\u{0}dn", &Value::String(self.dn.clone())));
+            for (name, values) in &self.attributes {
+                for value in values {
+                    sum = sum.wrapping_add(version_term(name, value));
+                }
             }
-        }
-        format!("W/\"{}\"", hex::encode(&hasher.finalize()[..8]))
+            sum
+        })
     }
 
     /// The attributes as an owned map, to build a changed copy from.
@@ -270,6 +297,14 @@ impl ConnectorSpace {
         &self.query_attribute
     }
 
+    fn intern_locked(inner: &mut Inner, name: &str) -> AttrName {
+        inner
+            .names
+            .entry(name.into())
+            .or_insert_with(|| Arc::from(name))
+            .clone()
+    }
+
     /// The interned copy of `name`.
     pub fn intern(&self, name: &str) -> AttrName {
         if let Some(n) = self.inner.read().names.get(name) {
@@ -320,6 +355,7 @@ impl ConnectorSpace {
             attributes: attrs.into_boxed_slice(),
             created: 0,
             modified: 0,
+            version: std::sync::OnceLock::new(),
         }
     }
 
@@ -408,6 +444,73 @@ impl ConnectorSpace {
         object
     }
 
+    /// Apply value-level changes (`values` of each `(attribute, changes)`) to the object with
+    /// this anchor, in place when no reader holds it: the cost follows the changed values, not
+    /// the attribute's size (a member added to a group of 100,000). Returns the stored object.
+    pub fn update_values(
+        &self,
+        anchor: &str,
+        changes: &[(&str, &[ecma_plugin_api::ValueChange])],
+    ) -> Option<Arc<CsObject>> {
+        use ecma_plugin_api::ValueModification;
+        let mut inner = self.inner.write();
+        let taken = inner.objects.take(anchor)?.0;
+        self.unindex_object(&mut inner, &taken);
+        let mut object = taken;
+        let names: Vec<AttrName> = changes
+            .iter()
+            .map(|(name, _)| Self::intern_locked(&mut inner, name))
+            .collect();
+        // Unique unless a reader holds it right now; then it is copied once.
+        let o = Arc::make_mut(&mut object);
+        let mut version = o.version.get().copied();
+        for ((_, values), name) in changes.iter().zip(names) {
+            let position = match o
+                .attributes
+                .binary_search_by(|(n, _)| n.as_ref().cmp(&name))
+            {
+                Ok(p) => p,
+                Err(p) => {
+                    let mut attributes = std::mem::take(&mut o.attributes).into_vec();
+                    attributes.insert(p, (name.clone(), Values::new()));
+                    o.attributes = attributes.into_boxed_slice();
+                    p
+                }
+            };
+            let held = &mut o.attributes[position].1;
+            for change in values.iter() {
+                let found = held.binary_search(&change.value);
+                let term = version_term(&name, &change.value);
+                match (change.modification, found) {
+                    (ValueModification::Add, Err(at)) => {
+                        held.insert(at, change.value.clone());
+                        version = version.map(|v| v.wrapping_add(term));
+                    }
+                    (ValueModification::Delete, Ok(at)) => {
+                        held.remove(at);
+                        version = version.map(|v| v.wrapping_sub(term));
+                    }
+                    _ => {}
+                }
+            }
+            if held.is_empty() {
+                let mut attributes = std::mem::take(&mut o.attributes).into_vec();
+                attributes.remove(position);
+                o.attributes = attributes.into_boxed_slice();
+            }
+        }
+        o.version = match version {
+            Some(v) => std::sync::OnceLock::from(v),
+            None => std::sync::OnceLock::new(),
+        };
+        o.modified = (self.clock)();
+        self.changed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.index(&mut inner, &object);
+        inner.objects.replace(ByAnchor(object.clone()));
+        Some(object)
+    }
+
     /// The objects with a value of one of `attributes` equal to `value` (ignoring case): the
     /// objects that reference it. A scan, for renames only.
     pub fn referencing(&self, attributes: &[&str], value: &str) -> Vec<Arc<CsObject>> {
@@ -438,9 +541,14 @@ impl ConnectorSpace {
     }
 
     fn unindex(&self, inner: &mut Inner, anchor: &str) {
-        let Some(old) = inner.objects.get(anchor).map(|e| e.0.clone()) else {
-            return;
-        };
+        if let Some(old) = inner.objects.get(anchor).map(|e| e.0.clone()) {
+            self.unindex_object(inner, &old);
+        }
+    }
+
+    /// Remove `old`'s index entries (its set entry stays).
+    fn unindex_object(&self, inner: &mut Inner, old: &CsObject) {
+        let anchor = old.anchor.as_str();
         index_remove(&mut inner.by_anchor, &anchor.to_lowercase(), anchor);
         index_remove(&mut inner.by_dn, &old.dn.to_lowercase(), anchor);
         if let Some(values) = old.get(&self.query_attribute) {
@@ -628,5 +736,62 @@ mod tests {
         assert_eq!(space.referencing(&["Member"], "alice").len(), 1);
         assert!(space.referencing(&["Member"], "carol").is_empty());
         assert!(space.referencing(&["Other"], "alice").is_empty());
+    }
+
+    #[test]
+    fn value_updates_change_only_the_named_values_and_keep_the_version_exact() {
+        use ecma_plugin_api::{ValueChange, ValueModification};
+        let space = ConnectorSpace::new("AzureID");
+        let members = |n: usize| {
+            (0..n)
+                .map(|i| Value::Reference(format!("u{i:05}")))
+                .collect()
+        };
+        space.upsert(space.object(
+            "Ops".into(),
+            "CN=Ops".into(),
+            [("Member".to_string(), members(1000))],
+        ));
+        let before = space.get("Ops").unwrap().etag();
+        let add = |v: &str| ValueChange {
+            modification: ValueModification::Add,
+            value: Value::Reference(v.into()),
+        };
+        let delete = |v: &str| ValueChange {
+            modification: ValueModification::Delete,
+            value: Value::Reference(v.into()),
+        };
+        let changes = [add("zed"), delete("u00007"), add("u00001")];
+        let updated = space
+            .update_values("Ops", &[("Member", &changes[..])])
+            .unwrap();
+        let values = updated.get("Member").unwrap();
+        assert_eq!(values.len(), 1000);
+        assert!(values.contains(&Value::Reference("zed".into())));
+        assert!(!values.contains(&Value::Reference("u00007".into())));
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "still a sorted set");
+        // The maintained version is the one a fresh object with the same content has.
+        let fresh = space.object(
+            "Ops".into(),
+            "CN=Ops".into(),
+            [("Member".to_string(), values.to_vec())],
+        );
+        assert_ne!(updated.etag(), before);
+        assert_eq!(updated.etag(), fresh.etag());
+        // Removing the last value removes the attribute; adding one creates it.
+        let one = space.object(
+            "Solo".into(),
+            String::new(),
+            [("Member".to_string(), members(1))],
+        );
+        space.upsert(one);
+        let gone = space
+            .update_values("Solo", &[("Member", &[delete("u00000")][..])])
+            .unwrap();
+        assert!(gone.get("Member").is_none());
+        let back = space
+            .update_values("Solo", &[("Member", &[add("u00009")][..])])
+            .unwrap();
+        assert_eq!(back.get("Member").unwrap().len(), 1);
     }
 }

@@ -13,6 +13,7 @@
 //! exposes the object's DN, as Microsoft's host does for LDAP.
 
 mod check;
+mod delta;
 mod parse;
 mod render;
 #[cfg(test)]
@@ -148,6 +149,24 @@ struct Mapped {
 }
 
 impl Mapped {
+    /// The attribute's full SCIM name, for messages: `urn:...:ECMA2Host:2.0:User:Department`,
+    /// `name.givenName`, `urn:...:enterprise:2.0:User:manager`.
+    fn scim_name(&self, extension_urn: &str) -> String {
+        match &self.target {
+            Target::Extension => format!("{extension_urn}:{}", self.attribute),
+            Target::Core(CoreTarget { urn, name, sub, .. }) => {
+                let path = match sub {
+                    None => name.clone(),
+                    Some(sub) => format!("{name}.{sub}"),
+                };
+                match urn {
+                    None => path,
+                    Some(urn) => format!("{urn}:{path}"),
+                }
+            }
+        }
+    }
+
     fn is_dn(&self) -> bool {
         self.attribute == DN_ATTRIBUTE
     }

@@ -66,44 +66,8 @@ impl ResourceMapping {
                     }
                 }
             };
-            let scim_name = match &m.target {
-                Target::Extension => format!("{}:{}", self.extension_urn, m.attribute),
-                Target::Core(CoreTarget { urn, name, sub, .. }) => {
-                    let path = match sub {
-                        None => name.clone(),
-                        Some(sub) => format!("{name}.{sub}"),
-                    };
-                    match urn {
-                        None => path,
-                        Some(urn) => format!("{urn}:{path}"),
-                    }
-                }
-            };
-            let convert = |item: &Json| -> Result<Value, MappingError> {
-                if m.attribute_type != AttributeType::Reference {
-                    return json_to_value(unwrap_value_object(item), m.attribute_type, &scim_name);
-                }
-                let (id, hint) = reference_id(item).ok_or_else(|| {
-                    MappingError::InvalidValue(format!(
-                        "{scim_name}: expected a reference with a `value`, got {item}"
-                    ))
-                })?;
-                if let Some(value) = refs.to_connector(&id, hint.as_deref()) {
-                    return Ok(value);
-                }
-                // A value the object already holds but the host cannot resolve (its target is
-                // outside the connector space) is kept as it is.
-                let held = Value::Reference(id.clone());
-                if current
-                    .and_then(|c| c.get(&m.attribute))
-                    .is_some_and(|v| v.contains(&held))
-                {
-                    return Ok(held);
-                }
-                Err(MappingError::InvalidValue(format!(
-                    "{scim_name}: no resource has id `{id}`"
-                )))
-            };
+            let scim_name = m.scim_name(&self.extension_urn);
+            let convert = |item: &Json| self.convert_item(m, item, refs, current, &scim_name);
             let values = match found {
                 None | Some(Json::Null) => continue,
                 Some(Json::Array(items)) if m.multi_valued => {
@@ -150,6 +114,44 @@ impl ResourceMapping {
                 Value::Boolean(false)
             )),
         }
+    }
+}
+
+impl ResourceMapping {
+    /// One SCIM value of `m` as a connector value: a reference id becomes the connector's
+    /// reference value (an id the host does not know is an error unless `current` already
+    /// holds it), anything else is converted by the attribute's type.
+    pub(super) fn convert_item(
+        &self,
+        m: &Mapped,
+        item: &Json,
+        refs: &dyn ReferenceResolver,
+        current: Option<&CsObject>,
+        scim_name: &str,
+    ) -> Result<Value, MappingError> {
+        if m.attribute_type != AttributeType::Reference {
+            return json_to_value(unwrap_value_object(item), m.attribute_type, scim_name);
+        }
+        let (id, hint) = reference_id(item).ok_or_else(|| {
+            MappingError::InvalidValue(format!(
+                "{scim_name}: expected a reference with a `value`, got {item}"
+            ))
+        })?;
+        if let Some(value) = refs.to_connector(&id, hint.as_deref()) {
+            return Ok(value);
+        }
+        // A value the object already holds but the host cannot resolve (its target is
+        // outside the connector space) is kept as it is.
+        let held = Value::Reference(id.clone());
+        if current
+            .and_then(|c| c.get(&m.attribute))
+            .is_some_and(|v| v.contains(&held))
+        {
+            return Ok(held);
+        }
+        Err(MappingError::InvalidValue(format!(
+            "{scim_name}: no resource has id `{id}`"
+        )))
     }
 }
 
