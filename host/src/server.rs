@@ -49,14 +49,18 @@ impl RunningHost {
             let _ = task.await;
         }
         let _ = self.server.await;
+        save_state(&self.registry);
     }
 
-    /// Wait until the server stops (it stops on its own only on a fatal error).
+    /// Wait until the server stops (after [`Self::handle`]'s graceful shutdown, or on a fatal
+    /// error), then save what the connectors keep across restarts.
     pub async fn wait(self) -> std::io::Result<()> {
-        match self.server.await {
+        let result = match self.server.await {
             Ok(result) => result,
             Err(e) => Err(std::io::Error::other(e)),
-        }
+        };
+        save_state(&self.registry);
+        result
     }
 
     /// Handle for stopping from elsewhere (signals).
@@ -119,4 +123,13 @@ fn local_addr(
         addr: wanted,
         source,
     })
+}
+
+/// Save what every running connector keeps across restarts (object timestamps).
+fn save_state(registry: &Registry) {
+    for entry in registry.all() {
+        if let crate::registry::ConnectorSlot::Running(runtime) = entry.slot {
+            runtime.save_timestamps();
+        }
+    }
 }

@@ -56,6 +56,8 @@ pub struct TestHost {
     pub token: String,
     pub client: reqwest::Client,
     pub port: u16,
+    /// The demo folder's `host.toml`.
+    pub host_config: PathBuf,
 }
 
 /// Extra connector file written next to `demo.toml` before the host starts.
@@ -93,10 +95,7 @@ impl TestHost {
                 .expect("write connector");
         }
         edit(dir.path());
-        let mut config = HostConfig::load(&setup.host_config).expect("host config");
-        config.listen = "127.0.0.1:0".parse().expect("address");
-        config.admin_listen = Some("127.0.0.1:0".parse().expect("address"));
-        let host = start(&config).await.expect("host starts");
+        let host = start_on(&setup.host_config).await;
         let port = host.addr.port();
         let client = client_trusting(&setup.certificate);
         let test = Self {
@@ -105,6 +104,7 @@ impl TestHost {
             token: setup.token,
             client,
             port,
+            host_config: setup.host_config,
         };
         test.wait_ready("demo").await;
         test
@@ -227,11 +227,31 @@ impl TestHost {
         );
     }
 
+    /// Stop the host gracefully and start it again on the same folder (a new port), as an
+    /// administrator's restart would.
+    pub async fn restart(&mut self) {
+        if let Some(host) = self.host.take() {
+            host.shutdown().await;
+        }
+        let host = start_on(&self.host_config).await;
+        self.port = host.addr.port();
+        self.host = Some(host);
+        self.wait_ready("demo").await;
+    }
+
     pub async fn stop(mut self) {
         if let Some(host) = self.host.take() {
             host.shutdown().await;
         }
     }
+}
+
+/// Start a host from `host_config` on free loopback ports.
+async fn start_on(host_config: &Path) -> RunningHost {
+    let mut config = HostConfig::load(host_config).expect("host config");
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.admin_listen = Some("127.0.0.1:0".parse().expect("address"));
+    start(&config).await.expect("host starts")
 }
 
 /// An HTTPS client (ring provider) that trusts exactly `certificate`.

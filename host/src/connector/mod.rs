@@ -15,6 +15,7 @@ pub mod export;
 pub mod import;
 pub mod mapping;
 mod resource;
+pub mod timestamps;
 
 pub use resource::{sort_resources, Resources};
 
@@ -252,7 +253,16 @@ impl TypeState {
 }
 
 impl ConnectorState {
-    fn new(config: &ConnectorConfig) -> Self {
+    /// A new state, with the timestamps an earlier run saved in `state_dir`.
+    fn new(config: &ConnectorConfig, state_dir: &Path) -> Self {
+        let state = Self::empty(config);
+        for (t, s) in config.resource_types.iter().zip(&state.spaces) {
+            timestamps::load(&s.space, &timestamps::file(state_dir, &t.name));
+        }
+        state
+    }
+
+    fn empty(config: &ConnectorConfig) -> Self {
         Self {
             shapes: (config.references, shapes(config)),
             spaces: config
@@ -280,6 +290,14 @@ impl ConnectorState {
             syncing: tokio::sync::Mutex::new(()),
         }
     }
+}
+
+fn timestamp_files(config: &ConnectorConfig, state_dir: &Path) -> Vec<std::path::PathBuf> {
+    config
+        .resource_types
+        .iter()
+        .map(|t| timestamps::file(state_dir, &t.name))
+        .collect()
 }
 
 /// What one autosync did.
@@ -403,9 +421,19 @@ impl ConnectorRuntime {
         );
         let config_name = config.name.clone();
         let shape = (config.references, shapes(&config));
+        let state_dir = data_dir.join(&config_name);
         let shared = match previous {
             Some(p) if p.shared.shapes == shape => p.shared.clone(),
-            _ => Arc::new(ConnectorState::new(&config)),
+            _ => {
+                let shared = Arc::new(ConnectorState::new(&config, &state_dir));
+                let files = timestamp_files(&config, &state_dir);
+                tokio::spawn(timestamps::flush_loop(
+                    config_name.clone(),
+                    Arc::downgrade(&shared),
+                    files,
+                ));
+                shared
+            }
         };
         Ok(Arc::new(Self {
             config,
@@ -417,7 +445,7 @@ impl ConnectorRuntime {
             types,
             calls,
             export,
-            state_dir: data_dir.join(&config_name),
+            state_dir,
             shared,
         }))
     }
@@ -695,12 +723,41 @@ impl ConnectorRuntime {
             .collect())
     }
 
+    /// Write the objects' timestamps now (at shutdown).
+    pub fn save_timestamps(&self) {
+        let files = timestamp_files(&self.config, &self.state_dir);
+        for (state, file) in self.shared.spaces.iter().zip(&files) {
+            if let Err(e) = timestamps::save(&state.space, file) {
+                tracing::warn!(connector = %self.config.name, error = %e, "cannot save object timestamps");
+            }
+        }
+    }
+
     /// Test the connection to the target (used by status checks).
     pub async fn test_connection(&self) -> Result<(), CallError> {
         let (p, v) = (self.plugin.clone(), self.parameters.clone());
         self.calls
             .run("test_connection", move || p.test_connection(&v))
             .await
+    }
+}
+
+impl ConnectorRuntime {
+    /// After `old` became `new` (a rename), references to it held by any object of this
+    /// connector follow: anchors when references are anchors, DNs when they are DNs.
+    async fn follow_rename(&self, old: &CsObject, new: &CsObject) {
+        let (from, to) = match self.config.references {
+            References::Anchor => (&old.anchor, &new.anchor),
+            References::Dn => (&old.dn, &new.dn),
+        };
+        if from == to {
+            return;
+        }
+        // The renamed object's own lock (under both anchors) is held by the caller.
+        let skip = [old.anchor.as_str(), new.anchor.as_str()];
+        for resources in self.all_resources() {
+            resources.replace_references(from, to, &skip).await;
+        }
     }
 }
 

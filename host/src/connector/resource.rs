@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use ecma_plugin_api::{
     AnchorAttribute, AttributeChange, AttributeModification, CsEntryChange, ExportErrorKind,
-    ExportType, ObjectModification, PasswordOptions, PasswordTarget, Secret, Value,
+    ExportType, ObjectModification, PasswordOptions, PasswordTarget, Secret, Value, ValueChange,
+    ValueModification, NEW_DN_ATTRIBUTE,
 };
 use ecma_scim::{apply_patch, AttrPath, Filter, PatchOp};
 use serde_json::Value as Json;
 
-use super::mapping::{self, get_ci, Attributes, MappingError, ResourceMapping, DN_ATTRIBUTE};
+use super::mapping::{self, Attributes, MappingError, ResourceMapping, DN_ATTRIBUTE};
 use super::{ConnectorRuntime, ListQuery, PatchOutcome, ResourceType, RuntimeError, TypeState};
 use crate::config::{DeleteFlow, DisableFlow};
 use crate::space::CsObject;
@@ -191,8 +192,7 @@ impl<'a> Resources<'a> {
             return Err(e);
         }
         self.state().mark_dirty(&object.anchor);
-        self.state().space.upsert(object.clone());
-        Ok(Arc::new(object))
+        Ok(self.state().space.upsert(object))
     }
 
     /// PATCH: apply the operations to the resource, export what changed (or delete, per the
@@ -208,9 +208,88 @@ impl<'a> Resources<'a> {
         let _guard = self.state().locks.lock(id).await;
         let current = self.lookup(id)?;
         self.check_version(&current, if_match)?;
+        if let Some(changes) = self.mapping().value_changes(ops, self.runtime, &current) {
+            return self.apply_value_changes(current, changes).await;
+        }
         let mut resource = self.mapping().to_resource(&current, base, self.runtime);
         apply_patch(&mut resource, ops)?;
         self.apply_resource(current, &resource).await
+    }
+
+    /// A PATCH that only adds or removes values of multi-valued attributes: export exactly
+    /// those value changes (`Update` with value adds and deletes for an AttributeUpdate
+    /// connector, the new value list for AttributeReplace, the whole object for ObjectReplace),
+    /// then change those values in the connector space. Nothing is rendered or diffed, so a
+    /// member added to a group costs the same at 100 members as at 100,000.
+    async fn apply_value_changes(
+        &self,
+        current: Arc<CsObject>,
+        changes: Vec<AttributeChange>,
+    ) -> Result<PatchOutcome, RuntimeError> {
+        if changes.is_empty() {
+            return Ok(PatchOutcome::Updated(current));
+        }
+        let exported = match self.runtime.capabilities.export_type {
+            ExportType::AttributeUpdate => changes.clone(),
+            ExportType::AttributeReplace => changes
+                .iter()
+                .map(|c| {
+                    let mut values = current.get(&c.name).unwrap_or(&[]).to_vec();
+                    for v in &c.values {
+                        match v.modification {
+                            ValueModification::Add => values.push(v.value.clone()),
+                            ValueModification::Delete => values.retain(|x| x != &v.value),
+                        }
+                    }
+                    AttributeChange::set(c.name.clone(), AttributeModification::Replace, values)
+                })
+                .collect(),
+            ExportType::ObjectReplace => {
+                let mut merged = current.attribute_map();
+                for c in &changes {
+                    let values = merged.entry(c.name.clone()).or_default();
+                    for v in &c.values {
+                        match v.modification {
+                            ValueModification::Add => values.push(v.value.clone()),
+                            ValueModification::Delete => values.retain(|x| x != &v.value),
+                        }
+                    }
+                }
+                self.mapping()
+                    .managed_attributes()
+                    .map(|a| match merged.get(a).filter(|v| !v.is_empty()) {
+                        Some(v) => {
+                            AttributeChange::set(a, AttributeModification::Replace, v.clone())
+                        }
+                        None => AttributeChange::delete(a),
+                    })
+                    .collect()
+            }
+        };
+        let modification = match self.runtime.capabilities.export_type {
+            ExportType::ObjectReplace => ObjectModification::Replace,
+            _ => ObjectModification::Update,
+        };
+        let (anchor_value, anchor, dn) = (
+            self.anchor_value_of(&current),
+            current.anchor.clone(),
+            current.dn.clone(),
+        );
+        self.export_entry(modification, &anchor_value, &dn, exported)
+            .await?;
+        // No reader of ours holds the object while the space changes it: it can change in place.
+        drop(current);
+        let kept: Vec<(&str, &[ValueChange])> = changes
+            .iter()
+            .filter(|c| self.mapping().keeps(&c.name))
+            .map(|c| (c.name.as_str(), c.values.as_slice()))
+            .collect();
+        self.state().mark_dirty(&anchor);
+        self.state()
+            .space
+            .update_values(&anchor, &kept)
+            .map(PatchOutcome::Updated)
+            .ok_or(RuntimeError::NotFound { id: anchor })
     }
 
     /// PUT: replace the resource with `resource` (attributes it leaves out are cleared).
@@ -236,9 +315,7 @@ impl<'a> Resources<'a> {
         match if_match {
             Some(wanted)
                 if wanted.trim() != "*"
-                    && !wanted
-                        .split(',')
-                        .any(|v| v.trim() == mapping::etag(current)) =>
+                    && !wanted.split(',').any(|v| v.trim() == current.etag()) =>
             {
                 Err(RuntimeError::VersionMismatch {
                     id: current.anchor.clone(),
@@ -249,20 +326,14 @@ impl<'a> Resources<'a> {
     }
 
     /// Make the object look like `resource`: export what changed (or delete, per the disable
-    /// flow), then record the new state. A resource that changes nothing exports nothing.
-    /// The caller holds the object's lock.
+    /// flow), then record the new state. A resource that changes nothing exports nothing. A
+    /// new anchor or DN is a rename, exported in the same entry when the connector declares
+    /// `object_rename`. The caller holds the object's lock.
     async fn apply_resource(
         &self,
         current: Arc<CsObject>,
         resource: &Json,
     ) -> Result<PatchOutcome, RuntimeError> {
-        let anchor_scim = self.mapping().anchor_scim();
-        if get_ci(resource, anchor_scim).and_then(Json::as_str) != Some(current.anchor.as_str()) {
-            return Err(MappingError::Mutability(format!(
-                "{anchor_scim} is the anchor and cannot be changed"
-            ))
-            .into());
-        }
         if self.t().config.disable == DisableFlow::Delete
             && ResourceMapping::is_deactivated(resource)?
         {
@@ -272,45 +343,67 @@ impl<'a> Resources<'a> {
         let (anchor_value, mut wanted) =
             self.mapping()
                 .from_resource(resource, self.runtime, Some(&current))?;
-        if let Some(dn) = wanted.remove(DN_ATTRIBUTE) {
-            if dn
-                .first()
-                .is_some_and(|d| !d.to_string().eq_ignore_ascii_case(&current.dn))
-            {
-                return Err(MappingError::Mutability(format!(
-                    "{DN_ATTRIBUTE}: the DN is set when the object is created and cannot be changed"
-                ))
-                .into());
+        let rename = self.rename_of(&current, &anchor_value, &mut wanted)?;
+        // The new anchor is locked too, so that no create or other rename takes it meanwhile.
+        let _new_guard = match &rename.anchor {
+            Some(new) if new.to_lowercase() != current.anchor.to_lowercase() => {
+                Some(self.state().locks.lock(new).await)
             }
+            _ => None,
+        };
+        if let Some(new) = &rename.anchor {
+            self.check_free(new, &current)?;
         }
-        let changes = self.diff(&current, &wanted);
+        let mut changes = self.diff(&current, &wanted);
         // A password in a PATCH or PUT is set through the password call, never stored.
         self.set_initial_password(&current, resource).await?;
-        if changes.is_empty() {
+        if changes.is_empty() && rename.is_none() {
             return Ok(PatchOutcome::Updated(current));
         }
-        let (modification, exported) =
-            if self.runtime.capabilities.export_type == ExportType::ObjectReplace {
-                // Export-only values the request did not send are unknown, not removed.
-                let all = self
-                    .mapping()
-                    .managed_attributes()
-                    .filter_map(|a| match wanted.get(a) {
-                        Some(v) => Some(AttributeChange::set(
-                            a,
-                            AttributeModification::Replace,
-                            v.clone(),
-                        )),
-                        None if self.mapping().keeps(a) => Some(AttributeChange::delete(a)),
-                        None => None,
-                    })
-                    .collect();
-                (ObjectModification::Replace, all)
-            } else {
-                (ObjectModification::Update, changes.clone())
-            };
-        self.export_entry(modification, &anchor_value, &current.dn, exported)
-            .await?;
+        let mut exported = if self.runtime.capabilities.export_type == ExportType::ObjectReplace {
+            // Export-only values the request did not send are unknown, not removed.
+            self.mapping()
+                .managed_attributes()
+                .filter_map(|a| match wanted.get(a) {
+                    Some(v) => Some(AttributeChange::set(
+                        a,
+                        AttributeModification::Replace,
+                        v.clone(),
+                    )),
+                    None if self.mapping().keeps(a) => Some(AttributeChange::delete(a)),
+                    None => None,
+                })
+                .collect()
+        } else {
+            changes.clone()
+        };
+        if rename.anchor.is_some() {
+            let change = AttributeChange::set(
+                self.mapping().anchor(),
+                AttributeModification::Replace,
+                vec![anchor_value.clone()],
+            );
+            exported.push(change.clone());
+            changes.push(change);
+        }
+        if let Some(dn) = &rename.dn {
+            exported.push(AttributeChange::set(
+                NEW_DN_ATTRIBUTE,
+                AttributeModification::Replace,
+                vec![Value::String(dn.clone())],
+            ));
+        }
+        let modification = match self.runtime.capabilities.export_type {
+            ExportType::ObjectReplace => ObjectModification::Replace,
+            _ => ObjectModification::Update,
+        };
+        self.export_entry(
+            modification,
+            &self.anchor_value_of(&current),
+            &current.dn,
+            exported,
+        )
+        .await?;
         let mut merged: Attributes = current.attribute_map();
         for change in changes.iter().filter(|c| self.mapping().keeps(&c.name)) {
             match change.modification {
@@ -325,12 +418,193 @@ impl<'a> Resources<'a> {
                 }
             }
         }
+        let anchor = rename
+            .anchor
+            .clone()
+            .unwrap_or_else(|| current.anchor.clone());
+        let dn = rename.dn.clone().unwrap_or_else(|| current.dn.clone());
+        let object = self.state().space.object(anchor, dn, merged);
+        if rename.is_none() {
+            return Ok(PatchOutcome::Updated(self.state().space.upsert(object)));
+        }
+        self.state().mark_dirty(&current.anchor);
+        self.state().mark_dirty(&object.anchor);
+        let object = self.state().space.rename(&current.anchor, object);
+        tracing::info!(connector = %self.runtime.config.name, resource_type = self.mapping().resource_type(), from = %current.anchor, to = %object.anchor, dn = %object.dn, "renamed");
+        self.runtime.follow_rename(&current, &object).await;
+        Ok(PatchOutcome::Updated(object))
+    }
+
+    /// What a change of `current` to `anchor_value` and `wanted` renames: a new anchor, a new
+    /// DN (from `-dn-`, or regenerated when the host generated the old one from the anchor).
+    /// Refused with `mutability` when the connector cannot rename. Takes `-dn-` out of `wanted`.
+    fn rename_of(
+        &self,
+        current: &CsObject,
+        anchor_value: &Value,
+        wanted: &mut Attributes,
+    ) -> Result<Rename, RuntimeError> {
+        let new_anchor = ResourceMapping::anchor_string(anchor_value);
+        let anchor = (new_anchor != current.anchor).then_some(new_anchor);
+        let mut dn = wanted
+            .remove(DN_ATTRIBUTE)
+            .and_then(|v| v.first().map(Value::to_string))
+            .filter(|d| !d.is_empty() && !d.eq_ignore_ascii_case(&current.dn));
+        if let (Some(new), None, false) = (&anchor, &dn, self.mapping().dn_is_virtual()) {
+            // A DN the host made from the old anchor follows the anchor.
+            let mapping = self.mapping();
+            if mapping.dn_for(&current.anchor, &current.attribute_map()) == current.dn {
+                dn = Some(mapping.dn_for(new, wanted)).filter(|d| *d != current.dn);
+            }
+        }
+        let rename = Rename { anchor, dn };
+        if !rename.is_none() && !self.runtime.capabilities.object_rename {
+            let what = match &rename.anchor {
+                Some(new) => format!(
+                    "changing {} from `{}` to `{new}`",
+                    self.mapping().anchor_scim(),
+                    current.anchor
+                ),
+                None => format!("changing {DN_ATTRIBUTE}"),
+            };
+            return Err(MappingError::Mutability(format!(
+                "{what} renames the object, and connector '{}' cannot rename: its library does not declare the object_rename capability",
+                self.runtime.config.name
+            ))
+            .into());
+        }
+        Ok(rename)
+    }
+
+    /// A rename's new anchor must not belong to another object (in any case).
+    fn check_free(&self, anchor: &str, current: &CsObject) -> Result<(), RuntimeError> {
+        let space = &self.state().space;
+        let taken = space
+            .get(anchor)
+            .into_iter()
+            .chain(space.find_by_anchor(anchor));
+        if taken.into_iter().any(|o| o.anchor != current.anchor) {
+            return Err(RuntimeError::AlreadyExists {
+                attribute: self.mapping().anchor_scim().to_string(),
+                id: anchor.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The anchor value an entry change names `object` by.
+    fn anchor_value_of(&self, object: &CsObject) -> Value {
+        object
+            .get(self.mapping().anchor())
+            .and_then(|v| v.first().cloned())
+            .unwrap_or_else(|| Value::String(object.anchor.clone()))
+    }
+
+    /// After `old` was renamed to `new` (in another resource type, or this one): every object
+    /// of this type whose reference attributes hold `from` gets `to` instead, in the target
+    /// and then in the connector space. A failure is logged; the rename itself stands.
+    pub(super) async fn replace_references(&self, from: &str, to: &str, skip: &[&str]) {
+        let attributes: Vec<&str> = self.mapping().reference_attributes().collect();
+        if attributes.is_empty() {
+            return;
+        }
+        let holders = self.state().space.referencing(&attributes, from);
+        for holder in holders {
+            if skip.iter().any(|s| s.eq_ignore_ascii_case(&holder.anchor)) {
+                continue;
+            }
+            let _guard = self.state().locks.lock(&holder.anchor).await;
+            // Re-read under the lock: a request may have changed it meanwhile.
+            let Some(current) = self.state().space.get(&holder.anchor) else {
+                continue;
+            };
+            if let Err(e) = self
+                .replace_reference_locked(&current, &attributes, from, to)
+                .await
+            {
+                tracing::warn!(connector = %self.runtime.config.name, id = %current.anchor, from, to, error = %e, "could not update a reference to a renamed object");
+            }
+        }
+    }
+
+    async fn replace_reference_locked(
+        &self,
+        current: &CsObject,
+        attributes: &[&str],
+        from: &str,
+        to: &str,
+    ) -> Result<(), RuntimeError> {
+        let is_from = |v: &Value| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(from));
+        let mut merged = current.attribute_map();
+        let mut exported = Vec::new();
+        for attribute in attributes {
+            let Some(values) = merged.get_mut(*attribute) else {
+                continue;
+            };
+            let Some(old) = values.iter().find(|v| is_from(v)).cloned() else {
+                continue;
+            };
+            values.retain(|v| !is_from(v));
+            let new = Value::Reference(to.to_string());
+            if !values.contains(&new) {
+                values.push(new.clone());
+            }
+            exported.push(match self.runtime.capabilities.export_type {
+                ExportType::AttributeUpdate => AttributeChange {
+                    name: attribute.to_string(),
+                    modification: AttributeModification::Update,
+                    values: vec![
+                        ValueChange {
+                            modification: ValueModification::Delete,
+                            value: old,
+                        },
+                        ValueChange {
+                            modification: ValueModification::Add,
+                            value: new,
+                        },
+                    ],
+                },
+                _ => {
+                    AttributeChange::set(*attribute, AttributeModification::Replace, values.clone())
+                }
+            });
+        }
+        if exported.is_empty() {
+            return Ok(());
+        }
+        let modification = match self.runtime.capabilities.export_type {
+            ExportType::ObjectReplace => {
+                // The whole object, as an ObjectReplace connector expects.
+                exported = self
+                    .mapping()
+                    .managed_attributes()
+                    .filter_map(|a| {
+                        let v = merged.get(a)?;
+                        Some(AttributeChange::set(
+                            a,
+                            AttributeModification::Replace,
+                            v.clone(),
+                        ))
+                    })
+                    .collect();
+                ObjectModification::Replace
+            }
+            _ => ObjectModification::Update,
+        };
+        self.export_entry(
+            modification,
+            &self.anchor_value_of(current),
+            &current.dn,
+            exported,
+        )
+        .await?;
         let object = self
             .state()
             .space
             .object(current.anchor.clone(), current.dn.clone(), merged);
-        self.state().space.upsert(object.clone());
-        Ok(PatchOutcome::Updated(Arc::new(object)))
+        self.state().mark_dirty(&object.anchor);
+        self.state().space.upsert(object);
+        Ok(())
     }
 
     fn diff(&self, current: &CsObject, wanted: &Attributes) -> Vec<AttributeChange> {
@@ -374,10 +648,7 @@ impl<'a> Resources<'a> {
     }
 
     async fn delete_locked(&self, current: &CsObject) -> Result<(), RuntimeError> {
-        let anchor_value = current
-            .get(self.mapping().anchor())
-            .and_then(|v| v.first().cloned())
-            .unwrap_or_else(|| Value::String(current.anchor.clone()));
+        let anchor_value = self.anchor_value_of(current);
         match self
             .export_entry(
                 ObjectModification::Delete,
@@ -475,6 +746,18 @@ impl<'a> Resources<'a> {
                 })
             }
         }
+    }
+}
+
+/// What one change renames: the new anchor (the SCIM id) and the new DN, each if it changes.
+struct Rename {
+    anchor: Option<String>,
+    dn: Option<String>,
+}
+
+impl Rename {
+    fn is_none(&self) -> bool {
+        self.anchor.is_none() && self.dn.is_none()
     }
 }
 

@@ -13,15 +13,9 @@ use ecma_scim::{parse_patch, ErrorBody, SCHEMA_BULK_REQUEST, SCHEMA_BULK_RESPONS
 use serde_json::{json, Value as Json};
 
 use super::error::{classify, ApiError};
-use super::handlers::scim_json;
+use super::response::{resource_location, scim_json, MAX_OPERATIONS, MAX_PAYLOAD};
 use super::Tenant;
-use crate::connector::mapping::{etag, percent_encode};
 use crate::connector::{PatchOutcome, RuntimeError};
-
-/// The most operations one bulk request may hold.
-pub const MAX_OPERATIONS: usize = 1000;
-/// The largest bulk request body, in bytes.
-pub const MAX_PAYLOAD: usize = 1_048_576;
 
 /// What one operation produced: status and, where there is one, the resource's location and
 /// version, or the error body.
@@ -116,14 +110,7 @@ async fn run_checked(
     let mut data = operation.get("data").cloned().unwrap_or(Json::Null);
     resolve(&mut data, ids)?;
     let if_match = operation["version"].as_str();
-    let located = |anchor: &str| {
-        Some(format!(
-            "{}/{}/{}",
-            tenant.base,
-            mapping.endpoint(),
-            percent_encode(anchor)
-        ))
-    };
+    let located = |anchor: &str| Some(resource_location(&tenant.base, mapping.endpoint(), anchor));
     match (method.as_str(), id) {
         ("POST", None) => {
             let bulk_id = operation["bulkId"]
@@ -137,7 +124,7 @@ async fn run_checked(
             Ok(Outcome {
                 status: 201,
                 location: located(&object.anchor),
-                version: Some(etag(&object)),
+                version: Some(object.etag()),
                 error: None,
             })
         }
@@ -172,7 +159,7 @@ fn changed(outcome: PatchOutcome, id: &str, located: impl Fn(&str) -> Option<Str
         PatchOutcome::Updated(o) => Outcome {
             status: 200,
             location: located(&o.anchor),
-            version: Some(etag(&o)),
+            version: Some(o.etag()),
             error: None,
         },
         PatchOutcome::Deleted => Outcome {

@@ -10,7 +10,7 @@ use ecma_scim::{
 use serde_json::{json, Value as Json};
 
 use super::error::ApiError;
-use super::handlers::MAX_RESULTS;
+use super::response::{MAX_OPERATIONS, MAX_PAYLOAD, MAX_RESULTS};
 use super::Tenant;
 use crate::config::ResourceKind;
 use crate::connector::mapping::DN_ATTRIBUTE;
@@ -21,7 +21,7 @@ pub fn service_provider_config(tenant: &Tenant) -> Json {
         "schemas": [SCHEMA_SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://github.com/ecmahost/ecmahost",
         "patch": {"supported": true},
-        "bulk": {"supported": true, "maxOperations": super::bulk::MAX_OPERATIONS, "maxPayloadSize": super::bulk::MAX_PAYLOAD},
+        "bulk": {"supported": true, "maxOperations": MAX_OPERATIONS, "maxPayloadSize": MAX_PAYLOAD},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
@@ -141,14 +141,16 @@ fn complex_reference(name: &str, multi_valued: bool, description: &str, types: &
 /// The core schema, extension schema and (if used) enterprise extension of one resource type.
 fn type_schema_documents(tenant: &Tenant, resources: Resources<'_>, types: &[&str]) -> Vec<Json> {
     let mapping = resources.mapping();
+    // A connector that renames lets the anchor and the DN change; otherwise they are set once.
+    let renames = tenant.runtime.capabilities().object_rename;
+    let set_once = if renames { "readWrite" } else { "immutable" };
     let mut core = vec![attribute(
         mapping.anchor_scim(),
         mapping.anchor_type(),
         false,
         &format!("The anchor, {}", mapping.anchor()),
         true,
-        // The anchor is set when the object is created and never changes (no rename).
-        "immutable",
+        set_once,
         "server",
     )];
     if mapping.has_active() {
@@ -175,14 +177,14 @@ fn type_schema_documents(tenant: &Tenant, resources: Resources<'_>, types: &[&st
             exposed.multi_valued,
         );
         let description = format!("Connector attribute {connector_name}");
-        // The anchor, if selected too, repeats the id: read-only here. The DN is set once.
+        // The anchor, if selected too, repeats the id: read-only here.
         // Import-only attributes are read-only; export-only ones are write-only, never returned.
         let mutability = if connector_name == mapping.anchor()
             || exposed.direction == AttributeDirection::ImportOnly
         {
             "readOnly"
         } else if connector_name == DN_ATTRIBUTE {
-            "immutable"
+            set_once
         } else if exposed.direction == AttributeDirection::ExportOnly {
             "writeOnly"
         } else {

@@ -4,7 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ecma_plugin_api::{ErrorKind, ExportErrorKind};
-use ecma_scim::{ErrorBody, PatchError, ScimType};
+use ecma_scim::{ErrorBody, ScimType};
 
 use crate::connector::calls::CallError;
 use crate::connector::mapping::MappingError;
@@ -68,18 +68,8 @@ pub(crate) fn classify(error: &ApiError) -> (StatusCode, Option<ScimType>, Optio
             RuntimeError::Mapping(MappingError::Mutability(_)) => {
                 (S::BAD_REQUEST, Some(ScimType::Mutability), None)
             }
-            RuntimeError::Filter(_) => (S::BAD_REQUEST, Some(ScimType::InvalidFilter), None),
-            RuntimeError::Patch(p) => (
-                S::BAD_REQUEST,
-                Some(match p {
-                    PatchError::InvalidSyntax(_) => ScimType::InvalidSyntax,
-                    PatchError::InvalidPath(_) => ScimType::InvalidPath,
-                    PatchError::NoTarget(_) => ScimType::NoTarget,
-                    PatchError::InvalidValue(_) => ScimType::InvalidValue,
-                    PatchError::Mutability(_) => ScimType::Mutability,
-                }),
-                None,
-            ),
+            RuntimeError::Filter(f) => (S::BAD_REQUEST, Some(f.scim_type()), None),
+            RuntimeError::Patch(p) => (S::BAD_REQUEST, Some(p.scim_type()), None),
             RuntimeError::Export { kind, .. } => match kind {
                 ExportErrorKind::ObjectAlreadyExists => {
                     (S::CONFLICT, Some(ScimType::Uniqueness), None)

@@ -13,30 +13,12 @@ use ecma_scim::{parse_filter, parse_patch, AttrPath, ListResponse};
 use serde_json::{json, Value as Json};
 
 use super::error::ApiError;
+use super::response::{resource_location, scim_json, with_etag, with_location, MAX_RESULTS};
 use super::{discovery, Tenant};
 use crate::config::ResourceKind;
-use crate::connector::mapping::{etag, percent_encode, value_to_json};
+use crate::connector::mapping::value_to_json;
 use crate::connector::{sort_resources, ListQuery, PatchOutcome, Resources, RuntimeError};
 use crate::space::CsObject;
-
-/// The most resources one list response holds (advertised as `filter.maxResults`).
-pub const MAX_RESULTS: usize = 1000;
-
-/// A SCIM JSON response.
-pub fn scim_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => {
-            let mut response = (status, bytes).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(ecma_scim::CONTENT_TYPE),
-            );
-            response
-        }
-        Err(e) => ApiError::InvalidRequest(format!("response could not be serialised: {e}"))
-            .into_response(),
-    }
-}
 
 /// A single resource (projected when `attributes` or `excludedAttributes` ask), with its
 /// `ETag`.
@@ -55,11 +37,7 @@ fn resource_response(
         ),
         _ => resources.to_resource(object, &tenant.base),
     };
-    let mut response = scim_json(status, &body);
-    if let Ok(value) = HeaderValue::from_str(&etag(object)) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
+    with_etag(scim_json(status, &body), object)
 }
 
 enum Endpoint<'a> {
@@ -276,7 +254,7 @@ fn cache(tenant: &Tenant, query: &HashMap<String, String>) -> Result<Response, A
                     )
                 })
                 .collect();
-            json!({"resourceType": resource_type, "anchor": o.anchor, "dn": o.dn, "version": etag(o), "attributes": attributes})
+            json!({"resourceType": resource_type, "anchor": o.anchor, "dn": o.dn, "version": o.etag(), "attributes": attributes})
         })
         .collect();
     Ok(scim_json(
@@ -301,7 +279,7 @@ pub async fn get_one(
         Endpoint::ServiceProviderConfig | Endpoint::Cache => Err(ApiError::NoRoute),
         Endpoint::Resource(r) => {
             let object = r.get(&id)?;
-            let version = etag(&object);
+            let version = object.etag();
             let unchanged = headers
                 .get(header::IF_NONE_MATCH)
                 .and_then(|v| v.to_str().ok())
@@ -348,17 +326,9 @@ pub async fn create(
     let r = require_resource(&tenant, &resource)?;
     let body = parse_body(&body)?;
     let object = r.create(&body).await?;
-    let mut response = resource_response(StatusCode::CREATED, &tenant, r, &object, None);
-    let location = format!(
-        "{}/{}/{}",
-        tenant.base,
-        r.mapping().endpoint(),
-        percent_encode(&object.anchor)
-    );
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(response)
+    let response = resource_response(StatusCode::CREATED, &tenant, r, &object, None);
+    let location = resource_location(&tenant.base, r.mapping().endpoint(), &object.anchor);
+    Ok(with_location(response, &location))
 }
 
 /// `POST /{resource}/.search`.
@@ -382,7 +352,12 @@ fn outcome_response(
 ) -> Response {
     match outcome {
         PatchOutcome::Updated(object) => {
-            resource_response(StatusCode::OK, tenant, resources, &object, projection)
+            // After a rename, `Location` tells the client the resource's new URL.
+            let location =
+                resource_location(&tenant.base, resources.mapping().endpoint(), &object.anchor);
+            let response =
+                resource_response(StatusCode::OK, tenant, resources, &object, projection);
+            with_location(response, &location)
         }
         PatchOutcome::Deleted => StatusCode::NO_CONTENT.into_response(),
     }
@@ -407,11 +382,9 @@ pub async fn patch(
     let asked = !request.attributes.is_empty() || !request.excluded.is_empty();
     match outcome {
         PatchOutcome::Updated(object) if r.mapping().kind() == ResourceKind::Group && !asked => {
-            let mut response = StatusCode::NO_CONTENT.into_response();
-            if let Ok(value) = HeaderValue::from_str(&etag(&object)) {
-                response.headers_mut().insert(header::ETAG, value);
-            }
-            Ok(response)
+            let location = resource_location(&tenant.base, r.mapping().endpoint(), &object.anchor);
+            let response = with_etag(StatusCode::NO_CONTENT.into_response(), &object);
+            Ok(with_location(response, &location))
         }
         outcome => Ok(outcome_response(&tenant, r, outcome, Some(&request))),
     }

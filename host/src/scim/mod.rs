@@ -9,6 +9,7 @@ mod bulk;
 mod discovery;
 pub mod error;
 mod handlers;
+pub mod response;
 
 use std::sync::Arc;
 

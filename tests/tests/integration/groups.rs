@@ -1,7 +1,7 @@
 //! Resource types beyond users: Entra's group provisioning in both PATCH dialects against the
 //! demo connector, a custom resource type with its own endpoint and schemas, binary,
-//! integer, boolean and multi-valued attributes, and references by DN with the `<dn>` virtual
-//! attribute. Every step checks the SCIM answer and the rows in SQLite.
+//! integer, boolean and multi-valued attributes, and references by DN with the `-dn-` virtual
+//! attribute (and its alias `<dn>`). Every step checks the SCIM answer and the rows in SQLite.
 
 use std::path::{Path, PathBuf};
 
@@ -1304,7 +1304,7 @@ mode = "mapped"
 attribute = "<dn>"
 
 [[attributes]]
-name = "<dn>"
+name = "-dn-"
 [[attributes]]
 name = "FullName"
 [[attributes]]
@@ -1400,7 +1400,7 @@ async fn dn_references_and_the_dn_virtual_attribute() {
         .send(Method::GET, "directory", "/Users/alice", t, None)
         .await;
     assert_eq!(status, StatusCode::OK, "{alice}");
-    assert_eq!(alice[USER_EXT]["<dn>"], "CN=Alice,OU=Staff,DC=contoso");
+    assert_eq!(alice[USER_EXT]["-dn-"], "CN=Alice,OU=Staff,DC=contoso");
     let (status, ops) = host
         .send(Method::GET, "directory", "/Groups/Ops", t, None)
         .await;
@@ -1421,7 +1421,7 @@ async fn dn_references_and_the_dn_virtual_attribute() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["id"], "carol");
-    assert_eq!(body[USER_EXT]["<dn>"], "CN=Carol,OU=Staff,DC=contoso");
+    assert_eq!(body[USER_EXT]["-dn-"], "CN=Carol,OU=Staff,DC=contoso");
     // The manager is stored as the manager's DN and rendered as a reference to her.
     let manager = &body[ENTERPRISE]["manager"];
     assert_eq!(manager["value"], "alice", "{body}");

@@ -5,6 +5,7 @@
 
 mod autosync;
 mod compat;
+mod contract;
 mod entra;
 mod failures;
 mod groups;

@@ -1,0 +1,251 @@
+//! Checks one resource type's config against the schema its library reports, and builds its mapping.
+
+use super::*;
+
+/// Parse and check a mapped path from a connector config.
+pub fn parse_core_target(path: &str) -> Result<CoreTarget, String> {
+    let parsed = ecma_scim::PatchPath::parse(path)
+        .map_err(|e| format!("`{path}` is not a SCIM attribute path: {e}"))?;
+    let urn = match parsed.attr.urn {
+        None => None,
+        Some(urn) if urn.eq_ignore_ascii_case(SCHEMA_ENTERPRISE_USER) => {
+            Some(SCHEMA_ENTERPRISE_USER.to_string())
+        }
+        Some(_) => {
+            return Err(format!("`{path}`: map to a core attribute, to the enterprise extension ({SCHEMA_ENTERPRISE_USER}:...), or leave `scim` out to use the ECMA2Host extension"));
+        }
+    };
+    let reserved = ["id", "meta", "schemas"];
+    if urn.is_none() && reserved.contains(&parsed.attr.name.to_ascii_lowercase().as_str()) {
+        return Err(format!("`{path}` is managed by the host"));
+    }
+    let element = match parsed.value_filter {
+        None => None,
+        Some(ecma_scim::Filter::Compare { path: key, op: ecma_scim::CompareOp::Eq, value })
+            if key.urn.is_none() && key.sub_attr.is_none() =>
+        {
+            Some((key.name, value))
+        }
+        Some(_) => return Err(format!("`{path}`: only one `eq` term may pick the element, as in emails[type eq \"work\"].value")),
+    };
+    let sub = match (&element, parsed.sub_attr, parsed.attr.sub_attr) {
+        (Some(_), Some(sub), None) => Some(sub),
+        (Some(_), _, _) => return Err(format!("`{path}`: name the sub-attribute after the filter, as in emails[type eq \"work\"].value")),
+        (None, _, sub) => sub,
+    };
+    Ok(CoreTarget {
+        urn,
+        name: parsed.attr.name,
+        sub,
+        element,
+    })
+}
+
+/// Core paths a connector attribute may map to in this release.
+pub fn check_core_path(path: &str) -> Result<(), String> {
+    parse_core_target(path).map(|_| ())
+}
+
+fn type_of(object_type: &ObjectTypeSchema, attribute: &str) -> Option<(AttributeType, bool)> {
+    if is_dn_name(attribute) {
+        return Some((AttributeType::String, false));
+    }
+    object_type
+        .attribute(attribute)
+        .map(|a| (a.attribute_type, a.multi_valued))
+}
+
+fn direction_of(object_type: &ObjectTypeSchema, attribute: &str) -> AttributeDirection {
+    object_type
+        .attribute(attribute)
+        .map_or(AttributeDirection::ImportExport, |a| a.direction)
+}
+
+impl ResourceMapping {
+    /// Check one resource type's config against the schema its library reports. `file` and
+    /// `prefix` (`""` or `resource_types[1].`) locate errors.
+    pub fn build(
+        file: &str,
+        prefix: &str,
+        config: &ResourceTypeConfig,
+        schema: &Schema,
+    ) -> Result<Self, MappingBuildError> {
+        let fail = |key: &str, message: String| MappingBuildError {
+            file: file.to_string(),
+            key: format!("{prefix}{key}"),
+            message,
+        };
+        let object_type = schema.object_type(&config.object_type).ok_or_else(|| {
+            let known: Vec<_> = schema
+                .object_types
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect();
+            fail(
+                "object_type",
+                format!(
+                    "`{}` is not an object type of the connector (it has: {})",
+                    config.object_type,
+                    known.join(", ")
+                ),
+            )
+        })?;
+        let known = || {
+            object_type
+                .attributes
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (anchor_type, _) = type_of(object_type, &config.anchor)
+            .filter(|_| !is_dn_name(&config.anchor))
+            .ok_or_else(|| {
+                fail(
+                    "anchor",
+                    format!(
+                        "`{}` is not an attribute of {} (it has: {})",
+                        config.anchor,
+                        object_type.name,
+                        known()
+                    ),
+                )
+            })?;
+        if type_of(object_type, &config.query_attribute).is_none() {
+            return Err(fail(
+                "query_attribute",
+                format!(
+                    "`{}` is not an attribute of {}",
+                    config.query_attribute, object_type.name
+                ),
+            ));
+        }
+        let mut attributes = Vec::new();
+        for (i, a) in config.attributes.iter().enumerate() {
+            let (attribute_type, multi_valued) =
+                type_of(object_type, &a.name).ok_or_else(|| {
+                    fail(
+                        &format!("attributes[{i}].name"),
+                        format!(
+                            "`{}` is not an attribute of {} (it has: {})",
+                            a.name,
+                            object_type.name,
+                            known()
+                        ),
+                    )
+                })?;
+            let target = match &a.scim {
+                None => Target::Extension,
+                Some(path) => {
+                    let target = parse_core_target(path)
+                        .map_err(|e| fail(&format!("attributes[{i}].scim"), e))?;
+                    let taken = target.urn.is_none()
+                        && target.sub.is_none()
+                        && (target.name.eq_ignore_ascii_case(&config.anchor_scim)
+                            || (config.kind == ResourceKind::User
+                                && target.name.eq_ignore_ascii_case("active")));
+                    if taken {
+                        return Err(fail(
+                            &format!("attributes[{i}].scim"),
+                            format!(
+                                "`{path}` is managed by the host (the anchor or the disable flow)"
+                            ),
+                        ));
+                    }
+                    if is_complex_reference(&target) && attribute_type != AttributeType::Reference {
+                        return Err(fail(
+                            &format!("attributes[{i}].scim"),
+                            format!("`{path}` holds references; `{}` is of type {attribute_type:?}, not Reference", a.name),
+                        ));
+                    }
+                    Target::Core(target)
+                }
+            };
+            attributes.push(Mapped {
+                attribute: if is_dn_name(&a.name) {
+                    DN_ATTRIBUTE.to_string()
+                } else {
+                    a.name.clone()
+                },
+                attribute_type,
+                multi_valued,
+                direction: direction_of(object_type, &a.name),
+                target,
+            });
+        }
+        // The query attribute is always exposed, so Entra can match on it. The anchor already
+        // is: it is `id` and the anchor's SCIM attribute.
+        if config.query_attribute != config.anchor
+            && !attributes
+                .iter()
+                .any(|m| m.attribute == config.query_attribute)
+        {
+            if let Some((attribute_type, multi_valued)) =
+                type_of(object_type, &config.query_attribute)
+            {
+                attributes.push(Mapped {
+                    attribute: config.query_attribute.clone(),
+                    attribute_type,
+                    multi_valued,
+                    direction: direction_of(object_type, &config.query_attribute),
+                    target: Target::Extension,
+                });
+            }
+        }
+        let active_attribute = match &config.disable {
+            DisableFlow::SetAttribute { attribute } => match type_of(object_type, attribute) {
+                Some((AttributeType::Boolean, false)) => Some(attribute.clone()),
+                Some(_) => {
+                    return Err(fail(
+                        "deprovisioning.disable_attribute",
+                        format!("`{attribute}` must be a single-valued boolean"),
+                    ));
+                }
+                None => {
+                    return Err(fail(
+                        "deprovisioning.disable_attribute",
+                        format!("`{attribute}` is not an attribute of {}", object_type.name),
+                    ))
+                }
+            },
+            _ => None,
+        };
+        if let DnConfig::Mapped { attribute } = &config.dn {
+            if type_of(object_type, attribute).is_none() {
+                return Err(fail(
+                    "dn.attribute",
+                    format!("`{attribute}` is not an attribute of {}", object_type.name),
+                ));
+            }
+            if is_dn_name(attribute) && !attributes.iter().any(Mapped::is_dn) {
+                attributes.push(Mapped {
+                    attribute: DN_ATTRIBUTE.to_string(),
+                    attribute_type: AttributeType::String,
+                    multi_valued: false,
+                    direction: AttributeDirection::ImportExport,
+                    target: Target::Extension,
+                });
+            }
+        }
+        let core_schema = match config.kind {
+            ResourceKind::User => SCHEMA_CORE_USER.to_string(),
+            ResourceKind::Group => SCHEMA_CORE_GROUP.to_string(),
+            ResourceKind::Custom => format!("{CUSTOM_CORE_PREFIX}{}", config.name),
+        };
+        Ok(Self {
+            kind: config.kind,
+            object_type: object_type.name.clone(),
+            resource_type: config.name.clone(),
+            endpoint: config.endpoint.clone(),
+            core_schema,
+            extension_urn: format!("{ECMA_EXTENSION_PREFIX}{}", config.name),
+            anchor: config.anchor.clone(),
+            anchor_type,
+            anchor_scim: config.anchor_scim.clone(),
+            query_attribute: config.query_attribute.clone(),
+            attributes,
+            active_attribute,
+            dn: config.dn.clone(),
+        })
+    }
+}
