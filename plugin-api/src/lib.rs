@@ -10,6 +10,11 @@
 //!   cross the `cdylib` boundary. Nobody outside this crate should need them.
 //! - the two sides of the boundary: [`Connector`] + [`export_connector!`] for authors (every entry
 //!   point catches panics), and [`load_library`] + [`PluginConnector`] for the host.
+//! - the log channel (API 1.1): what a connector logs with `log` or `tracing` reaches the
+//!   host's [`LogSink`] (by default [`TracingLogSink`]) with the connector's name.
+//!
+//! A host loads libraries built for any minor of its major, older or newer
+//! (docs/plugin-api-compatibility.md).
 //!
 //! Architecture invariant: this crate knows nothing of HTTP, SCIM or the host's configuration.
 //!
