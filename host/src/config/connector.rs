@@ -348,7 +348,10 @@ impl ConnectorConfig {
             ));
         }
 
-        for (key, list) in [("partitions", &raw.partitions), ("containers", &raw.containers)] {
+        for (key, list) in [
+            ("partitions", &raw.partitions),
+            ("containers", &raw.containers),
+        ] {
             let mut seen = HashSet::new();
             for (i, entry) in list.iter().enumerate() {
                 if entry.trim().is_empty() {

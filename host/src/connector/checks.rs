@@ -46,7 +46,9 @@ pub enum CheckError {
         /// The page's parameters, closest to `name` first.
         known: Vec<String>,
     },
-    #[error("{file}: key `{key}`: `{name}` is a {kind} on page {page}, not a parameter; remove it")]
+    #[error(
+        "{file}: key `{key}`: `{name}` is a {kind} on page {page}, not a parameter; remove it"
+    )]
     NotAParameter {
         file: String,
         key: String,
@@ -84,16 +86,22 @@ impl fmt::Display for CheckErrors {
 
 impl std::error::Error for CheckErrors {}
 
+/// A value as TOML writes it: one string, or an array for several.
 fn quoted(values: &[String]) -> String {
     match values {
         [one] => toml::Value::String(one.clone()).to_string(),
-        many => toml::Value::Array(
-            many.iter()
-                .map(|v| toml::Value::String(v.clone()))
-                .collect(),
-        )
-        .to_string(),
+        many => toml_list(many),
     }
+}
+
+fn toml_list(values: &[String]) -> String {
+    toml::Value::Array(
+        values
+            .iter()
+            .map(|v| toml::Value::String(v.clone()))
+            .collect(),
+    )
+    .to_string()
 }
 
 fn names(values: &[String]) -> String {
@@ -131,7 +139,11 @@ fn known_list(known: &[String]) -> String {
     if known.is_empty() {
         return "it has none".into();
     }
-    let shown: Vec<String> = known.iter().take(LISTED).map(|k| format!("`{k}`")).collect();
+    let shown: Vec<String> = known
+        .iter()
+        .take(LISTED)
+        .map(|k| format!("`{k}`"))
+        .collect();
     let more = match known.len().saturating_sub(LISTED) {
         0 => String::new(),
         n => format!(" and {n} more"),
@@ -206,9 +218,8 @@ pub fn check_parameter_page(
     answered: &[String],
     defined: &[ParameterDefinition],
 ) -> Vec<CheckError> {
-    let answerable = |d: &&ParameterDefinition| {
-        !matches!(d.kind, ParameterKind::Label | ParameterKind::Divider)
-    };
+    let answerable =
+        |d: &&ParameterDefinition| !matches!(d.kind, ParameterKind::Label | ParameterKind::Divider);
     let mut errors = Vec::new();
     for name in answered {
         match defined.iter().find(|d| d.name == *name) {
@@ -241,7 +252,10 @@ pub fn check_parameter_page(
 /// Keys that ask for something the connector cannot do: a password attribute without
 /// `passwords`, selected partitions without `partitions`, containers without `hierarchy`, a
 /// delta run profile without `delta_import`.
-pub fn check_capabilities(config: &ConnectorConfig, capabilities: &Capabilities) -> Vec<CheckError> {
+pub fn check_capabilities(
+    config: &ConnectorConfig,
+    capabilities: &Capabilities,
+) -> Vec<CheckError> {
     let file = config.file.display().to_string();
     let missing = |key: String, what: String, capability: &'static str, fix: String| {
         CheckError::MissingCapability {
@@ -268,7 +282,7 @@ pub fn check_capabilities(config: &ConnectorConfig, capabilities: &Capabilities)
     if !capabilities.partitions && !config.partitions.is_empty() {
         errors.push(missing(
             "partitions".into(),
-            format!("{} selects partitions", quoted(&config.partitions)),
+            format!("{} selects partitions", toml_list(&config.partitions)),
             "partitions",
             "remove the key; the connector serves its one default partition".into(),
         ));
@@ -276,7 +290,7 @@ pub fn check_capabilities(config: &ConnectorConfig, capabilities: &Capabilities)
     if !capabilities.hierarchy && !config.containers.is_empty() {
         errors.push(missing(
             "containers".into(),
-            format!("{} selects containers", quoted(&config.containers)),
+            format!("{} selects containers", toml_list(&config.containers)),
             "hierarchy",
             "remove the key; imports read whole partitions".into(),
         ));
@@ -423,10 +437,21 @@ mod tests {
             text.starts_with("hr.toml: key `parameters.schema3.\"User:ancor_typo\"`: the connector has no parameter `User:ancor_typo` on page schema3"),
             "{text}"
         );
-        assert!(text.ends_with("(known: `User:anchor`, `User:dn`)"), "{text}");
-        assert!(errors[1].to_string().contains("is a label"), "{}", errors[1]);
+        assert!(
+            text.ends_with("(known: `User:anchor`, `User:dn`)"),
+            "{text}"
+        );
+        assert!(
+            errors[1].to_string().contains("is a label"),
+            "{}",
+            errors[1]
+        );
         let none = check_parameter_page("hr.toml", ConfigPage::Capabilities, &answered[..1], &[]);
-        assert!(none[0].to_string().ends_with("(it has none)"), "{}", none[0]);
+        assert!(
+            none[0].to_string().ends_with("(it has none)"),
+            "{}",
+            none[0]
+        );
     }
 
     #[test]
@@ -438,7 +463,9 @@ mod tests {
         let keys: Vec<String> = errors
             .iter()
             .map(|e| match e {
-                CheckError::MissingCapability { key, capability, .. } => format!("{key}:{capability}"),
+                CheckError::MissingCapability {
+                    key, capability, ..
+                } => format!("{key}:{capability}"),
                 other => panic!("unexpected {other}"),
             })
             .collect();
@@ -451,7 +478,9 @@ mod tests {
                 "run_profiles.delta_import:delta_import"
             ]
         );
-        assert!(errors[1].to_string().contains("[\"dc=example,dc=com\"] selects partitions"));
+        assert!(errors[1]
+            .to_string()
+            .contains("[\"dc=example,dc=com\"] selects partitions"));
         let all = Capabilities {
             passwords: true,
             partitions: true,

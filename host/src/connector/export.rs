@@ -135,7 +135,9 @@ async fn export_batch(
         .run("put_export_entries", move || {
             let mut s = match open {
                 Some(s) => s,
-                None => ctx.plugin.open_export(&ctx.parameters, &ctx.schema, &request)?,
+                None => ctx
+                    .plugin
+                    .open_export(&ctx.parameters, &ctx.schema, &request)?,
             };
             let results = s.put_export_entries(&entries)?;
             Ok((s, results))

@@ -414,7 +414,8 @@ impl ConnectorRuntime {
                             .await?,
                     );
                 }
-                let listed: Vec<String> = hierarchy.iter().flatten().map(|c| c.dn.clone()).collect();
+                let listed: Vec<String> =
+                    hierarchy.iter().flatten().map(|c| c.dn.clone()).collect();
                 tracing::info!(connector = %config.name, containers = ?listed, selected = ?config.containers, "the connector reports containers");
                 match selected.with_containers(&config, &hierarchy) {
                     Ok(scope) => scope,
@@ -439,7 +440,12 @@ impl ConnectorRuntime {
             .enumerate()
             .map(|(i, t)| {
                 Ok(ResourceType {
-                    mapping: ResourceMapping::build(&file, &checks::type_prefix(i), t, &full_schema)?,
+                    mapping: ResourceMapping::build(
+                        &file,
+                        &checks::type_prefix(i),
+                        t,
+                        &full_schema,
+                    )?,
                     config: t.clone(),
                 })
             })

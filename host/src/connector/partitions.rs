@@ -68,7 +68,13 @@ fn shown(dn: &str, name: &str) -> String {
     }
 }
 
-fn unknown(file: &str, key: String, what: &'static str, value: &str, known: Vec<String>) -> CheckError {
+fn unknown(
+    file: &str,
+    key: String,
+    what: &'static str,
+    value: &str,
+    known: Vec<String>,
+) -> CheckError {
     CheckError::UnknownScope {
         file: file.to_string(),
         key,
@@ -82,7 +88,10 @@ impl Scope {
     /// Match the file's `partitions` against what the connector reports, by DN or by name.
     /// `reported` is empty when the connector has no partitions (the capability check refuses
     /// `partitions` then).
-    pub fn select(config: &ConnectorConfig, reported: &[Partition]) -> Result<Self, Vec<CheckError>> {
+    pub fn select(
+        config: &ConnectorConfig,
+        reported: &[Partition],
+    ) -> Result<Self, Vec<CheckError>> {
         let file = config.file.display().to_string();
         let mut errors = Vec::new();
         let mut partitions = Vec::new();
@@ -90,7 +99,11 @@ impl Scope {
             let found = reported
                 .iter()
                 .find(|p| same_dn(&p.dn, wanted))
-                .or_else(|| reported.iter().find(|p| p.name.eq_ignore_ascii_case(wanted.trim())));
+                .or_else(|| {
+                    reported
+                        .iter()
+                        .find(|p| p.name.eq_ignore_ascii_case(wanted.trim()))
+                });
             match found {
                 Some(p) => partitions.push((p.clone(), Vec::new())),
                 None => errors.push(unknown(
@@ -123,7 +136,11 @@ impl Scope {
                 containers
                     .iter()
                     .find(|c| same_dn(&c.dn, wanted))
-                    .or_else(|| containers.iter().find(|c| c.name.eq_ignore_ascii_case(wanted.trim())))
+                    .or_else(|| {
+                        containers
+                            .iter()
+                            .find(|c| c.name.eq_ignore_ascii_case(wanted.trim()))
+                    })
                     .map(|c| (p, c.clone()))
             });
             match found {
@@ -228,7 +245,10 @@ mod tests {
 
     #[test]
     fn dns_compare_rdn_by_rdn() {
-        assert!(dn_within("uid=a, OU=People,dc=Example,dc=com", "ou=people,dc=example,dc=com"));
+        assert!(dn_within(
+            "uid=a, OU=People,dc=Example,dc=com",
+            "ou=people,dc=example,dc=com"
+        ));
         assert!(dn_within("dc=example,dc=com", "DC=example, DC=com"));
         assert!(!dn_within("uid=a,ou=people2,dc=com", "ou=people,dc=com"));
         assert!(!dn_within("cn=a\\,dc=com", "dc=com"));
@@ -242,20 +262,39 @@ mod tests {
             partition("dc=example,dc=com", "example"),
             partition("dc=branch,dc=example,dc=com", "branch"),
         ];
-        let scope = Scope::select(&config("partitions = [\"DC=Example, DC=com\", \"branch\"]\n"), &reported).unwrap();
+        let scope = Scope::select(
+            &config("partitions = [\"DC=Example, DC=com\", \"branch\"]\n"),
+            &reported,
+        )
+        .unwrap();
         assert_eq!(
             scope.import_partitions(),
             ["dc=example,dc=com", "dc=branch,dc=example,dc=com"]
         );
         // The longest match wins; a DN in no partition goes to the first.
-        assert_eq!(scope.export_partition("uid=a,dc=branch,dc=example,dc=com"), "dc=branch,dc=example,dc=com");
-        assert_eq!(scope.export_partition("uid=a,dc=example,dc=com"), "dc=example,dc=com");
-        assert_eq!(scope.export_partition("CN=a,OBJECT=USER"), "dc=example,dc=com");
+        assert_eq!(
+            scope.export_partition("uid=a,dc=branch,dc=example,dc=com"),
+            "dc=branch,dc=example,dc=com"
+        );
+        assert_eq!(
+            scope.export_partition("uid=a,dc=example,dc=com"),
+            "dc=example,dc=com"
+        );
+        assert_eq!(
+            scope.export_partition("CN=a,OBJECT=USER"),
+            "dc=example,dc=com"
+        );
 
-        let errors = Scope::select(&config("partitions = [\"dc=exampel,dc=com\"]\n"), &reported).unwrap_err();
+        let errors = Scope::select(&config("partitions = [\"dc=exampel,dc=com\"]\n"), &reported)
+            .unwrap_err();
         let text = errors[0].to_string();
         assert!(text.contains("ldap.toml: key `partitions[0]`: the connector reports no partition `dc=exampel,dc=com`"), "{text}");
-        assert!(text.ends_with("(known: `dc=example,dc=com (example)`, `dc=branch,dc=example,dc=com (branch)`)"), "{text}");
+        assert!(
+            text.ends_with(
+                "(known: `dc=example,dc=com (example)`, `dc=branch,dc=example,dc=com (branch)`)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -271,10 +310,16 @@ mod tests {
         let reported = [partition("dc=a", "a"), partition("dc=b", "b")];
         let c = config("partitions = [\"dc=a\", \"dc=b\"]\ncontainers = [\"People\"]\n");
         let hierarchy = vec![
-            vec![container("ou=People,dc=a", "People"), container("ou=Rooms,dc=a", "Rooms")],
+            vec![
+                container("ou=People,dc=a", "People"),
+                container("ou=Rooms,dc=a", "Rooms"),
+            ],
             vec![],
         ];
-        let scope = Scope::select(&c, &reported).unwrap().with_containers(&c, &hierarchy).unwrap();
+        let scope = Scope::select(&c, &reported)
+            .unwrap()
+            .with_containers(&c, &hierarchy)
+            .unwrap();
         assert!(scope.keeps("dc=a", "uid=x,ou=people,dc=a"));
         assert!(!scope.keeps("dc=a", "cn=r1,ou=Rooms,dc=a"));
         assert!(scope.keeps("dc=b", "cn=r1,ou=Rooms,dc=b"));
@@ -283,7 +328,12 @@ mod tests {
         let bad = config("partitions = [\"dc=a\"]\ncontainers = [\"ou=Staff,dc=a\"]\n");
         let scope = Scope::select(&bad, &reported).unwrap();
         let text = scope.with_containers(&bad, &hierarchy).unwrap_err()[0].to_string();
-        assert!(text.contains("key `containers[0]`: the connector reports no container `ou=Staff,dc=a`"), "{text}");
+        assert!(
+            text.contains(
+                "key `containers[0]`: the connector reports no container `ou=Staff,dc=a`"
+            ),
+            "{text}"
+        );
         assert!(text.contains("`ou=People,dc=a (People)`"), "{text}");
     }
 }

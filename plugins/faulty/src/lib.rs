@@ -53,7 +53,11 @@ fn list(values: &ParameterValues, parameter: &str) -> Vec<String> {
 /// The first RDN's value: `People` for `ou=People,dc=example`.
 fn rdn_value(dn: &str) -> String {
     let first = dn.split(',').next().unwrap_or(dn);
-    first.split_once('=').map_or(first, |(_, v)| v).trim().to_string()
+    first
+        .split_once('=')
+        .map_or(first, |(_, v)| v)
+        .trim()
+        .to_string()
 }
 
 /// Append `line` to the `record_to` file, if there is one.
@@ -169,8 +173,9 @@ impl Connector for FaultyConnector {
                     .with_description("Semicolon-separated partition DNs to report"),
                 ParameterDefinition::new("containers", ParameterKind::String)
                     .with_description("Semicolon-separated container DNs to report"),
-                ParameterDefinition::new("record_to", ParameterKind::File)
-                    .with_description("A file that records the partition of every import and export"),
+                ParameterDefinition::new("record_to", ParameterKind::File).with_description(
+                    "A file that records the partition of every import and export",
+                ),
             ],
             _ => Vec::new(),
         })
