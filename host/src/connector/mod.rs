@@ -406,8 +406,8 @@ impl ConnectorRuntime {
             };
             if capabilities.hierarchy && !config.containers.is_empty() {
                 let mut hierarchy = Vec::new();
-                for partition in selected.partitions().cloned() {
-                    let (p, v) = (plugin.clone(), parameters.clone());
+                for partition in selected.partitions() {
+                    let (p, v, partition) = (plugin.clone(), parameters.clone(), partition.clone());
                     hierarchy.push(
                         calls
                             .run("hierarchy", move || p.hierarchy(&v, &partition))
