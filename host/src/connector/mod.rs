@@ -33,7 +33,9 @@ use ecma_scim::{Filter, FilterError, PatchError};
 use parking_lot::RwLock;
 
 use self::calls::{CallError, PluginCalls};
-use self::checks::{check_anchors, check_capabilities, check_parameter_page, CheckErrors};
+use self::checks::{
+    check_anchors, check_capabilities, check_parameter_page, CheckError, CheckErrors,
+};
 use self::export::{ExportContext, ExportEngine};
 use self::import::{apply_delta, entry_anchor, run_import, to_object, ImportJob, ImportProgress};
 use self::mapping::{
@@ -308,8 +310,10 @@ pub struct SyncReport {
 }
 
 impl ConnectorRuntime {
-    /// Load the library, check the parameter answers page by page, discover capabilities and
-    /// schema, and check the mapping against it. Does not import; see [`Self::start_import`].
+    /// Load the library, check the parameter answers page by page (strict keys, then the
+    /// plugin's own validation), discover capabilities, schema and partitions, run the
+    /// [`checks`] against them, and check the mapping. Does not import; see
+    /// [`Self::start_import`].
     ///
     /// With `previous` (a reload), the new version takes over the previous version's connector
     /// space when the object type, anchor and query attribute are unchanged.
@@ -338,30 +342,7 @@ impl ConnectorRuntime {
         );
         let parameters = Arc::new(config.parameters.clone());
         let file = config.file.display().to_string();
-
-        // Strict keys: ask each answered page for its parameters, in the pages' order, with the
-        // answers given so far (later pages depend on earlier answers), and refuse a name the
-        // page does not define. A typo here would make every later check misleading.
-        let mut so_far = ParameterValues::new();
-        let mut unknown = Vec::new();
-        for (page, answered) in &config.parameter_pages {
-            for (name, value, secret) in config.parameters.iter() {
-                if answered.iter().any(|a| a == name) {
-                    match secret {
-                        true => so_far.insert_secret(name, value),
-                        false => so_far.insert(name, value),
-                    }
-                }
-            }
-            let (p, v, page) = (plugin.clone(), Arc::new(so_far.clone()), *page);
-            let defined = calls
-                .run("config_parameters", move || p.config_parameters(page, &v))
-                .await?;
-            unknown.extend(check_parameter_page(&file, page, answered, &defined));
-        }
-        if !unknown.is_empty() {
-            return Err(CheckErrors(unknown).into());
-        }
+        check_parameter_keys(&config, &plugin, &calls).await?;
 
         let mut problems = Vec::new();
         for page in config.parameter_pages.keys() {
@@ -392,43 +373,12 @@ impl ConnectorRuntime {
         let full_schema = calls.run("schema", move || p.schema(&v)).await?;
         let mut errors = check_capabilities(&config, &capabilities);
         errors.extend(check_anchors(&config, &full_schema));
-        let scope = if capabilities.partitions {
-            let (p, v) = (plugin.clone(), parameters.clone());
-            let reported = calls.run("partitions", move || p.partitions(&v)).await?;
-            let listed: Vec<String> = reported.iter().map(|p| p.dn.clone()).collect();
-            tracing::info!(connector = %config.name, partitions = ?listed, selected = ?config.partitions, "the connector reports partitions");
-            let selected = match Scope::select(&config, &reported) {
-                Ok(scope) => scope,
-                Err(e) => {
-                    errors.extend(e);
-                    Scope::default()
-                }
-            };
-            if capabilities.hierarchy && !config.containers.is_empty() {
-                let mut hierarchy = Vec::new();
-                for partition in selected.partitions() {
-                    let (p, v, partition) = (plugin.clone(), parameters.clone(), partition.clone());
-                    hierarchy.push(
-                        calls
-                            .run("hierarchy", move || p.hierarchy(&v, &partition))
-                            .await?,
-                    );
-                }
-                let listed: Vec<String> =
-                    hierarchy.iter().flatten().map(|c| c.dn.clone()).collect();
-                tracing::info!(connector = %config.name, containers = ?listed, selected = ?config.containers, "the connector reports containers");
-                match selected.with_containers(&config, &hierarchy) {
-                    Ok(scope) => scope,
-                    Err(e) => {
-                        errors.extend(e);
-                        Scope::default()
-                    }
-                }
-            } else {
-                selected
+        let scope = match discover_scope(&config, &capabilities, &plugin, &calls).await? {
+            Ok(scope) => scope,
+            Err(e) => {
+                errors.extend(e);
+                Scope::default()
             }
-        } else {
-            Scope::default()
         };
         if !errors.is_empty() {
             return Err(CheckErrors(errors).into());
@@ -821,6 +771,75 @@ impl ConnectorRuntime {
             .run("test_connection", move || p.test_connection(&v))
             .await
     }
+}
+
+/// Strict keys: ask each answered page for its parameters, in the pages' order, with the
+/// answers given so far (later pages depend on earlier answers), and refuse a name the page
+/// does not define. Runs first: a mistyped answer would make every later check misleading.
+async fn check_parameter_keys(
+    config: &ConnectorConfig,
+    plugin: &Arc<PluginConnector>,
+    calls: &PluginCalls,
+) -> Result<(), BuildError> {
+    let file = config.file.display().to_string();
+    let mut so_far = ParameterValues::new();
+    let mut unknown = Vec::new();
+    for (page, answered) in &config.parameter_pages {
+        for (name, value, secret) in config.parameters.iter() {
+            if answered.iter().any(|a| a == name) {
+                match secret {
+                    true => so_far.insert_secret(name, value),
+                    false => so_far.insert(name, value),
+                }
+            }
+        }
+        let (p, v, page) = (plugin.clone(), so_far.clone(), *page);
+        let defined = calls
+            .run("config_parameters", move || p.config_parameters(page, &v))
+            .await?;
+        unknown.extend(check_parameter_page(&file, page, answered, &defined));
+    }
+    match unknown.is_empty() {
+        true => Ok(()),
+        false => Err(CheckErrors(unknown).into()),
+    }
+}
+
+/// Ask a connector that declares partitions (and hierarchy, when containers are selected)
+/// what it has, and match the file's selection against it. The outer error is a failed call;
+/// the inner one, what the selection gets wrong.
+async fn discover_scope(
+    config: &ConnectorConfig,
+    capabilities: &Capabilities,
+    plugin: &Arc<PluginConnector>,
+    calls: &PluginCalls,
+) -> Result<Result<Scope, Vec<CheckError>>, CallError> {
+    if !capabilities.partitions {
+        return Ok(Ok(Scope::default()));
+    }
+    let (p, v) = (plugin.clone(), config.parameters.clone());
+    let reported = calls.run("partitions", move || p.partitions(&v)).await?;
+    let listed: Vec<&str> = reported.iter().map(|p| p.dn.as_str()).collect();
+    tracing::info!(connector = %config.name, partitions = ?listed, selected = ?config.partitions, "the connector reports partitions");
+    let selected = match Scope::select(config, &reported) {
+        Ok(scope) => scope,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !capabilities.hierarchy || config.containers.is_empty() {
+        return Ok(Ok(selected));
+    }
+    let mut hierarchy = Vec::new();
+    for partition in selected.partitions() {
+        let (p, v, partition) = (plugin.clone(), config.parameters.clone(), partition.clone());
+        hierarchy.push(
+            calls
+                .run("hierarchy", move || p.hierarchy(&v, &partition))
+                .await?,
+        );
+    }
+    let listed: Vec<&str> = hierarchy.iter().flatten().map(|c| c.dn.as_str()).collect();
+    tracing::info!(connector = %config.name, containers = ?listed, selected = ?config.containers, "the connector reports containers");
+    Ok(selected.with_containers(config, &hierarchy))
 }
 
 /// The autosync timer: every `autosync_minutes` (0 turns it off), while the version is alive.
