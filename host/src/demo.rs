@@ -260,6 +260,8 @@ name = "{CONNECTOR}"
 token_hash = {hash}
 plugin = "{SQL_PLUGIN_FILE}"
 autosync_minutes = 120
+# The SQL connector has one partition. A connector that declares partitions serves those
+# selected here, by DN or name: partitions = ["dc=example,dc=com"].
 object_type = "User"
 anchor = "Login"
 query_attribute = "AzureID"

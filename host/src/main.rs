@@ -95,8 +95,15 @@ enum CertCommand {
 
 #[derive(Subcommand)]
 enum PluginCommand {
-    /// Print a library's name, version, API version, capabilities and parameter pages.
-    Inspect { file: PathBuf },
+    /// Print a library's name, version, API version, capabilities and parameter pages (and
+    /// the partitions it reports).
+    Inspect {
+        file: PathBuf,
+        /// A connector file whose parameter answers the pages are asked with, page by page;
+        /// answers a page does not define are shown as refused.
+        #[arg(long)]
+        connector: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -204,9 +211,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin {
-            command: PluginCommand::Inspect { file },
+            command: PluginCommand::Inspect { file, connector },
         } => {
-            print!("{}", ecmahost::plugins::inspect(&file)?);
+            let config = connector
+                .map(|c| ecmahost::config::ConnectorConfig::load(&c))
+                .transpose()?;
+            print!("{}", ecmahost::plugins::inspect(&file, config.as_ref())?);
             Ok(())
         }
         Command::Token {

@@ -68,6 +68,12 @@ pub struct ConnectorStatus {
     pub reason: Option<String>,
     pub objects: usize,
     pub imported_so_far: u64,
+    /// The selected partitions' DNs (none: the connector's default partition).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<String>,
+    /// The selected containers' DNs (none: whole partitions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<String>,
     pub plugin_file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin: Option<String>,
@@ -428,6 +434,8 @@ impl Registry {
                     stuck_calls: 0,
                     objects: 0,
                     imported_so_far: 0,
+                    partitions: Vec::new(),
+                    containers: Vec::new(),
                     plugin_file: l.plugin.clone(),
                     plugin: None,
                     plugin_version: None,
@@ -457,6 +465,8 @@ impl Registry {
                         s.reason = reason;
                         s.objects = r.object_count();
                         s.imported_so_far = r.imported_so_far();
+                        s.partitions = r.scope().partitions().map(|p| p.dn.clone()).collect();
+                        s.containers = r.scope().containers().map(|c| c.dn.clone()).collect();
                         s.plugin = Some(r.library().library.info().name.clone());
                         s.plugin_version = Some(r.library().library.info().version.clone());
                         s.content_hash = Some(r.library().content_hash.clone());

@@ -6,6 +6,9 @@
 //! batch (one transaction in the SQL connector). Each worker keeps its export session open
 //! across batches and reopens it after a failed call.
 //!
+//! Each entry's request names the partition of its object ([`Scope::export_partition`]): a
+//! batch holds entries of one partition, and a worker keeps one session per partition.
+//!
 //! Ordering per object is the caller's job (the runtime serialises changes to one object), so
 //! one batch never holds two changes to the same object.
 
@@ -20,6 +23,7 @@ use ecma_plugin_api::{
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::calls::{CallError, PluginCalls};
+use super::partitions::Scope;
 
 struct Job {
     entry: CsEntryChange,
@@ -34,7 +38,9 @@ pub struct ExportContext {
     pub calls: PluginCalls,
     pub parameters: Arc<ParameterValues>,
     pub schema: Arc<Schema>,
+    /// The request for every session; its partition is set per batch from `scope`.
     pub request: ExportRequest,
+    pub scope: Arc<Scope>,
 }
 
 pub struct ExportEngine {
@@ -77,7 +83,7 @@ async fn worker(
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
     batch_size: usize,
 ) {
-    let mut session: Option<PluginExportSession> = None;
+    let mut sessions: HashMap<String, PluginExportSession> = HashMap::new();
     loop {
         let jobs = {
             let mut rx = receiver.lock().await;
@@ -91,48 +97,76 @@ async fn worker(
             }
             jobs
         };
-        let (entries, replies): (Vec<_>, Vec<_>) =
-            jobs.into_iter().map(|j| (j.entry, j.reply)).unzip();
-        let ids: Vec<String> = entries.iter().map(|e| e.identifier.clone()).collect();
-        let ctx = context.clone();
-        let open = session.take();
-        let outcome = context
-            .calls
-            .run("put_export_entries", move || {
-                let mut s = match open {
-                    Some(s) => s,
-                    None => ctx
-                        .plugin
-                        .open_export(&ctx.parameters, &ctx.schema, &ctx.request)?,
-                };
-                let results = s.put_export_entries(&entries)?;
-                Ok((s, results))
-            })
-            .await;
-        match outcome {
-            Ok((s, results)) => {
-                session = Some(s);
-                let mut by_id: HashMap<String, ExportResult> = results
-                    .into_iter()
-                    .map(|r| (r.identifier.clone(), r))
-                    .collect();
-                for (id, reply) in ids.into_iter().zip(replies) {
-                    let result = by_id.remove(&id).unwrap_or_else(|| {
-                        ExportResult::failure(
-                            id,
-                            ExportErrorKind::ConnectedDirectoryError,
-                            "the connector returned no result for this entry",
-                        )
-                    });
-                    let _ = reply.send(Ok(result));
-                }
+        // One plugin batch per partition, in the order partitions first appear.
+        let mut batches: Vec<(String, Vec<Job>)> = Vec::new();
+        for job in jobs {
+            let partition = context.scope.export_partition(&job.entry.dn).to_string();
+            match batches.iter_mut().find(|(p, _)| *p == partition) {
+                Some((_, batch)) => batch.push(job),
+                None => batches.push((partition, vec![job])),
             }
-            Err(e) => {
-                tracing::warn!(connector = %context.connector, error = %e, batch = ids.len(), "export batch failed");
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
+        }
+        for (partition, jobs) in batches {
+            let open = sessions.remove(&partition);
+            if let Some(session) = export_batch(&context, &partition, open, jobs).await {
+                sessions.insert(partition, session);
             }
+        }
+    }
+}
+
+/// Send one partition's batch, opening a session if there is none. Returns the session to
+/// keep, or `None` after a failed call (the next batch reopens it).
+async fn export_batch(
+    context: &ExportContext,
+    partition: &str,
+    open: Option<PluginExportSession>,
+    jobs: Vec<Job>,
+) -> Option<PluginExportSession> {
+    let (entries, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.entry, j.reply)).unzip();
+    let ids: Vec<String> = entries.iter().map(|e| e.identifier.clone()).collect();
+    let ctx = context.clone();
+    let request = ExportRequest {
+        partition: partition.to_string(),
+        ..context.request.clone()
+    };
+    let outcome = context
+        .calls
+        .run("put_export_entries", move || {
+            let mut s = match open {
+                Some(s) => s,
+                None => ctx
+                    .plugin
+                    .open_export(&ctx.parameters, &ctx.schema, &request)?,
+            };
+            let results = s.put_export_entries(&entries)?;
+            Ok((s, results))
+        })
+        .await;
+    match outcome {
+        Ok((s, results)) => {
+            let mut by_id: HashMap<String, ExportResult> = results
+                .into_iter()
+                .map(|r| (r.identifier.clone(), r))
+                .collect();
+            for (id, reply) in ids.into_iter().zip(replies) {
+                let result = by_id.remove(&id).unwrap_or_else(|| {
+                    ExportResult::failure(
+                        id,
+                        ExportErrorKind::ConnectedDirectoryError,
+                        "the connector returned no result for this entry",
+                    )
+                });
+                let _ = reply.send(Ok(result));
+            }
+            Some(s)
+        }
+        Err(e) => {
+            tracing::warn!(connector = %context.connector, partition, error = %e, batch = ids.len(), "export batch failed");
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+            None
         }
     }
 }

@@ -2,6 +2,8 @@
 //! the connector space does with it (fill it at start-up, reconcile it on autosync, apply a
 //! delta).
 //!
+//! One run reads one partition (`ImportRequest.partition`; empty for the connector's default);
+//! entries outside the partition's selected containers are dropped before the caller sees them.
 //! Progress is logged at most every two seconds and when the import ends, and is visible to
 //! callers through [`ImportProgress`].
 
@@ -16,6 +18,7 @@ use ecma_plugin_api::{
 
 use super::calls::{CallError, PluginCalls};
 use super::mapping::ResourceMapping;
+use super::partitions::Scope;
 use crate::space::{ConnectorSpace, CsObject};
 
 /// Objects read so far by the running import.
@@ -34,6 +37,10 @@ pub struct ImportJob<'a> {
     pub watermark: String,
     pub page_size: u32,
     pub progress: &'a ImportProgress,
+    /// The partition's DN; empty for the default partition.
+    pub partition: String,
+    /// Which entries of the partition are in scope (its selected containers).
+    pub scope: &'a Scope,
 }
 
 /// Run an import, calling `on_entry` for every entry (the caller routes it by object type).
@@ -51,7 +58,7 @@ pub async fn run_import(
         kind: job.kind,
         page_size: job.page_size,
         watermark: job.watermark.clone(),
-        partition: String::new(),
+        partition: job.partition.clone(),
     };
     let (plugin, parameters, schema) = (
         job.plugin.clone(),
@@ -77,14 +84,17 @@ pub async fn run_import(
             .await?;
         session = s;
         for entry in &page.entries {
-            on_entry(entry);
-            total += 1;
+            if job.scope.keeps(&job.partition, &entry.dn) {
+                on_entry(entry);
+                total += 1;
+            }
         }
         job.progress.objects.store(total, Ordering::Relaxed);
         if last_log.elapsed() >= Duration::from_secs(2) {
             tracing::info!(
                 connector = job.connector,
                 kind = kind_name,
+                partition = %job.partition,
                 objects = total,
                 "import in progress"
             );
@@ -101,6 +111,7 @@ pub async fn run_import(
     tracing::info!(
         connector = job.connector,
         kind = kind_name,
+        partition = %job.partition,
         objects = total,
         seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
         "import finished"

@@ -11,9 +11,11 @@
 //! - every plugin call goes through [`calls::PluginCalls`] (blocking pool, time-out, bound).
 
 pub mod calls;
+pub mod checks;
 pub mod export;
 pub mod import;
 pub mod mapping;
+pub mod partitions;
 mod resource;
 pub mod timestamps;
 
@@ -32,11 +34,15 @@ use ecma_scim::{Filter, FilterError, PatchError};
 use parking_lot::RwLock;
 
 use self::calls::{CallError, PluginCalls};
+use self::checks::{
+    check_anchors, check_capabilities, check_parameter_page, CheckError, CheckErrors,
+};
 use self::export::{ExportContext, ExportEngine};
 use self::import::{apply_delta, entry_anchor, run_import, to_object, ImportJob, ImportProgress};
 use self::mapping::{
     MappingBuildError, MappingError, RefTarget, ReferenceResolver, ResourceMapping,
 };
+use self::partitions::Scope;
 use crate::config::{ConnectorConfig, References, ResourceTypeConfig};
 use crate::plugins::{load_for_connector, LoadedLibrary, PluginError};
 use crate::space::{ConnectorSpace, CsObject};
@@ -53,6 +59,9 @@ pub enum BuildError {
     Parameters { file: String, issues: String },
     #[error(transparent)]
     Mapping(#[from] MappingBuildError),
+    /// The file asks for what the connector does not declare (see [`checks`]).
+    #[error(transparent)]
+    Checks(#[from] CheckErrors),
 }
 
 /// Why a SCIM operation on a connector failed. `scim::error` maps each variant to a response.
@@ -190,8 +199,10 @@ pub struct ConnectorRuntime {
     calls: PluginCalls,
     export: ExportEngine,
     shared: Arc<ConnectorState>,
-    /// `data_dir/{connector}`: where the delta watermark is kept.
+    /// `data_dir/{connector}`: where the delta watermarks are kept.
     state_dir: std::path::PathBuf,
+    /// The selected partitions and containers.
+    scope: Arc<Scope>,
 }
 
 /// One exposed resource type: its config and its mapping. Its connector space lives in
@@ -203,6 +214,10 @@ struct ResourceType {
 
 /// `(object type, anchor, query attribute)`: the shape a connector space is built for.
 type Shape = (String, String, String);
+
+/// What a connector state is built for: the reference style, each resource type's shape and
+/// the selected partitions and containers (a space holds only their objects).
+type Layout = (References, Vec<Shape>, Scope);
 
 fn shapes(config: &ConnectorConfig) -> Vec<Shape> {
     config
@@ -223,13 +238,14 @@ fn shapes(config: &ConnectorConfig) -> Vec<Shape> {
 /// and query attribute (and the reference style) hands it to the new version, so the swap needs
 /// no new import and changes to one object stay serialised across the two versions.
 pub struct ConnectorState {
-    shapes: (References, Vec<Shape>),
+    shapes: Layout,
     /// One per resource type, in the config's order.
     spaces: Vec<TypeState>,
     availability: RwLock<Availability>,
     progress: ImportProgress,
-    /// The last delta watermark, also kept in `data_dir/{connector}/watermark`.
-    watermark: parking_lot::Mutex<String>,
+    /// The last delta watermark of each partition (`""` for the default one), also kept in
+    /// `data_dir/{connector}/`.
+    watermarks: parking_lot::Mutex<std::collections::BTreeMap<String, String>>,
     /// One sync at a time.
     syncing: tokio::sync::Mutex<()>,
 }
@@ -254,17 +270,17 @@ impl TypeState {
 
 impl ConnectorState {
     /// A new state, with the timestamps an earlier run saved in `state_dir`.
-    fn new(config: &ConnectorConfig, state_dir: &Path) -> Self {
-        let state = Self::empty(config);
+    fn new(config: &ConnectorConfig, scope: &Scope, state_dir: &Path) -> Self {
+        let state = Self::empty(config, scope);
         for (t, s) in config.resource_types.iter().zip(&state.spaces) {
             timestamps::load(&s.space, &timestamps::file(state_dir, &t.name));
         }
         state
     }
 
-    fn empty(config: &ConnectorConfig) -> Self {
+    fn empty(config: &ConnectorConfig, scope: &Scope) -> Self {
         Self {
-            shapes: (config.references, shapes(config)),
+            shapes: (config.references, shapes(config), scope.clone()),
             spaces: config
                 .resource_types
                 .iter()
@@ -286,7 +302,7 @@ impl ConnectorState {
                 Availability::Ready
             }),
             progress: ImportProgress::default(),
-            watermark: parking_lot::Mutex::new(String::new()),
+            watermarks: parking_lot::Mutex::new(std::collections::BTreeMap::new()),
             syncing: tokio::sync::Mutex::new(()),
         }
     }
@@ -312,8 +328,10 @@ pub struct SyncReport {
 }
 
 impl ConnectorRuntime {
-    /// Load the library, check the parameter answers page by page, discover capabilities and
-    /// schema, and check the mapping against it. Does not import; see [`Self::start_import`].
+    /// Load the library, check the parameter answers page by page (strict keys, then the
+    /// plugin's own validation), discover capabilities, schema and partitions, run the
+    /// [`checks`] against them, and check the mapping. Does not import; see
+    /// [`Self::start_import`].
     ///
     /// With `previous` (a reload), the new version takes over the previous version's connector
     /// space when the object type, anchor and query attribute are unchanged.
@@ -347,6 +365,8 @@ impl ConnectorRuntime {
                 .await?,
         );
         let parameters = Arc::new(config.parameters.clone());
+        let file = config.file.display().to_string();
+        check_parameter_keys(&config, &plugin, &calls).await?;
 
         let mut problems = Vec::new();
         for page in config.parameter_pages.keys() {
@@ -375,18 +395,31 @@ impl ConnectorRuntime {
             .await?;
         let (p, v) = (plugin.clone(), parameters.clone());
         let full_schema = calls.run("schema", move || p.schema(&v)).await?;
-        let file = config.file.display().to_string();
+        let mut errors = check_capabilities(&config, &capabilities);
+        errors.extend(check_anchors(&config, &full_schema));
+        let scope = match discover_scope(&config, &capabilities, &plugin, &calls).await? {
+            Ok(scope) => scope,
+            Err(e) => {
+                errors.extend(e);
+                Scope::default()
+            }
+        };
+        if !errors.is_empty() {
+            return Err(CheckErrors(errors).into());
+        }
+        let scope = Arc::new(scope);
         let types = config
             .resource_types
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let prefix = match i {
-                    0 => String::new(),
-                    _ => format!("resource_types[{}].", i - 1),
-                };
                 Ok(ResourceType {
-                    mapping: ResourceMapping::build(&file, &prefix, t, &full_schema)?,
+                    mapping: ResourceMapping::build(
+                        &file,
+                        &checks::type_prefix(i),
+                        t,
+                        &full_schema,
+                    )?,
                     config: t.clone(),
                 })
             })
@@ -412,6 +445,7 @@ impl ConnectorRuntime {
                     batch_size: config.export_page_size,
                     partition: String::new(),
                 },
+                scope: scope.clone(),
             },
             if capabilities.concurrent_operations {
                 2
@@ -420,12 +454,12 @@ impl ConnectorRuntime {
             },
         );
         let config_name = config.name.clone();
-        let shape = (config.references, shapes(&config));
+        let shape = (config.references, shapes(&config), (*scope).clone());
         let state_dir = data_dir.join(&config_name);
         let shared = match previous {
             Some(p) if p.shared.shapes == shape => p.shared.clone(),
             _ => {
-                let shared = Arc::new(ConnectorState::new(&config, &state_dir));
+                let shared = Arc::new(ConnectorState::new(&config, &scope, &state_dir));
                 let files = timestamp_files(&config, &state_dir);
                 tokio::spawn(timestamps::flush_loop(
                     config_name.clone(),
@@ -447,6 +481,7 @@ impl ConnectorRuntime {
             export,
             state_dir,
             shared,
+            scope,
         }))
     }
 
@@ -492,8 +527,9 @@ impl ConnectorRuntime {
 
     async fn import_once(&self) -> Result<(), CallError> {
         tracing::info!(connector = %self.config.name, "full import started");
-        let (_, watermark) =
-            run_import(self.import_job(ImportKind::Full, String::new()), |entry| {
+        for partition in self.scope.import_partitions() {
+            let job = self.import_job(ImportKind::Full, &partition, String::new());
+            let (_, watermark) = run_import(job, |entry| {
                 let Some((t, state)) = self.type_of_entry(&entry.object_type) else {
                     return;
                 };
@@ -502,12 +538,14 @@ impl ConnectorRuntime {
                 }
             })
             .await?;
-        self.save_watermark(watermark);
+            self.save_watermark(&partition, watermark);
+        }
         *self.shared.availability.write() = Availability::Ready;
         Ok(())
     }
 
-    fn import_job(&self, kind: ImportKind, watermark: String) -> ImportJob<'_> {
+    /// An import of `partition` (empty for the default one).
+    fn import_job(&self, kind: ImportKind, partition: &str, watermark: String) -> ImportJob<'_> {
         ImportJob {
             connector: &self.config.name,
             plugin: self.plugin.clone(),
@@ -518,49 +556,63 @@ impl ConnectorRuntime {
             watermark,
             page_size: self.config.export_page_size.max(500),
             progress: &self.shared.progress,
+            partition: partition.to_string(),
+            scope: &self.scope,
         }
     }
 
-    fn watermark_file(&self) -> std::path::PathBuf {
-        self.state_dir.join("watermark")
+    /// `data_dir/{connector}/watermark` for the default partition; one file per selected
+    /// partition otherwise (`watermark-<partition DN, percent-encoded>`).
+    fn watermark_file(&self, partition: &str) -> std::path::PathBuf {
+        match partition {
+            "" => self.state_dir.join("watermark"),
+            dn => self
+                .state_dir
+                .join(format!("watermark-{}", mapping::percent_encode(dn))),
+        }
     }
 
-    /// The delta watermark: in memory, else the one saved by an earlier run.
-    fn watermark(&self) -> String {
-        let current = self.shared.watermark.lock().clone();
-        if !current.is_empty() {
-            return current;
+    /// A partition's delta watermark: in memory, else the one saved by an earlier run.
+    fn watermark(&self, partition: &str) -> String {
+        if let Some(current) = self.shared.watermarks.lock().get(partition) {
+            return current.clone();
         }
-        std::fs::read_to_string(self.watermark_file())
+        std::fs::read_to_string(self.watermark_file(partition))
             .map(|w| w.trim_end().to_string())
             .unwrap_or_default()
     }
 
-    fn save_watermark(&self, watermark: String) {
+    fn save_watermark(&self, partition: &str, watermark: String) {
         if watermark.is_empty() {
             return;
         }
-        let file = self.watermark_file();
+        let file = self.watermark_file(partition);
         if let Err(e) = crate::tls::write_file(&file, watermark.as_bytes(), 0o600) {
             tracing::warn!(connector = %self.config.name, error = %e, "cannot save the delta watermark");
         }
-        *self.shared.watermark.lock() = watermark;
+        self.shared
+            .watermarks
+            .lock()
+            .insert(partition.to_string(), watermark);
     }
 
     /// One autosync now: a delta import when the run profiles and the connector allow it and a
-    /// watermark exists, otherwise a full import that reconciles the connector space with the
-    /// target (added, changed and removed objects). SCIM traffic is served throughout.
+    /// watermark exists for every partition, otherwise a full import that reconciles the
+    /// connector space with the target (added, changed and removed objects). SCIM traffic is
+    /// served throughout.
     pub async fn sync_now(&self) -> Result<SyncReport, CallError> {
         let _one = self.shared.syncing.lock().await;
-        let watermark = self.watermark();
+        let partitions = self.scope.import_partitions();
+        let watermarks: Vec<String> = partitions.iter().map(|p| self.watermark(p)).collect();
         let delta = self.config.run_profiles.delta_import
             && self.capabilities.delta_import
-            && !watermark.is_empty();
+            && watermarks.iter().all(|w| !w.is_empty());
         let mut report = SyncReport::default();
         if delta {
             report.kind = "delta";
-            let (entries, watermark) =
-                run_import(self.import_job(ImportKind::Delta, watermark), |entry| {
+            for (partition, watermark) in partitions.iter().zip(watermarks) {
+                let job = self.import_job(ImportKind::Delta, partition, watermark);
+                let (entries, watermark) = run_import(job, |entry| {
                     let Some((t, state)) = self.type_of_entry(&entry.object_type) else {
                         return;
                     };
@@ -572,15 +624,16 @@ impl ConnectorRuntime {
                     }
                 })
                 .await?;
-            report.entries = entries;
-            self.save_watermark(watermark);
+                report.entries += entries;
+                self.save_watermark(partition, watermark);
+            }
         } else if self.config.run_profiles.full_import {
             report.kind = "full";
             for state in &self.shared.spaces {
                 *state.sync_dirty.lock() = Some(std::collections::HashSet::new());
             }
             let mut seen = vec![std::collections::HashSet::new(); self.types.len()];
-            let result = run_import(self.import_job(ImportKind::Full, String::new()), |entry| {
+            let mut on_entry = |entry: &ecma_plugin_api::CsEntryChange| {
                 let Some(index) = self.type_index(&entry.object_type) else {
                     return;
                 };
@@ -602,15 +655,31 @@ impl ConnectorRuntime {
                     }
                 }
                 seen[index].insert(anchor);
-            })
-            .await;
+            };
+            // Every partition is read before anything is removed: an object is gone only
+            // when no selected partition has it.
+            let mut result = Ok(Vec::new());
+            for partition in &partitions {
+                let job = self.import_job(ImportKind::Full, partition, String::new());
+                match run_import(job, &mut on_entry).await {
+                    Ok(done) => {
+                        if let Ok(all) = result.as_mut() {
+                            all.push((partition, done));
+                        }
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
             let dirty: Vec<_> = self
                 .shared
                 .spaces
                 .iter()
                 .map(|s| s.sync_dirty.lock().take().unwrap_or_default())
                 .collect();
-            let (entries, watermark) = result?;
+            let done = result?;
             for (index, state) in self.shared.spaces.iter().enumerate() {
                 for object in state.space.snapshot() {
                     if !seen[index].contains(&object.anchor)
@@ -621,8 +690,10 @@ impl ConnectorRuntime {
                     }
                 }
             }
-            report.entries = entries;
-            self.save_watermark(watermark);
+            for (partition, (entries, watermark)) in done {
+                report.entries += entries;
+                self.save_watermark(partition, watermark);
+            }
         } else {
             report.kind = "none";
         }
@@ -659,6 +730,10 @@ impl ConnectorRuntime {
     fn type_of_entry(&self, object_type: &str) -> Option<(&ResourceType, &TypeState)> {
         self.type_index(object_type)
             .map(|i| (&self.types[i], &self.shared.spaces[i]))
+    }
+    /// The selected partitions and containers.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
@@ -759,6 +834,75 @@ impl ConnectorRuntime {
             resources.replace_references(from, to, &skip).await;
         }
     }
+}
+
+/// Strict keys: ask each answered page for its parameters, in the pages' order, with the
+/// answers given so far (later pages depend on earlier answers), and refuse a name the page
+/// does not define. Runs first: a mistyped answer would make every later check misleading.
+async fn check_parameter_keys(
+    config: &ConnectorConfig,
+    plugin: &Arc<PluginConnector>,
+    calls: &PluginCalls,
+) -> Result<(), BuildError> {
+    let file = config.file.display().to_string();
+    let mut so_far = ParameterValues::new();
+    let mut unknown = Vec::new();
+    for (page, answered) in &config.parameter_pages {
+        for (name, value, secret) in config.parameters.iter() {
+            if answered.iter().any(|a| a == name) {
+                match secret {
+                    true => so_far.insert_secret(name, value),
+                    false => so_far.insert(name, value),
+                }
+            }
+        }
+        let (p, v, page) = (plugin.clone(), so_far.clone(), *page);
+        let defined = calls
+            .run("config_parameters", move || p.config_parameters(page, &v))
+            .await?;
+        unknown.extend(check_parameter_page(&file, page, answered, &defined));
+    }
+    match unknown.is_empty() {
+        true => Ok(()),
+        false => Err(CheckErrors(unknown).into()),
+    }
+}
+
+/// Ask a connector that declares partitions (and hierarchy, when containers are selected)
+/// what it has, and match the file's selection against it. The outer error is a failed call;
+/// the inner one, what the selection gets wrong.
+async fn discover_scope(
+    config: &ConnectorConfig,
+    capabilities: &Capabilities,
+    plugin: &Arc<PluginConnector>,
+    calls: &PluginCalls,
+) -> Result<Result<Scope, Vec<CheckError>>, CallError> {
+    if !capabilities.partitions {
+        return Ok(Ok(Scope::default()));
+    }
+    let (p, v) = (plugin.clone(), config.parameters.clone());
+    let reported = calls.run("partitions", move || p.partitions(&v)).await?;
+    let listed: Vec<&str> = reported.iter().map(|p| p.dn.as_str()).collect();
+    tracing::info!(connector = %config.name, partitions = ?listed, selected = ?config.partitions, "the connector reports partitions");
+    let selected = match Scope::select(config, &reported) {
+        Ok(scope) => scope,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !capabilities.hierarchy || config.containers.is_empty() {
+        return Ok(Ok(selected));
+    }
+    let mut hierarchy = Vec::new();
+    for partition in selected.partitions() {
+        let (p, v, partition) = (plugin.clone(), config.parameters.clone(), partition.clone());
+        hierarchy.push(
+            calls
+                .run("hierarchy", move || p.hierarchy(&v, &partition))
+                .await?,
+        );
+    }
+    let listed: Vec<&str> = hierarchy.iter().flatten().map(|c| c.dn.as_str()).collect();
+    tracing::info!(connector = %config.name, containers = ?listed, selected = ?config.containers, "the connector reports containers");
+    Ok(selected.with_containers(config, &hierarchy))
 }
 
 /// The autosync timer: every `autosync_minutes` (0 turns it off), while the version is alive.

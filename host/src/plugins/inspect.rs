@@ -1,20 +1,85 @@
-//! `ecmahost plugin inspect FILE`: what a library is, without creating a connector for it.
+//! `ecmahost plugin inspect FILE [--connector TOML]`: what a library is, without creating a
+//! connector for it.
 //!
 //! Later parameter pages often depend on answers to earlier ones (the SQL connector's schema
 //! pages list the tables of the database it was pointed at), so pages that need answers say so
-//! instead of failing the whole inspection.
+//! instead of failing the whole inspection. Given a connector file, each page is asked with the
+//! answers of that file so far, as the host does at build time; answers a page does not define
+//! are shown as the build would refuse them, and the partitions (and containers) the connector
+//! reports are listed.
 
 use std::fmt::Write;
 use std::path::Path;
 
 use ecma_plugin_api::{
-    load_library, ConfigPage, ParameterKind, ParameterValues, API_MAJOR, API_MINOR,
+    load_library, ConfigPage, ParameterKind, ParameterValues, PluginConnector, API_MAJOR, API_MINOR,
 };
 
 use super::PluginError;
+use crate::config::ConnectorConfig;
+use crate::connector::checks::check_parameter_page;
 
-/// A human-readable description of the library at `path`.
-pub fn inspect(path: &Path) -> Result<String, PluginError> {
+/// The answers of `config`'s pages up to and including `page` (none without a config).
+fn answers_so_far(config: Option<&ConnectorConfig>, page: ConfigPage) -> ParameterValues {
+    let mut values = ParameterValues::new();
+    let Some(config) = config else {
+        return values;
+    };
+    let names: Vec<&String> = config
+        .parameter_pages
+        .range(..=page)
+        .flat_map(|(_, names)| names)
+        .collect();
+    for (name, value, secret) in config.parameters.iter() {
+        if names.iter().any(|n| n.as_str() == name) {
+            match secret {
+                true => values.insert_secret(name, value),
+                false => values.insert(name, value),
+            }
+        }
+    }
+    values
+}
+
+/// The partitions the connector reports, and the containers of each.
+fn write_partitions(
+    out: &mut String,
+    connector: &PluginConnector,
+    values: &ParameterValues,
+    hierarchy: bool,
+) {
+    match connector.partitions(values) {
+        Ok(partitions) if partitions.is_empty() => {
+            let _ = writeln!(out, "partitions:   none reported");
+        }
+        Ok(partitions) => {
+            let _ = writeln!(out, "partitions:");
+            for p in partitions {
+                let _ = writeln!(out, "  {} (name {})", p.dn, p.name);
+                if !hierarchy {
+                    continue;
+                }
+                match connector.hierarchy(values, &p) {
+                    Ok(containers) => {
+                        for c in containers {
+                            let _ = writeln!(out, "    container {} (name {})", c.dn, c.name);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = writeln!(out, "    containers need parameter answers ({e})");
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "partitions:   need parameter answers ({e})");
+        }
+    }
+}
+
+/// A human-readable description of the library at `path`; with `config`, as configured by
+/// that connector file.
+pub fn inspect(path: &Path, config: Option<&ConnectorConfig>) -> Result<String, PluginError> {
     let library = load_library(path)?;
     let info = library.info();
     let (major, minor) = library.api_version();
@@ -34,9 +99,16 @@ pub fn inspect(path: &Path) -> Result<String, PluginError> {
             return Ok(out);
         }
     };
-    let none = ParameterValues::new();
-    match connector.capabilities(&none) {
+    let all = config.map(|c| c.parameters.clone()).unwrap_or_default();
+    if let Some(config) = config {
+        let _ = writeln!(out, "answers from: {}", config.file.display());
+    }
+    let mut partitions = None;
+    match connector.capabilities(&all) {
         Ok(c) => {
+            if c.partitions {
+                partitions = Some(c.hierarchy);
+            }
             let _ = writeln!(out, "capabilities:");
             let _ = writeln!(
                 out,
@@ -84,8 +156,21 @@ pub fn inspect(path: &Path) -> Result<String, PluginError> {
         ConfigPage::Partition,
         ConfigPage::RunStep,
     ]);
+    let file = config
+        .map(|c| c.file.display().to_string())
+        .unwrap_or_default();
     for page in pages {
-        match connector.config_parameters(page, &none) {
+        let values = answers_so_far(config, page);
+        let answered = config
+            .and_then(|c| c.parameter_pages.get(&page))
+            .cloned()
+            .unwrap_or_default();
+        let defined = connector.config_parameters(page, &values);
+        let problems = match &defined {
+            Ok(defs) => check_parameter_page(&file, page, &answered, defs),
+            Err(_) => Vec::new(),
+        };
+        match defined {
             Ok(defs) if defs.is_empty() => {
                 if !matches!(page, ConfigPage::Schema(_)) {
                     let _ = writeln!(out, "  [{}] no parameters", page.key());
@@ -99,13 +184,18 @@ pub fn inspect(path: &Path) -> Result<String, PluginError> {
                         other => format!("{other:?}"),
                     };
                     let required = if d.required { " (required)" } else { "" };
+                    let answer = match values.get(&d.name) {
+                        Some(_) if values.is_secret(&d.name) => ", answered <secret>".to_string(),
+                        Some(v) => format!(", answered \"{v}\""),
+                        None => String::new(),
+                    };
                     let default = d
                         .default
                         .map(|v| format!(", default \"{v}\""))
                         .unwrap_or_default();
                     let _ = writeln!(
                         out,
-                        "    {}: {kind}{required}{default}  {}",
+                        "    {}: {kind}{required}{default}{answer}  {}",
                         d.name, d.description
                     );
                 }
@@ -114,6 +204,12 @@ pub fn inspect(path: &Path) -> Result<String, PluginError> {
                 let _ = writeln!(out, "  [{}] depends on earlier answers: {e}", page.key());
             }
         }
+        for problem in problems {
+            let _ = writeln!(out, "  [{}] refused: {problem}", page.key());
+        }
+    }
+    if let Some(hierarchy) = partitions {
+        write_partitions(&mut out, &connector, &all, hierarchy);
     }
     Ok(out)
 }

@@ -14,7 +14,16 @@
 //! for each exported entry (with an `id` field), `log::debug!` once per export batch (which a
 //! host at `info` must never see), and `tracing::info!` when an import opens.
 //!
-//! Never ship it: it exists for the host's fault-isolation tests.
+//! It can also pose as a partitioned directory, for the host's partition tests: the
+//! connectivity parameter `partitions` (DNs separated by `;`) turns on the `partitions`
+//! capability and lists them, `containers` (`;`-separated DNs) turns on `hierarchy` and lists
+//! each under the partition its DN ends with, and `record_to` names a file to which every
+//! `open_import` and `open_export` appends one line, `open_import <partition>` or
+//! `open_export <partition>`, so a test can read which partition the host named. An object
+//! lives in the partition its add was exported to, and an import of a partition returns only
+//! its objects.
+//!
+//! Never ship it: it exists for the host's fault-isolation and partition tests.
 #![allow(clippy::panic)] // Panicking on demand is this crate's whole purpose.
 
 use std::collections::BTreeMap;
@@ -23,9 +32,50 @@ use std::sync::{Arc, Mutex};
 use ecma_plugin_api::*;
 
 type Store = Arc<Mutex<BTreeMap<String, BTreeMap<String, Value>>>>;
+/// The partition each object was added in, by `Id`.
+type Homes = Arc<Mutex<BTreeMap<String, String>>>;
 
 pub struct FaultyConnector {
     store: Store,
+    homes: Homes,
+}
+
+/// The `;`-separated DNs in parameter `parameter`.
+fn list(values: &ParameterValues, parameter: &str) -> Vec<String> {
+    values
+        .get(parameter)
+        .map(|list| {
+            list.split(';')
+                .map(str::trim)
+                .filter(|dn| !dn.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first RDN's value: `People` for `ou=People,dc=example`.
+fn rdn_value(dn: &str) -> String {
+    let first = dn.split(',').next().unwrap_or(dn);
+    first
+        .split_once('=')
+        .map_or(first, |(_, v)| v)
+        .trim()
+        .to_string()
+}
+
+/// Append `line` to the `record_to` file, if there is one.
+fn record(values: &ParameterValues, line: &str) -> Result<(), ConnectorError> {
+    let Some(file) = values.get("record_to").filter(|f| !f.is_empty()) else {
+        return Ok(());
+    };
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .and_then(|mut f| writeln!(f, "{line}"))
+        .map_err(|e| ConnectorError::other(format!("cannot record to {file}: {e}")))
 }
 
 /// Whether the comma-separated list in parameter `parameter` names `entry_point`.
@@ -108,6 +158,7 @@ impl Connector for FaultyConnector {
         log::info!("faulty: connector built");
         Ok(Self {
             store: Arc::new(Mutex::new(BTreeMap::new())),
+            homes: Arc::new(Mutex::new(BTreeMap::new())),
         })
     }
 
@@ -123,6 +174,13 @@ impl Connector for FaultyConnector {
                     .with_description("Comma-separated entry points that panic"),
                 ParameterDefinition::new("hang_in", ParameterKind::String)
                     .with_description("Comma-separated entry points that never return"),
+                ParameterDefinition::new("partitions", ParameterKind::String)
+                    .with_description("Semicolon-separated partition DNs to report"),
+                ParameterDefinition::new("containers", ParameterKind::String)
+                    .with_description("Semicolon-separated container DNs to report"),
+                ParameterDefinition::new("record_to", ParameterKind::File).with_description(
+                    "A file that records the partition of every import and export",
+                ),
             ],
             _ => Vec::new(),
         })
@@ -141,8 +199,37 @@ impl Connector for FaultyConnector {
         check(values, "capabilities");
         Ok(Capabilities {
             concurrent_operations: true,
+            passwords: true,
+            partitions: !list(values, "partitions").is_empty(),
+            hierarchy: !list(values, "containers").is_empty(),
             ..Capabilities::default()
         })
+    }
+
+    fn partitions(&self, values: &ParameterValues) -> Result<Vec<Partition>, ConnectorError> {
+        Ok(list(values, "partitions")
+            .into_iter()
+            .map(|dn| Partition {
+                name: rdn_value(&dn),
+                dn,
+            })
+            .collect())
+    }
+
+    fn hierarchy(
+        &self,
+        values: &ParameterValues,
+        partition: &Partition,
+    ) -> Result<Vec<Container>, ConnectorError> {
+        let suffix = format!(",{}", partition.dn.to_lowercase());
+        Ok(list(values, "containers")
+            .into_iter()
+            .filter(|dn| dn.to_lowercase().ends_with(&suffix))
+            .map(|dn| Container {
+                name: rdn_value(&dn),
+                dn,
+            })
+            .collect())
     }
 
     fn schema(&self, values: &ParameterValues) -> Result<Schema, ConnectorError> {
@@ -159,14 +246,24 @@ impl Connector for FaultyConnector {
         &self,
         values: &ParameterValues,
         _: &Schema,
-        _: &ImportRequest,
+        request: &ImportRequest,
     ) -> Result<Box<dyn ImportSession>, ConnectorError> {
         check(values, "open_import");
+        record(values, &format!("open_import {}", request.partition))?;
+        let homes = self
+            .homes
+            .lock()
+            .map_err(|_| ConnectorError::other("store poisoned"))?
+            .clone();
         let entries: Vec<CsEntryChange> = self
             .store
             .lock()
             .map_err(|_| ConnectorError::other("store poisoned"))?
             .iter()
+            .filter(|(id, _)| {
+                request.partition.is_empty()
+                    || homes.get(*id).is_some_and(|p| *p == request.partition)
+            })
             .map(|(id, attrs)| CsEntryChange {
                 identifier: id.clone(),
                 object_type: "User".into(),
@@ -195,11 +292,14 @@ impl Connector for FaultyConnector {
         &self,
         values: &ParameterValues,
         _: &Schema,
-        _: &ExportRequest,
+        request: &ExportRequest,
     ) -> Result<Box<dyn ExportSession>, ConnectorError> {
         check(values, "open_export");
+        record(values, &format!("open_export {}", request.partition))?;
         Ok(Box::new(Export {
             store: self.store.clone(),
+            homes: self.homes.clone(),
+            partition: request.partition.clone(),
             trigger: Trigger::of(values, "put_export_entries"),
         }))
     }
@@ -255,6 +355,9 @@ impl ImportSession for Import {
 
 struct Export {
     store: Store,
+    homes: Homes,
+    /// The partition this session's adds go to.
+    partition: String,
     /// What every `put_export_entries` call does before looking at its entries.
     trigger: Trigger,
 }
@@ -297,7 +400,12 @@ impl ExportSession for Export {
                     "exists",
                 ),
                 ObjectModification::Delete => match store.remove(&id) {
-                    Some(_) => ExportResult::success(&entry.identifier),
+                    Some(_) => {
+                        if let Ok(mut homes) = self.homes.lock() {
+                            homes.remove(&id);
+                        }
+                        ExportResult::success(&entry.identifier)
+                    }
                     None => ExportResult::failure(
                         &entry.identifier,
                         ExportErrorKind::NoSuchObject,
@@ -305,6 +413,11 @@ impl ExportSession for Export {
                     ),
                 },
                 _ => {
+                    if entry.modification == ObjectModification::Add {
+                        if let Ok(mut homes) = self.homes.lock() {
+                            homes.insert(id.clone(), self.partition.clone());
+                        }
+                    }
                     let attrs = store.entry(id).or_default();
                     for change in &entry.changes {
                         match change.added_values().next() {
