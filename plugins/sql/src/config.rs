@@ -84,6 +84,10 @@ pub(crate) const SPECIAL_DN: &str = "dn";
 pub(crate) const SPECIAL_OBJECT_TYPE: &str = "object_type";
 pub(crate) const SPECIAL_PASSWORD: &str = "password";
 pub(crate) const SPECIAL_WATERMARK: &str = "watermark";
+/// In an update statement: the anchor (and DN) the object has after the change, the same as
+/// `@anchor` (`@dn`) unless the entry renames it.
+pub(crate) const SPECIAL_NEW_ANCHOR: &str = "new_anchor";
+pub(crate) const SPECIAL_NEW_DN: &str = "new_dn";
 
 /// `Type:suffix`, the name of a per-object-type parameter.
 pub(crate) fn key(object_type: &str, suffix: &str) -> String {
@@ -625,7 +629,8 @@ pub(crate) struct ObjectTypeMap {
     pub(crate) name: String,
     /// Where the attributes were detected.
     pub(crate) source: Source,
-    pub(crate) anchor: String,
+    /// The anchor columns, in order: one, or several for a multi-column anchor (never empty).
+    pub(crate) anchor: Vec<String>,
     /// The column holding the DN, when it is not the anchor.
     pub(crate) dn: Option<String>,
     /// Single-valued attributes.
@@ -648,6 +653,30 @@ impl ObjectTypeMap {
         self.children.iter().find(|c| c.value.name == attribute)
     }
 
+    /// Whether a rename of this type's objects can be applied: generated statements always
+    /// apply it; a configured update statement only if it takes `@new_anchor` or `@new_dn`
+    /// (a procedure: a parameter of that name, as [`lookup`] matches names), since it would
+    /// otherwise drop the new identity silently. No update statement refuses every update,
+    /// renames included, with an error.
+    pub(crate) fn applies_renames(&self) -> bool {
+        let rename_names = [
+            (SPECIAL_NEW_ANCHOR.to_string(), ()),
+            (SPECIAL_NEW_DN.to_string(), ()),
+        ];
+        let takes = |name: &str| lookup(&rename_names, name).is_some();
+        match &self.export {
+            Export::Table { .. } | Export::Custom { update: None, .. } => true,
+            Export::Custom {
+                update: Some(Custom::Query(sql)),
+                ..
+            } => sql.names().into_iter().any(takes),
+            Export::Custom {
+                update: Some(Custom::Procedure(call)),
+                ..
+            } => call.parameters.iter().any(|p| takes(&p.name)),
+        }
+    }
+
     pub(crate) fn schema(&self) -> ObjectTypeSchema {
         let single = self.columns.iter().map(|c| SchemaAttribute {
             name: c.name.clone(),
@@ -663,7 +692,7 @@ impl ObjectTypeMap {
         });
         ObjectTypeSchema {
             name: self.name.clone(),
-            anchor: vec![self.anchor.clone()],
+            anchor: self.anchor.clone(),
             attributes: single.chain(multi).collect(),
         }
     }
@@ -719,19 +748,80 @@ pub(crate) fn default_value_column<'a>(columns: &'a [ColumnInfo], key: &str) -> 
         .map(|c| c.name.as_str())
 }
 
-/// The anchor answered for `object_type`, or the single-column primary key.
+/// The anchor columns answered for `object_type` (see [`anchor_columns`]), or the single-column
+/// primary key.
 pub(crate) fn anchor_of(
     values: &ParameterValues,
     object_type: &str,
     columns: &[ColumnInfo],
-) -> Result<String, ConnectorError> {
+) -> Result<Vec<String>, ConnectorError> {
     let name = anchor_key(object_type);
     match answer(values, &name) {
-        Some(anchor) => Ok(anchor.to_string()),
+        Some(anchor) => Ok(anchor_columns(anchor, columns)),
         None => default_anchor(columns)
-            .map(str::to_string)
+            .map(|a| vec![a.to_string()])
             .ok_or_else(|| invalid(format!("parameter '{name}' is required"))),
     }
+}
+
+/// How the anchor parameter reads: one column name, or several separated by commas for a
+/// multi-column anchor (`TenantId,Login`), in the order the anchor lists them. An answer that
+/// is exactly the name of a column is that one column, even if the name has a comma in it.
+pub(crate) fn anchor_columns(answer: &str, columns: &[ColumnInfo]) -> Vec<String> {
+    let answer = answer.trim();
+    if columns.iter().any(|c| c.name == answer) {
+        return vec![answer.to_string()];
+    }
+    split_list(answer)
+}
+
+/// An example of the anchor syntax, for messages.
+pub(crate) const ANCHOR_SYNTAX: &str =
+    "name one column, or several separated by commas for a multi-column anchor (for example 'TenantId,Login')";
+
+/// Why `anchor` cannot be `object_type`'s anchor, if it cannot: every component must be a
+/// single-valued column of the source, listed once, and a multi-column anchor cannot key child
+/// tables. `multi_valued` lists the multi-valued attributes with their child tables.
+pub(crate) fn check_anchor(
+    object_type: &str,
+    anchor: &[String],
+    columns: &[ColumnInfo],
+    where_: &str,
+    multi_valued: &[(&str, &str)],
+) -> Result<(), String> {
+    if anchor.is_empty() {
+        return Err(format!(
+            "choose the anchor of {object_type}: {ANCHOR_SYNTAX}"
+        ));
+    }
+    for (i, component) in anchor.iter().enumerate() {
+        if let Some((_, table)) = multi_valued.iter().find(|(name, _)| name == component) {
+            return Err(format!(
+                "'{component}' is a multi-valued attribute (child table '{table}'); every anchor \
+                 component must be a single-valued column of {where_}"
+            ));
+        }
+        if !columns.iter().any(|c| c.name == *component) {
+            return Err(format!(
+                "'{component}' is not a column of {where_}; {ANCHOR_SYNTAX}"
+            ));
+        }
+        if anchor[..i].contains(component) {
+            return Err(format!("anchor column '{component}' is listed twice"));
+        }
+    }
+    if anchor.len() > 1 {
+        if let Some((_, table)) = multi_valued.first() {
+            return Err(format!(
+                "a multi-column anchor ({}) cannot key child tables, and {object_type} has child \
+                 table '{table}' (parameter '{}'): choose a single-column anchor, or remove the \
+                 multi-valued tables",
+                anchor.join(", "),
+                key(object_type, "multivalued_tables")
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn resolve_one(
@@ -747,12 +837,7 @@ async fn resolve_one(
     let where_ = source.describe();
 
     let anchor = anchor_of(values, object_type, &infos)?;
-    if !is_column(&anchor) {
-        return Err(invalid(format!(
-            "anchor column '{anchor}' (parameter '{}') is not a column of {where_}",
-            anchor_key(object_type)
-        )));
-    }
+    let first_anchor = anchor.first().map_or("", String::as_str).to_string();
     let dn_is_anchor = flag(values, &dn_is_anchor_key(object_type), true)?;
     let dn = match answer(values, &dn_key(object_type)) {
         Some(dn) if !is_column(dn) => {
@@ -761,7 +846,7 @@ async fn resolve_one(
                 dn_key(object_type)
             )));
         }
-        Some(dn) if !dn_is_anchor && dn != anchor => Some(dn.to_string()),
+        Some(dn) if !dn_is_anchor && !anchor.iter().any(|a| a == dn) => Some(dn.to_string()),
         _ => None,
     };
 
@@ -799,7 +884,10 @@ async fn resolve_one(
                     ))
                 })
         };
-        let key_column = pick("key_column", default_key_column(&child_columns, &anchor))?;
+        let key_column = pick(
+            "key_column",
+            default_key_column(&child_columns, &first_anchor),
+        )?;
         let value_column = pick(
             "value_column",
             default_value_column(&child_columns, &key_column.name),
@@ -832,6 +920,32 @@ async fn resolve_one(
                 declared_type: value_column.declared_type.clone(),
             },
         });
+    }
+
+    let multi_valued: Vec<(&str, &str)> = children
+        .iter()
+        .map(|c| (c.value.name.as_str(), c.table.as_str()))
+        .collect();
+    if let Err(problem) = check_anchor(object_type, &anchor, &infos, &where_, &multi_valued) {
+        return Err(invalid(format!(
+            "parameter '{}': {problem}",
+            anchor_key(object_type)
+        )));
+    }
+    if anchor.len() > 1 {
+        let needs_one = match global.strategy {
+            DeltaStrategy::ChangeTracking => Some(CHANGE_TRACKING),
+            DeltaStrategy::Snapshot => Some(SNAPSHOT),
+            DeltaStrategy::None | DeltaStrategy::Watermark => None,
+        };
+        if let Some(strategy) = needs_one {
+            return Err(invalid(format!(
+                "parameter '{DELTA_STRATEGY}': the {strategy} strategy records one anchor column per \
+                 object, but {object_type} has a multi-column anchor (parameter '{}'); use the \
+                 {WATERMARK} strategy or a single-column anchor",
+                anchor_key(object_type)
+            )));
+        }
     }
 
     let mut map = ObjectTypeMap {
@@ -983,7 +1097,13 @@ async fn resolve_custom(
 /// The named parameters every configured statement of `map` may use.
 pub(crate) fn statement_names<'a>(map: &'a ObjectTypeMap, extra: &[&'a str]) -> Vec<&'a str> {
     let mut names: Vec<&str> = map.columns.iter().map(|c| c.name.as_str()).collect();
-    names.extend([SPECIAL_ANCHOR, SPECIAL_DN, SPECIAL_OBJECT_TYPE]);
+    names.extend([
+        SPECIAL_ANCHOR,
+        SPECIAL_DN,
+        SPECIAL_OBJECT_TYPE,
+        SPECIAL_NEW_ANCHOR,
+        SPECIAL_NEW_DN,
+    ]);
     names.extend(extra);
     names
 }
@@ -1016,7 +1136,7 @@ async fn custom(
         .find(|n| !known.contains(n) && !known.iter().any(|k| k.eq_ignore_ascii_case(n)))
     {
         return Err(invalid(format!(
-            "parameter '{name}' uses @{unknown}, which is neither an attribute of {} nor one of @anchor, @dn, @object_type{}",
+            "parameter '{name}' uses @{unknown}, which is neither an attribute of {} nor one of @anchor, @dn, @object_type, @new_anchor, @new_dn{}",
             map.name,
             extra.iter().map(|e| format!(", @{e}")).collect::<String>()
         )));

@@ -183,7 +183,9 @@ END $ecma$";
                 map.name
             )));
         };
-        let mut tracked = vec![(table.to_string(), map.anchor.clone())];
+        // Configuration refuses change tracking for a multi-column anchor: one column here.
+        let anchor = map.anchor.first().cloned().unwrap_or_default();
+        let mut tracked = vec![(table.to_string(), anchor)];
         tracked.extend(
             map.children
                 .iter()

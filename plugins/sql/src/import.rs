@@ -32,7 +32,7 @@ use crate::delta;
 use crate::runtime::Executor;
 use crate::source::{Filter, Shape, Source};
 use crate::sql::{Bind, Statement};
-use crate::values::{anchor_text, from_stored, to_bind, DateTimeFormat, Stored};
+use crate::values::{anchor_identifier, anchor_text, from_stored, to_bind, DateTimeFormat, Stored};
 
 /// Page size used when the host asks for pages of zero rows.
 const DEFAULT_PAGE_SIZE: usize = 1000;
@@ -45,7 +45,8 @@ struct Plan {
     /// Whether a selected column becomes an attribute change (the DN and operation columns may
     /// be selected only to be looked at).
     emit: Vec<bool>,
-    anchor_index: usize,
+    /// Where each anchor column is, in the anchor's order.
+    anchor_indexes: Vec<usize>,
     dn_index: Option<usize>,
     operation_index: Option<usize>,
     /// Multi-valued attributes read, with the type their values are read as.
@@ -99,13 +100,13 @@ impl Plan {
                 }
             };
         // The anchor is always reported, as the spec of an imported entry requires.
-        let anchor_index = index_of(&map.anchor, true);
+        let anchor_indexes = map.anchor.iter().map(|a| index_of(a, true)).collect();
         let dn_index = map.dn.as_deref().map(|dn| index_of(dn, false));
         Ok(Self {
             map: map.clone(),
             columns,
             emit,
-            anchor_index,
+            anchor_indexes,
             dn_index,
             operation_index: None,
             children,
@@ -119,12 +120,25 @@ impl Plan {
             .collect()
     }
 
+    /// The first anchor column: the whole anchor wherever a single-column one is required
+    /// (child tables, change tracking and snapshots).
+    fn first_anchor(&self) -> Option<&(String, AttributeType, Option<String>)> {
+        self.anchor_indexes
+            .first()
+            .and_then(|i| self.columns.get(*i))
+    }
+
+    fn anchor_name(&self) -> &str {
+        self.map.anchor.first().map_or("", String::as_str)
+    }
+
     fn anchor_type(&self) -> AttributeType {
-        self.columns[self.anchor_index].1
+        self.first_anchor()
+            .map_or(AttributeType::String, |(_, t, _)| *t)
     }
 
     fn anchor_declared(&self) -> Option<&str> {
-        self.columns[self.anchor_index].2.as_deref()
+        self.first_anchor().and_then(|(_, _, d)| d.as_deref())
     }
 
     /// An anchor's text (from the change or snapshot table) as the value to look it up by.
@@ -166,9 +180,17 @@ impl Plan {
             };
             values.push(value);
         }
-        let Some(Some(anchor)) = values.get(self.anchor_index).cloned() else {
-            return Ok(None);
-        };
+        let mut anchor = Vec::with_capacity(self.anchor_indexes.len());
+        for (i, name) in self.anchor_indexes.iter().zip(&self.map.anchor) {
+            // A row with a NULL anchor component cannot be addressed: it is not an object.
+            let Some(Some(value)) = values.get(*i).cloned() else {
+                return Ok(None);
+            };
+            anchor.push(AnchorAttribute {
+                name: name.clone(),
+                value,
+            });
+        }
         let modification = match self
             .operation_index
             .and_then(|i| values.get(i).cloned().flatten())
@@ -176,7 +198,7 @@ impl Plan {
             Some(op) if is_delete_marker(&op) => ObjectModification::Delete,
             _ => modification,
         };
-        let identifier = anchor_text(&anchor);
+        let identifier = anchor_identifier(anchor.iter().map(|a| &a.value));
         let dn = self
             .dn_index
             .and_then(|i| values.get(i).cloned().flatten())
@@ -205,10 +227,7 @@ impl Plan {
             object_type: self.map.name.clone(),
             dn,
             modification,
-            anchor: vec![AnchorAttribute {
-                name: self.map.anchor.clone(),
-                value: anchor,
-            }],
+            anchor,
             changes,
         }))
     }
@@ -221,7 +240,7 @@ impl Plan {
             dn: anchor.to_string(),
             modification: ObjectModification::Delete,
             anchor: vec![AnchorAttribute {
-                name: self.map.anchor.clone(),
+                name: self.anchor_name().to_string(),
                 value: self.anchor_value(anchor),
             }],
             changes: Vec::new(),
@@ -494,7 +513,7 @@ impl SqlImportSession {
                             value: value.clone(),
                         }
                     }
-                    _ => Filter::NotNull(&plan.map.anchor),
+                    _ => Filter::NotNull(plan.anchor_name()),
                 };
                 let parameter = |name: &str| -> Option<Bind> {
                     if name.eq_ignore_ascii_case(SPECIAL_WATERMARK) {
@@ -694,7 +713,7 @@ impl SqlImportSession {
         let mut found: Vec<CsEntryChange> = Vec::new();
         for part in anchors.chunks(IN_LIST_LIMIT) {
             let filter = Filter::In {
-                column: &plan.map.anchor,
+                column: plan.anchor_name(),
                 values: part.iter().map(|a| plan.anchor_bind(a)).collect(),
                 declared: plan.anchor_declared(),
             };

@@ -117,28 +117,36 @@ impl Connector for SqlConnector {
 
     fn capabilities(&self, values: &ParameterValues) -> Result<Capabilities, ConnectorError> {
         let strategy = config::delta_strategy(values)?;
-        // Custom export statements are handed every attribute, so the host sends whole objects
-        // to them. Passwords need a configured statement; both are known only after resolving.
-        let (custom_export, passwords) = match self.run(self.settings(values)) {
+        // Generated statements apply value-level changes of multi-valued attributes row by
+        // row (AttributeUpdate); custom export statements are handed every attribute, so the
+        // host sends whole objects to them. Renames need an update statement that takes the
+        // new anchor or DN. Passwords need a configured statement. All are known only after
+        // resolving; unresolvable answers get the generated statements' capabilities.
+        let (custom_export, renames, passwords) = match self.run(self.settings(values)) {
             Ok((_, settings)) => (
                 settings
                     .types
                     .iter()
                     .any(|t| matches!(t.export, Export::Custom { .. })),
+                settings
+                    .types
+                    .iter()
+                    .all(config::ObjectTypeMap::applies_renames),
                 settings.types.iter().any(|t| t.password.is_some()),
             ),
-            Err(_) => (false, false),
+            Err(_) => (false, true, false),
         };
         Ok(Capabilities {
             dn_style: DnStyle::Generic,
             export_type: if custom_export {
                 ExportType::ObjectReplace
             } else {
-                ExportType::AttributeReplace
+                ExportType::AttributeUpdate
             },
             object_confirmation: ObjectConfirmation::Normal,
             concurrent_operations: true,
             delta_import: strategy != DeltaStrategy::None,
+            object_rename: renames,
             passwords,
             ..Capabilities::default()
         })

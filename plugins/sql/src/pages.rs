@@ -298,12 +298,17 @@ async fn schema3(
         let t = object_type.as_str();
         let (_, columns) = detected(db, values, t).await?;
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-        let mut anchor = drop_down(anchor_key(t), names.clone())
+        let mut anchor = open_drop_down(anchor_key(t), names.clone())
             .required()
-            .with_description(format!("The column that identifies a {t} for good."));
+            .with_description(format!(
+                "The column that identifies a {t} for good, or several columns separated by \
+                 commas for a multi-column anchor (for example 'TenantId,Login'); a \
+                 multi-column anchor cannot key multi-valued tables."
+            ));
         anchor.default = default_anchor(&columns).map(str::to_string);
         let anchor_name = answer(values, &anchor_key(t))
-            .map(str::to_string)
+            .map(|a| anchor_columns(a, &columns))
+            .and_then(|a| a.into_iter().next())
             .or_else(|| anchor.default.clone())
             .unwrap_or_default();
         defs.push(anchor);
@@ -770,18 +775,17 @@ async fn validate_anchors(
         let where_ = source.describe();
         let is_column = |name: &str| columns.iter().any(|c| c.name == name);
 
-        let name = anchor_key(t);
-        let anchor = answer(values, &name).or_else(|| default_anchor(&columns));
-        match anchor {
-            None => issues.push(issue(name, format!("choose the anchor column of {t}"))),
-            Some(anchor) if !is_column(anchor) => {
-                issues.push(issue(
-                    name,
-                    format!("'{anchor}' is not a column of {where_}"),
-                ));
-            }
-            Some(_) => {}
-        }
+        let anchor_name = anchor_key(t);
+        let anchor: Option<Vec<String>> = answer(values, &anchor_name)
+            .map(|a| anchor_columns(a, &columns))
+            .or_else(|| default_anchor(&columns).map(|a| vec![a.to_string()]));
+        let first_anchor = anchor
+            .as_ref()
+            .and_then(|a| a.first())
+            .map_or("", String::as_str);
+        // Checking the anchor needs the multi-valued attributes, found below; its issue comes
+        // first all the same.
+        let anchor_issue_at = issues.len();
         let name = dn_key(t);
         if let Some(dn) = answer(values, &name) {
             if !is_column(dn) {
@@ -794,13 +798,14 @@ async fn validate_anchors(
                 issues.push(issue(name, "must be true or false"));
             }
         }
+        let mut multi_valued: Vec<(String, String)> = Vec::new();
         for table in multivalued_tables(values, t) {
             let child = db.columns(&table).await?;
             let mut chosen = Vec::new();
             for suffix in ["key_column", "value_column"] {
                 let name = column_key(t, &table, suffix);
                 let default = match suffix {
-                    "key_column" => default_key_column(&child, anchor.unwrap_or("")),
+                    "key_column" => default_key_column(&child, first_anchor),
                     _ => chosen
                         .first()
                         .and_then(|k: &String| default_value_column(&child, k)),
@@ -816,6 +821,7 @@ async fn validate_anchors(
                     Some(column) => chosen.push(column.to_string()),
                 }
             }
+            multi_valued.push((chosen.get(1).cloned().unwrap_or_default(), table.clone()));
             if let [key_column, value_column] = chosen.as_slice() {
                 if key_column == value_column {
                     issues.push(issue(
@@ -829,6 +835,17 @@ async fn validate_anchors(
                     ));
                 }
             }
+        }
+        let multi_valued: Vec<(&str, &str)> = multi_valued
+            .iter()
+            .map(|(value, table)| (value.as_str(), table.as_str()))
+            .collect();
+        let problem = match &anchor {
+            None => Some(format!("choose the anchor of {t}: {ANCHOR_SYNTAX}")),
+            Some(anchor) => check_anchor(t, anchor, &columns, &where_, &multi_valued).err(),
+        };
+        if let Some(message) = problem {
+            issues.insert(anchor_issue_at, issue(anchor_name, message));
         }
     }
     Ok(issues)

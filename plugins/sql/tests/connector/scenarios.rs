@@ -592,6 +592,10 @@ pub fn views_queries_and_procedures(kind: Kind) {
         ExportType::ObjectReplace,
         "configured statements get whole objects"
     );
+    assert!(
+        !h.capabilities().unwrap().object_rename,
+        "an update statement without @new_anchor or @new_dn cannot rename"
+    );
     assert_eq!(h.full_import().unwrap().entries.len(), 3);
     let results = h
         .export([
