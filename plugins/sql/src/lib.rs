@@ -10,6 +10,15 @@
 //! result per entry, a failure undoing only its entry) by generated statements, stored
 //! procedures or SQL with named parameters (module `export`), and initial passwords.
 //!
+//! Capabilities: generic DNs; export type `AttributeUpdate` with generated statements (a
+//! value-level change of a multi-valued attribute writes only the rows of its values) and
+//! `ObjectReplace` when any object type has configured export statements; object renames
+//! (new anchor and DN, child rows moved) unless a configured update statement takes neither
+//! `@new_anchor` nor `@new_dn`; concurrent operations; delta import with a delta strategy;
+//! passwords with a configured password statement. Anchors may be binary and may span several
+//! columns (a multi-column anchor keys no child table, and needs the Watermark strategy for
+//! deltas).
+//!
 //! The plugin API is synchronous; the connector owns one tokio runtime and blocks on it in
 //! every entry point. Pools are cached by connection settings, so the answers passed with each
 //! call (ECMA2 style) cost no reconnect.
@@ -21,8 +30,9 @@
 //!   `object_type_column`, `object_type_query`
 //! - schema2: `T:attribute_detection`, `T:table`, `T:view`, `T:procedure`,
 //!   `T:attribute_query`, `T:multivalued_tables`
-//! - schema3: `T:anchor`, `T:dn`, `T:dn_is_anchor`, and `T:C:key_column`, `T:C:value_column`
-//!   for each multi-valued table `C`
+//! - schema3: `T:anchor` (one column, or several separated by commas for a multi-column
+//!   anchor: `TenantId,Login`), `T:dn`, `T:dn_is_anchor`, and `T:C:key_column`,
+//!   `T:C:value_column` for each multi-valued table `C`
 //! - schema4: `T:C:type` and `T:C:direction` for each attribute `C`
 //! - global: `delta_strategy`, `watermark_query`, `date_time_format`, `change_table`,
 //!   `create_change_tracking`, `snapshot_table`

@@ -524,15 +524,21 @@ async fn run_steps(
             export_table.default = Some(table.clone());
         }
         defs.push(export_table);
-        for (suffix, what) in [
-            ("export_add", "adds"),
-            ("export_update", "updates"),
-            ("export_delete", "deletes"),
+        for (suffix, what, extra) in [
+            ("export_add", "adds", ""),
+            (
+                "export_update",
+                "updates",
+                " Renames are applied only if it takes @new_anchor or @new_dn (the anchor and DN \
+                 after the change; @anchor and @dn are the current ones).",
+            ),
+            ("export_delete", "deletes", ""),
         ] {
             defs.push(
                 ParameterDefinition::new(key(t, suffix), ParameterKind::Text).with_description(format!(
                     "Procedure or SQL export: the procedure name, or the SQL statement (named parameters \
-                     @Attribute, @anchor, @dn, @object_type), that {what} a {t}. Unset: refused."
+                     @Attribute, @anchor, @dn, @object_type, @new_anchor, @new_dn), that {what} a {t}. \
+                     Unset: refused.{extra}"
                 )),
             );
         }

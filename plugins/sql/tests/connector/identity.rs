@@ -698,3 +698,87 @@ pub fn anchor_validation(kind: Kind) {
         issues[0].message
     );
 }
+
+/// Configured statements rename through `@new_anchor` and `@new_dn`; the connector still moves
+/// the child rows. An update statement that takes neither cannot rename: the capability is not
+/// declared, and a rename sent anyway is refused, naming the parameter.
+pub fn custom_renames(kind: Kind) {
+    let db = TestDb::new(kind);
+    db.exec(RENAME_TABLES);
+    let q = |name: &str| db.q(name);
+    let harness = |update: String| {
+        let mut h = db.harness();
+        h.answer("object_types", "Person")
+            .answer("Person:table", "People")
+            .answer("Person:multivalued_tables", "PersonMails")
+            .answer("Person:dn", "Dn")
+            .answer("Person:dn_is_anchor", "false")
+            .answer("Person:export_method", "SQL query")
+            .answer(
+                "Person:export_add",
+                format!(
+                    "INSERT INTO {} ({}, {}, {}) VALUES (@anchor, @UserName, @dn)",
+                    q("People"),
+                    q("PersonId"),
+                    q("UserName"),
+                    q("Dn")
+                ),
+            )
+            .answer("Person:export_update", update);
+        configure(&mut h);
+        h
+    };
+    let mut h = harness(format!(
+        "UPDATE {} SET {} = @new_anchor, {} = @Title, {} = @new_dn WHERE {} = @anchor",
+        q("People"),
+        q("PersonId"),
+        q("Title"),
+        q("Dn"),
+        q("PersonId")
+    ));
+    let caps = h.capabilities().unwrap();
+    assert_eq!(caps.export_type, ExportType::ObjectReplace);
+    assert!(caps.object_rename);
+    ok(&h
+        .export([entry::add("Person", "PersonId", "P1")
+            .set("UserName", "alice")
+            .set_values("Mail", ["a@x"])
+            .dn("CN=alice")])
+        .unwrap());
+    ok(&h
+        .export([
+            new_dn(rename("Person", "PersonId", "P1", "P7"), "CN=alicia")
+                .set("UserName", "alice")
+                .set("Title", "Boss"),
+        ])
+        .unwrap());
+    assert_eq!(
+        db.rows(r#"SELECT "PersonId", "Title", "Dn" FROM "People""#),
+        [row(&[Some("P7"), Some("Boss"), Some("CN=alicia")])]
+    );
+    assert_eq!(
+        db.rows(r#"SELECT "PersonId", "Mail" FROM "PersonMails""#),
+        [row(&[Some("P7"), Some("a@x")])]
+    );
+
+    let mut h = harness(format!(
+        "UPDATE {} SET {} = @Title WHERE {} = @PersonId",
+        q("People"),
+        q("Title"),
+        q("PersonId")
+    ));
+    assert!(!h.capabilities().unwrap().object_rename);
+    let results = h
+        .export([rename("Person", "PersonId", "P7", "P8")])
+        .unwrap();
+    assert_eq!(kinds(&results), [Some(ExportErrorKind::SyntaxViolation)]);
+    let message = &results[0].error.as_ref().unwrap().message;
+    assert!(
+        message.contains("Person:export_update") && message.contains("@new_anchor"),
+        "{message}"
+    );
+    assert_eq!(
+        db.value(r#"SELECT "PersonId" FROM "People""#).as_deref(),
+        Some("P7")
+    );
+}

@@ -48,6 +48,7 @@ backend!(
         identity::binary_anchors,
         identity::two_column_anchors,
         identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
 
@@ -71,6 +72,7 @@ backend!(
         identity::binary_anchors,
         identity::two_column_anchors,
         identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
 
@@ -93,6 +95,7 @@ backend!(
         identity::binary_anchors,
         identity::two_column_anchors,
         identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
 
