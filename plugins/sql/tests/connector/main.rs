@@ -112,6 +112,12 @@ backend!(
         scenarios::delta_snapshot,
         scenarios::passwords,
         scenarios::connection_failures,
+        identity::renames,
+        identity::value_level_members,
+        identity::binary_anchors,
+        identity::two_column_anchors,
+        identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
 
@@ -128,6 +134,12 @@ backend!(
         scenarios::delta_snapshot,
         scenarios::passwords,
         scenarios::connection_failures,
+        identity::renames,
+        identity::value_level_members,
+        identity::binary_anchors,
+        identity::two_column_anchors,
+        identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
 
@@ -144,5 +156,11 @@ backend!(
         scenarios::delta_change_tracking,
         scenarios::delta_snapshot,
         scenarios::passwords,
+        identity::renames,
+        identity::value_level_members,
+        identity::binary_anchors,
+        identity::two_column_anchors,
+        identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
