@@ -1,7 +1,7 @@
 //! Export: a session that applies a batch of entry changes in one transaction, with a result
 //! per entry, and the initial-password statement.
 //!
-//! Each entry is planned on its own ([`plan`]: the statements of one operation, checked
+//! Each entry is planned on its own ([`mod@plan`]: the statements of one operation, checked
 //! against the schema before any SQL is written), using the object type's [`target`]; renames
 //! ([`rename`]) and multi-valued attributes ([`children`]) add their statements to the
 //! entry's. The database layer then runs the batch (`Database::apply_batch`) and each outcome

@@ -6,7 +6,9 @@
 //! - the new anchor: each anchor column's new value (the unchanged ones keep theirs); when the
 //!   DN is the anchor (no DN column) and no anchor column is given a new value, a new DN is the
 //!   new value of a single-column anchor. A new anchor value wins over a new DN;
-//! - the new DN, written to the DN column when the DN has one.
+//! - the new DN, written to the DN column when the DN has one. Without a DN column, the DN of
+//!   an object with a multi-column anchor is made of its anchor values: a new DN alone changes
+//!   nothing there (the anchor columns' new values rename it).
 //!
 //! [`Rename::guard`] and [`Rename::moves`] are the statements around the object's own update:
 //! a lookup that fails the entry with `ObjectAlreadyExists` when another row has the new
