@@ -932,6 +932,19 @@ async fn resolve_one(
             anchor_key(object_type)
         )));
     }
+    let binary_anchor = anchor.iter().any(|a| {
+        columns
+            .iter()
+            .any(|c| c.name == *a && c.attribute_type == AttributeType::Binary)
+    });
+    if binary_anchor && global.strategy == DeltaStrategy::ChangeTracking {
+        return Err(invalid(format!(
+            "parameter '{DELTA_STRATEGY}': the {CHANGE_TRACKING} strategy records anchors as \
+             text, but the anchor of {object_type} (parameter '{}') is binary; use the {SNAPSHOT} \
+             or {WATERMARK} strategy",
+            anchor_key(object_type)
+        )));
+    }
     if anchor.len() > 1 {
         let needs_one = match global.strategy {
             DeltaStrategy::ChangeTracking => Some(CHANGE_TRACKING),

@@ -147,12 +147,17 @@ impl Plan {
             .unwrap_or_else(|_| Bind::Text(text.to_string()))
     }
 
+    /// An anchor's text (from the snapshot table: [`anchor_text`], hex for binary anchors) as
+    /// the anchor value.
     fn anchor_value(&self, text: &str) -> Value {
         match self.anchor_type() {
             AttributeType::Integer => text
                 .parse()
                 .map_or_else(|_| Value::String(text.to_string()), Value::Integer),
             AttributeType::Reference => Value::Reference(text.to_string()),
+            AttributeType::Binary => {
+                hex::decode(text).map_or_else(|_| Value::String(text.to_string()), Value::Binary)
+            }
             _ => Value::String(text.to_string()),
         }
     }

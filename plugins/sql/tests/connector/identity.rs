@@ -453,6 +453,36 @@ pub fn binary_anchors(kind: Kind) {
         hex_rows(&db, "Tokens", "TokenId", "Label"),
         [row(&[Some("ff007f"), Some("second")])]
     );
+
+    // Snapshot deltas report a vanished binary anchor as its bytes; change tracking, which
+    // records anchors as text, is refused.
+    let mut h = db.harness();
+    h.answer("object_types", "Token")
+        .answer("Token:table", "Tokens")
+        .answer("Token:multivalued_tables", "TokenScopes")
+        .answer("delta_strategy", "Snapshot");
+    configure(&mut h);
+    let watermark = h.full_import().unwrap().watermark;
+    ok(&h
+        .export([entry::delete("Token", "TokenId", b.clone())])
+        .unwrap());
+    let delta = h.delta_import(&watermark).unwrap();
+    assert_eq!(delta.entries.len(), 1);
+    assert_eq!(delta.entries[0].modification, ObjectModification::Delete);
+    assert_eq!(
+        delta.entries[0].anchor_value("TokenId"),
+        Some(&Value::Binary(b))
+    );
+    h.answer("delta_strategy", "Change tracking")
+        .answer("create_change_tracking", "true");
+    let issues = h.page(ConfigPage::RunStep).unwrap().issues;
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].parameter, "delta_strategy");
+    assert!(
+        issues[0].message.contains("binary"),
+        "{}",
+        issues[0].message
+    );
 }
 
 const ACCOUNTS: &str = r#"
