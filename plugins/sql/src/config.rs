@@ -571,13 +571,15 @@ impl Column {
     }
 }
 
-/// A multi-valued attribute: the rows of a child table whose key column holds the owner's
-/// anchor value; each row's value column is one value.
+/// A multi-valued attribute: the rows of a child table whose key columns hold the owner's
+/// anchor values; each row's value column is one value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ChildTable {
     pub(crate) table: String,
-    pub(crate) key_column: String,
-    pub(crate) key_declared: String,
+    /// One column per anchor column, in the anchor's order.
+    pub(crate) key_columns: Vec<String>,
+    /// The key columns' declared types, in the same order (empty when unknown).
+    pub(crate) key_declared: Vec<String>,
     /// The attribute: named after the value column.
     pub(crate) value: Column,
 }
@@ -740,12 +742,105 @@ pub(crate) fn default_key_column<'a>(columns: &'a [ColumnInfo], anchor: &str) ->
         .map(|c| c.name.as_str())
 }
 
-/// The value column a child table suggests: its first column that is not the key.
-pub(crate) fn default_value_column<'a>(columns: &'a [ColumnInfo], key: &str) -> Option<&'a str> {
+/// The key columns a child table suggests for `anchor`: for one anchor column,
+/// [`default_key_column`]; for several, a column named like each, if the table has them all.
+pub(crate) fn default_key_columns(
+    columns: &[ColumnInfo],
+    anchor: &[String],
+) -> Option<Vec<String>> {
+    match anchor {
+        [] => None,
+        [only] => default_key_column(columns, only).map(|c| vec![c.to_string()]),
+        several => several
+            .iter()
+            .map(|a| {
+                columns
+                    .iter()
+                    .find(|c| c.name.eq_ignore_ascii_case(a))
+                    .map(|c| c.name.clone())
+            })
+            .collect(),
+    }
+}
+
+/// The value column a child table suggests: its first column that is not a key column.
+pub(crate) fn default_value_column<'a>(
+    columns: &'a [ColumnInfo],
+    keys: &[String],
+) -> Option<&'a str> {
     columns
         .iter()
-        .find(|c| c.name != key)
+        .find(|c| !keys.contains(&c.name))
         .map(|c| c.name.as_str())
+}
+
+/// The value column of child table `table` as answered, or the default after its key columns
+/// (none if the keys cannot be told).
+pub(crate) fn value_column_name(
+    values: &ParameterValues,
+    object_type: &str,
+    table: &str,
+    anchor: &[String],
+    columns: &[ColumnInfo],
+) -> Option<String> {
+    if let Some(value) = answer(values, &column_key(object_type, table, "value_column")) {
+        return Some(value.to_string());
+    }
+    let keys: Vec<String> = key_columns_of(values, object_type, table, anchor, columns)
+        .ok()?
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    default_value_column(columns, &keys).map(str::to_string)
+}
+
+/// The key columns of child table `table` of `object_type`: the `Type:Table:key_column`
+/// answer, in the anchor's syntax ([`anchor_columns`]: one column per anchor column, in the
+/// anchor's order, separated by commas), or the default. The error names the parameter.
+pub(crate) fn key_columns_of(
+    values: &ParameterValues,
+    object_type: &str,
+    table: &str,
+    anchor: &[String],
+    columns: &[ColumnInfo],
+) -> Result<Vec<ColumnInfo>, String> {
+    let name = column_key(object_type, table, "key_column");
+    let one_per_anchor_column = || {
+        if anchor.len() > 1 {
+            format!(
+                "; name one column of '{table}' per anchor column, in the anchor's order ({}), \
+                 separated by commas",
+                anchor.join(", ")
+            )
+        } else {
+            String::new()
+        }
+    };
+    let chosen = match answer(values, &name) {
+        Some(given) => anchor_columns(given, columns),
+        None => default_key_columns(columns, anchor)
+            .ok_or_else(|| format!("parameter '{name}' is required{}", one_per_anchor_column()))?,
+    };
+    let mut found: Vec<ColumnInfo> = Vec::with_capacity(chosen.len());
+    for column in &chosen {
+        let info = columns.iter().find(|c| c.name == *column).ok_or_else(|| {
+            format!("'{column}' (parameter '{name}') is not a column of table '{table}'")
+        })?;
+        if found.iter().any(|f| f.name == *column) {
+            return Err(format!("'{column}' is listed twice in parameter '{name}'"));
+        }
+        found.push(info.clone());
+    }
+    if found.len() != anchor.len() {
+        return Err(format!(
+            "parameter '{name}' names {} column(s) of table '{table}', but the anchor of \
+             {object_type} has {}{}",
+            found.len(),
+            anchor.len(),
+            one_per_anchor_column()
+        ));
+    }
+    Ok(found)
 }
 
 /// The anchor columns answered for `object_type` (see [`anchor_columns`]), or the single-column
@@ -780,8 +875,8 @@ pub(crate) const ANCHOR_SYNTAX: &str =
     "name one column, or several separated by commas for a multi-column anchor (for example 'TenantId,Login')";
 
 /// Why `anchor` cannot be `object_type`'s anchor, if it cannot: every component must be a
-/// single-valued column of the source, listed once, and a multi-column anchor cannot key child
-/// tables. `multi_valued` lists the multi-valued attributes with their child tables.
+/// single-valued column of the source, listed once. `multi_valued` lists the multi-valued
+/// attributes with their child tables.
 pub(crate) fn check_anchor(
     object_type: &str,
     anchor: &[String],
@@ -810,17 +905,6 @@ pub(crate) fn check_anchor(
             return Err(format!("anchor column '{component}' is listed twice"));
         }
     }
-    if anchor.len() > 1 {
-        if let Some((_, table)) = multi_valued.first() {
-            return Err(format!(
-                "a multi-column anchor ({}) cannot key child tables, and {object_type} has child \
-                 table '{table}' (parameter '{}'): choose a single-column anchor, or remove the \
-                 multi-valued tables",
-                anchor.join(", "),
-                key(object_type, "multivalued_tables")
-            ));
-        }
-    }
     Ok(())
 }
 
@@ -837,7 +921,6 @@ async fn resolve_one(
     let where_ = source.describe();
 
     let anchor = anchor_of(values, object_type, &infos)?;
-    let first_anchor = anchor.first().map_or("", String::as_str).to_string();
     let dn_is_anchor = flag(values, &dn_is_anchor_key(object_type), true)?;
     let dn = match answer(values, &dn_key(object_type)) {
         Some(dn) if !is_column(dn) => {
@@ -860,7 +943,7 @@ async fn resolve_one(
         });
     }
 
-    let mut children = Vec::new();
+    let mut tables = Vec::new();
     for table in multivalued_tables(values, object_type) {
         let child_columns = db.columns(&table).await?;
         if child_columns.is_empty() {
@@ -869,30 +952,47 @@ async fn resolve_one(
                 key(object_type, "multivalued_tables")
             )));
         }
-        let pick = |suffix: &str, default: Option<&str>| {
-            let name = column_key(object_type, &table, suffix);
-            let column = answer(values, &name)
-                .or(default)
-                .ok_or_else(|| invalid(format!("parameter '{name}' is required")))?;
-            child_columns
-                .iter()
-                .find(|c| c.name == column)
-                .cloned()
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "'{column}' (parameter '{name}') is not a column of table '{table}'"
-                    ))
-                })
-        };
-        let key_column = pick(
-            "key_column",
-            default_key_column(&child_columns, &first_anchor),
-        )?;
-        let value_column = pick(
-            "value_column",
-            default_value_column(&child_columns, &key_column.name),
-        )?;
-        if value_column.name == key_column.name {
+        tables.push((table, child_columns));
+    }
+    // The anchor is checked first, against the multi-valued attributes as answered: the child
+    // tables' keys depend on it.
+    let multi_valued: Vec<(String, String)> = tables
+        .iter()
+        .map(|(table, columns)| {
+            let value = value_column_name(values, object_type, table, &anchor, columns);
+            (value.unwrap_or_default(), table.clone())
+        })
+        .collect();
+    let multi_valued: Vec<(&str, &str)> = multi_valued
+        .iter()
+        .map(|(value, table)| (value.as_str(), table.as_str()))
+        .collect();
+    if let Err(problem) = check_anchor(object_type, &anchor, &infos, &where_, &multi_valued) {
+        return Err(invalid(format!(
+            "parameter '{}': {problem}",
+            anchor_key(object_type)
+        )));
+    }
+
+    let mut children = Vec::new();
+    for (table, child_columns) in tables {
+        let keys = key_columns_of(values, object_type, &table, &anchor, &child_columns)
+            .map_err(invalid)?;
+        let key_names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+        let value_name = column_key(object_type, &table, "value_column");
+        let value = answer(values, &value_name)
+            .or_else(|| default_value_column(&child_columns, &key_names))
+            .ok_or_else(|| invalid(format!("parameter '{value_name}' is required")))?;
+        let value_column = child_columns
+            .iter()
+            .find(|c| c.name == value)
+            .cloned()
+            .ok_or_else(|| {
+                invalid(format!(
+                    "'{value}' (parameter '{value_name}') is not a column of table '{table}'"
+                ))
+            })?;
+        if key_names.contains(&value_column.name) {
             return Err(invalid(format!(
                 "table '{table}': the key and value columns must differ (parameters '{}', '{}')",
                 column_key(object_type, &table, "key_column"),
@@ -911,8 +1011,8 @@ async fn resolve_one(
         }
         children.push(ChildTable {
             table: table.clone(),
-            key_column: key_column.name.clone(),
-            key_declared: key_column.declared_type.clone(),
+            key_columns: key_names,
+            key_declared: keys.into_iter().map(|k| k.declared_type).collect(),
             value: Column {
                 name: value_column.name.clone(),
                 attribute_type: column_type(values, object_type, &value_column)?,
@@ -922,16 +1022,6 @@ async fn resolve_one(
         });
     }
 
-    let multi_valued: Vec<(&str, &str)> = children
-        .iter()
-        .map(|c| (c.value.name.as_str(), c.table.as_str()))
-        .collect();
-    if let Err(problem) = check_anchor(object_type, &anchor, &infos, &where_, &multi_valued) {
-        return Err(invalid(format!(
-            "parameter '{}': {problem}",
-            anchor_key(object_type)
-        )));
-    }
     let binary_anchor = anchor.iter().any(|a| {
         columns
             .iter()
@@ -1212,7 +1302,17 @@ mod tests {
         let child = [col("Id", 1), col("UserId", 0), col("Email", 0)];
         assert_eq!(default_key_column(&child, "userid"), Some("UserId"));
         assert_eq!(default_key_column(&child, "x"), Some("Id"));
-        assert_eq!(default_value_column(&child, "UserId"), Some("Id"));
+        assert_eq!(
+            default_value_column(&child, &["UserId".to_string()]),
+            Some("Id")
+        );
+        let two = ["tenant".to_string(), "login".to_string()];
+        let child = [col("Login", 0), col("Tenant", 0), col("Tag", 0)];
+        assert_eq!(
+            default_key_columns(&child, &two),
+            Some(vec!["Tenant".to_string(), "Login".to_string()])
+        );
+        assert_eq!(default_key_columns(&child[..1], &two), None);
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl Plan {
     }
 
     /// The first anchor column: the whole anchor wherever a single-column one is required
-    /// (child tables, change tracking and snapshots).
+    /// (change tracking and snapshots, which configuration refuses for several columns).
     fn first_anchor(&self) -> Option<&(String, AttributeType, Option<String>)> {
         self.anchor_indexes
             .first()
@@ -130,6 +130,15 @@ impl Plan {
 
     fn anchor_name(&self) -> &str {
         self.map.anchor.first().map_or("", String::as_str)
+    }
+
+    /// The type of each anchor column, in the anchor's order.
+    fn anchor_types(&self) -> Vec<AttributeType> {
+        self.anchor_indexes
+            .iter()
+            .filter_map(|i| self.columns.get(*i))
+            .map(|(_, t, _)| *t)
+            .collect()
     }
 
     fn anchor_type(&self) -> AttributeType {
@@ -758,36 +767,60 @@ impl SqlImportSession {
             .filter(|(_, e)| e.modification != ObjectModification::Delete)
             .map(|(i, e)| (e.identifier.clone(), i))
             .collect();
-        let keys: Vec<Bind> = entries
+        let types = plan.anchor_types();
+        // Each object's anchor values, in the anchor's order, as the child rows hold them.
+        let keys: Vec<Vec<Bind>> = entries
             .iter()
             .filter(|e| e.modification != ObjectModification::Delete)
-            .filter_map(|e| e.anchor.first())
-            .filter_map(|a| to_bind(&a.value, plan.anchor_type()).ok())
+            .filter_map(|e| {
+                plan.map
+                    .anchor
+                    .iter()
+                    .zip(&types)
+                    .map(|(name, t)| to_bind(e.anchor_value(name)?, *t).ok())
+                    .collect::<Option<Vec<Bind>>>()
+            })
             .collect();
+        let per_query = (IN_LIST_LIMIT / types.len().max(1)).max(1);
         for (child, attribute_type) in &plan.children {
             let mut values: Vec<Vec<Value>> = vec![Vec::new(); entries.len()];
-            for part in keys.chunks(IN_LIST_LIMIT) {
+            let key_columns: Vec<(&str, Option<&str>)> = child
+                .key_columns
+                .iter()
+                .zip(&child.key_declared)
+                .map(|(column, declared)| {
+                    (
+                        column.as_str(),
+                        Some(declared.as_str()).filter(|d| !d.is_empty()),
+                    )
+                })
+                .collect();
+            for part in keys.chunks(per_query) {
                 let mut b = crate::sql::StatementBuilder::new(dialect);
                 b.sql("SELECT ")
-                    .ident(&child.key_column)
+                    .ident_list(child.key_columns.iter().map(String::as_str))
                     .sql(", ")
                     .sql(&dialect.select_item(&child.value.name, child.value.declared()))
                     .sql(" FROM ")
                     .ident(&child.table)
                     .sql(" WHERE ")
-                    .in_list(
-                        &child.key_column,
-                        part.iter().cloned(),
-                        Some(child.key_declared.as_str()).filter(|d| !d.is_empty()),
-                    );
+                    .tuples_in(&key_columns, part.iter().cloned());
                 for row in self.db.fetch(&b.finish()).await? {
                     let mut cells = row.into_iter();
-                    let (Some(Some(key)), Some(Some(value))) = (cells.next(), cells.next()) else {
+                    let mut key = Vec::with_capacity(types.len());
+                    for t in &types {
+                        let Some(Some(stored)) = cells.next() else {
+                            break;
+                        };
+                        key.push(
+                            from_stored(stored, *t, &self.global.format)
+                                .map_err(ConnectorError::other)?,
+                        );
+                    }
+                    let (true, Some(Some(value))) = (key.len() == types.len(), cells.next()) else {
                         continue;
                     };
-                    let key = from_stored(key, plan.anchor_type(), &self.global.format)
-                        .map(|v| anchor_text(&v))
-                        .map_err(ConnectorError::other)?;
+                    let key = anchor_identifier(&key);
                     let value = from_stored(value, *attribute_type, &self.global.format).map_err(|problem| {
                         ConnectorError::other(format!(
                             "column '{}' of table '{}' {problem}; set parameter '{}' to the type it holds",

@@ -16,8 +16,8 @@
 //! (new anchor and DN, child rows moved) unless a configured update statement takes neither
 //! `@new_anchor` nor `@new_dn`; concurrent operations; delta import with a delta strategy;
 //! passwords with a configured password statement. Anchors may be binary and may span several
-//! columns (a multi-column anchor keys no child table, and needs the Watermark strategy for
-//! deltas).
+//! columns (child tables are then keyed by as many columns; deltas need the Watermark
+//! strategy).
 //!
 //! The plugin API is synchronous; the connector owns one tokio runtime and blocks on it in
 //! every entry point. Pools are cached by connection settings, so the answers passed with each
@@ -31,8 +31,9 @@
 //! - schema2: `T:attribute_detection`, `T:table`, `T:view`, `T:procedure`,
 //!   `T:attribute_query`, `T:multivalued_tables`
 //! - schema3: `T:anchor` (one column, or several separated by commas for a multi-column
-//!   anchor: `TenantId,Login`), `T:dn`, `T:dn_is_anchor`, and `T:C:key_column`,
-//!   `T:C:value_column` for each multi-valued table `C`
+//!   anchor: `TenantId,Login`), `T:dn`, `T:dn_is_anchor`, and `T:C:key_column` (one column
+//!   per anchor column, in the anchor's order, comma-separated), `T:C:value_column` for each
+//!   multi-valued table `C`
 //! - schema4: `T:C:type` and `T:C:direction` for each attribute `C`
 //! - global: `delta_strategy`, `watermark_query`, `date_time_format`, `change_table`,
 //!   `create_change_tracking`, `snapshot_table`

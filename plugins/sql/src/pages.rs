@@ -302,15 +302,10 @@ async fn schema3(
             .required()
             .with_description(format!(
                 "The column that identifies a {t} for good, or several columns separated by \
-                 commas for a multi-column anchor (for example 'TenantId,Login'); a \
-                 multi-column anchor cannot key multi-valued tables."
+                 commas for a multi-column anchor (for example 'TenantId,Login')."
             ));
         anchor.default = default_anchor(&columns).map(str::to_string);
-        let anchor_name = answer(values, &anchor_key(t))
-            .map(|a| anchor_columns(a, &columns))
-            .and_then(|a| a.into_iter().next())
-            .or_else(|| anchor.default.clone())
-            .unwrap_or_default();
+        let anchor_list: Vec<String> = anchor_of(values, t, &columns).unwrap_or_default();
         defs.push(anchor);
         defs.push(drop_down(dn_key(t), names).with_description(format!(
             "The column holding the DN of a {t}, if not the anchor."
@@ -323,15 +318,16 @@ async fn schema3(
         for table in multivalued_tables(values, t) {
             let child = db.columns(&table).await?;
             let names: Vec<String> = child.iter().map(|c| c.name.clone()).collect();
-            let mut key_column = drop_down(column_key(t, &table, "key_column"), names.clone())
+            let mut key_column = open_drop_down(column_key(t, &table, "key_column"), names.clone())
                 .required()
                 .with_description(format!(
-                    "The column of {table} holding the {t}'s anchor value."
+                    "The column of {table} holding the {t}'s anchor value; for a \
+                         multi-column anchor, one column per anchor column, in the anchor's \
+                         order, separated by commas."
                 ));
-            key_column.default = default_key_column(&child, &anchor_name).map(str::to_string);
-            let key_name = answer(values, &key_column.name)
-                .map(str::to_string)
-                .or_else(|| key_column.default.clone())
+            key_column.default = default_key_columns(&child, &anchor_list).map(|k| k.join(","));
+            let key_names: Vec<String> = key_columns_of(values, t, &table, &anchor_list, &child)
+                .map(|keys| keys.into_iter().map(|k| k.name).collect())
                 .unwrap_or_default();
             defs.push(key_column);
             let mut value_column = drop_down(column_key(t, &table, "value_column"), names)
@@ -339,7 +335,7 @@ async fn schema3(
                 .with_description(format!(
                     "The column of {table} holding one value; the attribute is named after it."
                 ));
-            value_column.default = default_value_column(&child, &key_name).map(str::to_string);
+            value_column.default = default_value_column(&child, &key_names).map(str::to_string);
             defs.push(value_column);
         }
     }
@@ -356,16 +352,11 @@ async fn schema4(
         let t = object_type.as_str();
         let (source, mut columns) = detected(db, values, t).await?;
         let mut origin: Vec<String> = vec![source.describe(); columns.len()];
+        let anchor = anchor_of(values, t, &columns).unwrap_or_default();
         for table in multivalued_tables(values, t) {
             let child = db.columns(&table).await?;
-            let anchor = answer(values, &anchor_key(t)).unwrap_or("");
-            let key_name = answer(values, &column_key(t, &table, "key_column"))
-                .or_else(|| default_key_column(&child, anchor))
-                .unwrap_or("")
-                .to_string();
-            let value_name = answer(values, &column_key(t, &table, "value_column"))
-                .or_else(|| default_value_column(&child, &key_name))
-                .unwrap_or("");
+            let value_name = value_column_name(values, t, &table, &anchor, &child);
+            let value_name = value_name.as_deref().unwrap_or("");
             if let Some(value) = child.iter().find(|c| c.name == value_name) {
                 columns.push(value.clone());
                 origin.push(format!("multi-valued table '{table}'"));
@@ -785,10 +776,6 @@ async fn validate_anchors(
         let anchor: Option<Vec<String>> = answer(values, &anchor_name)
             .map(|a| anchor_columns(a, &columns))
             .or_else(|| default_anchor(&columns).map(|a| vec![a.to_string()]));
-        let first_anchor = anchor
-            .as_ref()
-            .and_then(|a| a.first())
-            .map_or("", String::as_str);
         // Checking the anchor needs the multi-valued attributes, found below; its issue comes
         // first all the same.
         let anchor_issue_at = issues.len();
@@ -805,42 +792,41 @@ async fn validate_anchors(
             }
         }
         let mut multi_valued: Vec<(String, String)> = Vec::new();
+        // Key columns follow the anchor: their issues count only if the anchor has none.
+        let mut key_issues = Vec::new();
+        let anchor_list = anchor.clone().unwrap_or_default();
         for table in multivalued_tables(values, t) {
             let child = db.columns(&table).await?;
-            let mut chosen = Vec::new();
-            for suffix in ["key_column", "value_column"] {
-                let name = column_key(t, &table, suffix);
-                let default = match suffix {
-                    "key_column" => default_key_column(&child, first_anchor),
-                    _ => chosen
-                        .first()
-                        .and_then(|k: &String| default_value_column(&child, k)),
-                };
-                match answer(values, &name).or(default) {
-                    None => issues.push(issue(name, format!("choose a column of {table}"))),
-                    Some(column) if !child.iter().any(|c| c.name == column) => {
-                        issues.push(issue(
-                            name,
-                            format!("'{column}' is not a column of table '{table}'"),
-                        ));
-                    }
-                    Some(column) => chosen.push(column.to_string()),
+            let keys: Vec<String> = match key_columns_of(values, t, &table, &anchor_list, &child) {
+                Ok(keys) => keys.into_iter().map(|k| k.name).collect(),
+                Err(message) => {
+                    key_issues.push(issue(column_key(t, &table, "key_column"), message));
+                    Vec::new()
                 }
-            }
-            multi_valued.push((chosen.get(1).cloned().unwrap_or_default(), table.clone()));
-            if let [key_column, value_column] = chosen.as_slice() {
-                if key_column == value_column {
+            };
+            let name = column_key(t, &table, "value_column");
+            let value = answer(values, &name)
+                .map(str::to_string)
+                .or_else(|| default_value_column(&child, &keys).map(str::to_string));
+            match &value {
+                None => issues.push(issue(name, format!("choose a column of {table}"))),
+                Some(column) if !child.iter().any(|c| c.name == *column) => {
                     issues.push(issue(
-                        column_key(t, &table, "value_column"),
-                        "the value column must differ from the key column",
-                    ));
-                } else if is_column(value_column) {
-                    issues.push(issue(
-                        column_key(t, &table, "value_column"),
-                        format!("{t} already has an attribute named '{value_column}'"),
+                        name,
+                        format!("'{column}' is not a column of table '{table}'"),
                     ));
                 }
+                Some(column) if keys.contains(column) => issues.push(issue(
+                    name,
+                    "the value column must differ from the key columns",
+                )),
+                Some(column) if is_column(column) => issues.push(issue(
+                    name,
+                    format!("{t} already has an attribute named '{column}'"),
+                )),
+                Some(_) => {}
             }
+            multi_valued.push((value.unwrap_or_default(), table.clone()));
         }
         let multi_valued: Vec<(&str, &str)> = multi_valued
             .iter()
@@ -850,8 +836,9 @@ async fn validate_anchors(
             None => Some(format!("choose the anchor of {t}: {ANCHOR_SYNTAX}")),
             Some(anchor) => check_anchor(t, anchor, &columns, &where_, &multi_valued).err(),
         };
-        if let Some(message) = problem {
-            issues.insert(anchor_issue_at, issue(anchor_name, message));
+        match problem {
+            Some(message) => issues.insert(anchor_issue_at, issue(anchor_name, message)),
+            None => issues.extend(key_issues),
         }
     }
     Ok(issues)

@@ -1,6 +1,7 @@
 //! The child-table statements of an entry: the rows of its multi-valued attributes.
 //!
-//! A child table holds one row per value, keyed by the owner's anchor. Whole-attribute changes
+//! A child table holds one row per value, keyed by the owner's anchor (one key column per
+//! anchor column). Whole-attribute changes
 //! (`Add`, `Replace`, `Delete`) rewrite the owner's rows; a value-level `Update` touches only
 //! the rows of the values it names: one `DELETE ... WHERE key = ? AND value IN (...)` for every
 //! value it mentions and one multi-row `INSERT` for those it leaves present, so its cost is
@@ -22,19 +23,54 @@ use crate::sql::{Bind, Dialect, Insert, StatementBuilder};
 /// database's parameter limit.
 const VALUES_PER_STATEMENT: usize = 1000;
 
-/// The owner's anchor as child tables are keyed by it: the value (or [`Bind::Returned`] for a
-/// key the database assigns) and the anchor column's declared type.
+/// The owner's anchor as child tables are keyed by it: per anchor column, in order, the value
+/// (or [`Bind::Returned`] for a key the database assigns) and the column's declared type.
 #[derive(Clone, Debug)]
 pub(super) struct OwnerKey {
-    pub(super) value: Bind,
-    pub(super) declared: Option<String>,
+    pub(super) values: Vec<(Bind, Option<String>)>,
 }
 
-/// The declared type to cast an anchor to in `child`'s key column.
-fn key_declared<'a>(child: &'a ChildTable, owner: &'a OwnerKey) -> Option<&'a str> {
-    Some(child.key_declared.as_str())
+impl OwnerKey {
+    /// The key of an object whose anchor is `columns` ([`super::target::ColumnValue`]s).
+    pub(super) fn of(columns: &[super::target::ColumnValue]) -> Self {
+        Self {
+            values: columns
+                .iter()
+                .map(|(_, value, declared)| (value.clone(), declared.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// The declared type to cast the `i`-th anchor value to in `child`'s key column: the key
+/// column's own, else the anchor column's.
+pub(super) fn key_declared<'a>(
+    child: &'a ChildTable,
+    i: usize,
+    anchor_declared: Option<&'a str>,
+) -> Option<&'a str> {
+    child
+        .key_declared
+        .get(i)
+        .map(String::as_str)
         .filter(|d| !d.is_empty())
-        .or(owner.declared.as_deref())
+        .or(anchor_declared)
+}
+
+/// `"k1" = ? AND "k2" = ?`: the rows of `child` keyed by `values` (one per key column).
+pub(super) fn keyed(
+    b: &mut StatementBuilder,
+    child: &ChildTable,
+    values: &[(Bind, Option<String>)],
+) {
+    for (i, (column, (value, declared))) in child.key_columns.iter().zip(values).enumerate() {
+        if i > 0 {
+            b.sql(" AND ");
+        }
+        b.ident(column)
+            .sql(" = ")
+            .typed_bind(value.clone(), key_declared(child, i, declared.as_deref()));
+    }
 }
 
 /// The child-table statements of an entry's multi-valued changes (and, for a delete, the
@@ -144,10 +180,8 @@ impl ChildRows<'_> {
 
     /// `WHERE key = ?`, the owner's rows.
     fn owned(&self, b: &mut StatementBuilder, child: &ChildTable) {
-        b.sql(" WHERE ")
-            .ident(&child.key_column)
-            .sql(" = ")
-            .typed_bind(self.owner.value.clone(), key_declared(child, self.owner));
+        b.sql(" WHERE ");
+        keyed(b, child, &self.owner.values);
     }
 
     fn delete_all(&self, child: &ChildTable) -> Step {
@@ -169,19 +203,30 @@ impl ChildRows<'_> {
 
     /// One row per value; `None` without values: there is nothing to insert.
     fn insert(&self, child: &ChildTable, values: Vec<Bind>) -> Option<Step> {
-        let columns = vec![
-            (
-                child.key_column.clone(),
-                key_declared(child, self.owner).map(str::to_string),
-            ),
-            (
-                child.value.name.clone(),
-                child.value.declared().map(str::to_string),
-            ),
-        ];
+        let mut columns: Vec<(String, Option<String>)> = child
+            .key_columns
+            .iter()
+            .zip(&self.owner.values)
+            .enumerate()
+            .map(|(i, (column, (_, declared)))| {
+                (
+                    column.clone(),
+                    key_declared(child, i, declared.as_deref()).map(str::to_string),
+                )
+            })
+            .collect();
+        columns.push((
+            child.value.name.clone(),
+            child.value.declared().map(str::to_string),
+        ));
+        let key: Vec<Bind> = self.owner.values.iter().map(|(v, _)| v.clone()).collect();
         let rows = values
             .into_iter()
-            .map(|value| vec![self.owner.value.clone(), value])
+            .map(|value| {
+                let mut row = key.clone();
+                row.push(value);
+                row
+            })
             .collect();
         Insert::new(&child.table, columns, None, rows)
             .map(|insert| Step::insert(self.dialect, insert, Check::None))

@@ -135,20 +135,16 @@ pub(super) fn plan(
             .steps
             .extend(rename.moves(dialect, &target.children, current));
     }
-    // Child rows are keyed by the single anchor column: after a rename, by its new value.
+    // Child rows are keyed by the anchor: after a rename, by the new one.
     let owner = match (&planned.assigned_anchor, &rename.anchor, &current) {
         (Some(_), _, _) => target.single_anchor().map(|name| OwnerKey {
-            value: Bind::Returned,
-            declared: target.attributes.get(name).and_then(|a| a.declared.clone()),
+            values: vec![(
+                Bind::Returned,
+                target.attributes.get(name).and_then(|a| a.declared.clone()),
+            )],
         }),
-        (None, Some(new), _) => new.first().map(|(_, value, declared)| OwnerKey {
-            value: value.clone(),
-            declared: declared.clone(),
-        }),
-        (None, None, Ok(current)) => current.first().map(|(_, value, declared)| OwnerKey {
-            value: value.clone(),
-            declared: declared.clone(),
-        }),
+        (None, Some(new), _) => Some(OwnerKey::of(new)),
+        (None, None, Ok(current)) => Some(OwnerKey::of(current)),
         (None, None, Err(_)) => None,
     };
     let children = plan_children(dialect, target, entry, &multi, owner)?;

@@ -22,6 +22,7 @@ use ecma_plugin_api::{
     AttributeModification, CsEntryChange, ExportError, ObjectModification, Value, NEW_DN_ATTRIBUTE,
 };
 
+use super::children::{key_declared, keyed, OwnerKey};
 use super::target::{syntax, ColumnValue, Target};
 use crate::config::ChildTable;
 use crate::db::{Check, Step};
@@ -166,34 +167,34 @@ impl Rename {
         Some(Step::new(b.finish(), Check::RowAbsent))
     }
 
-    /// The moves of the child rows of `children` from the current anchor to the new one (only
-    /// single-column anchors key child tables).
+    /// The moves of the child rows of `children` from the current anchor to the new one.
     pub(super) fn moves(
         &self,
         dialect: Dialect,
         children: &[ChildTable],
         current: &[ColumnValue],
     ) -> Vec<Step> {
-        let (Some([(_, new, declared)]), [(_, old, _)]) = (self.anchor.as_deref(), current) else {
+        let Some(new) = self.anchor.as_deref() else {
             return Vec::new();
         };
+        let old = OwnerKey::of(current);
         children
             .iter()
             .map(|child| {
-                let key_declared = Some(child.key_declared.as_str())
-                    .filter(|d| !d.is_empty())
-                    .or(declared.as_deref());
                 let mut b = StatementBuilder::new(dialect);
-                b.sql("UPDATE ")
-                    .ident(&child.table)
-                    .sql(" SET ")
-                    .ident(&child.key_column)
-                    .sql(" = ")
-                    .typed_bind(new.clone(), key_declared)
-                    .sql(" WHERE ")
-                    .ident(&child.key_column)
-                    .sql(" = ")
-                    .typed_bind(old.clone(), key_declared);
+                b.sql("UPDATE ").ident(&child.table).sql(" SET ");
+                for (i, (column, (_, value, declared))) in
+                    child.key_columns.iter().zip(new).enumerate()
+                {
+                    if i > 0 {
+                        b.sql(", ");
+                    }
+                    b.ident(column)
+                        .sql(" = ")
+                        .typed_bind(value.clone(), key_declared(child, i, declared.as_deref()));
+                }
+                b.sql(" WHERE ");
+                keyed(&mut b, child, &old.values);
                 Step::new(b.finish(), Check::None)
             })
             .collect()

@@ -36,8 +36,7 @@ pub(super) struct Target {
     pub(super) dn: Option<String>,
     /// Single-valued attributes.
     pub(super) attributes: HashMap<String, Attribute>,
-    /// Multi-valued attributes (only with a single-column anchor: configuration refuses them
-    /// otherwise).
+    /// Multi-valued attributes: child tables keyed by one column per anchor column.
     pub(super) children: Vec<ChildTable>,
     pub(super) method: Method,
     pub(super) format: DateTimeFormat,

@@ -54,8 +54,8 @@ fn map() -> ObjectTypeMap {
         columns,
         children: vec![ChildTable {
             table: "Mail".into(),
-            key_column: "UserId".into(),
-            key_declared: String::new(),
+            key_columns: vec!["UserId".into()],
+            key_declared: vec![String::new()],
             value: column("Address", AttributeType::String),
         }],
         password: None,
@@ -372,7 +372,8 @@ fn renames_move_the_row_and_its_child_rows() {
 fn multi_column_anchors_match_every_column() {
     let mut two = map();
     two.anchor = vec!["Id".into(), "Name".into()];
-    two.children.clear();
+    two.children[0].key_columns = vec!["UserId".into(), "UserName".into()];
+    two.children[0].key_declared = vec![String::new(), String::new()];
     let two = Target::new(&two, &Schema::default(), &DateTimeFormat::default());
     let anchor = |id: i64, name: &str| {
         vec![
@@ -386,14 +387,50 @@ fn multi_column_anchors_match_every_column() {
             },
         ]
     };
+    let mail = |m: AttributeModification, v: &str| {
+        AttributeChange::set("Address", m, vec![Value::String(v.into())])
+    };
     let add = CsEntryChange {
         anchor: anchor(1, "a"),
-        ..entry(ObjectModification::Add, Vec::new())
+        ..entry(
+            ObjectModification::Add,
+            vec![mail(AttributeModification::Add, "m@x")],
+        )
     };
     let planned = plan(Dialect::SQLITE, &two, &add).unwrap();
     assert_eq!(
         statements(&planned),
-        ["INSERT INTO \"Emp \"\"loyees\"\"\" (\"Id\", \"Name\") VALUES (?, ?)"]
+        [
+            "INSERT INTO \"Emp \"\"loyees\"\"\" (\"Id\", \"Name\") VALUES (?, ?)",
+            "INSERT INTO \"Mail\" (\"UserId\", \"UserName\", \"Address\") VALUES (?, ?, ?)"
+        ]
+    );
+    assert_eq!(
+        planned.operation.steps[1].statement.binds,
+        [
+            Bind::Integer(1),
+            Bind::Text("a".into()),
+            Bind::Text("m@x".into())
+        ]
+    );
+    let update = CsEntryChange {
+        anchor: anchor(1, "a"),
+        ..entry(
+            ObjectModification::Update,
+            vec![AttributeChange {
+                name: "Address".into(),
+                modification: AttributeModification::Update,
+                values: vec![ValueChange {
+                    modification: ValueModification::Delete,
+                    value: Value::String("m@x".into()),
+                }],
+            }],
+        )
+    };
+    let planned = plan(Dialect::SQLITE, &two, &update).unwrap();
+    assert_eq!(
+        statements(&planned)[1..],
+        ["DELETE FROM \"Mail\" WHERE \"UserId\" = ? AND \"UserName\" = ? AND \"Address\" IN (?)"]
     );
     let delete = CsEntryChange {
         anchor: anchor(1, "a"),
@@ -402,7 +439,10 @@ fn multi_column_anchors_match_every_column() {
     let planned = plan(Dialect::SQLITE, &two, &delete).unwrap();
     assert_eq!(
         statements(&planned),
-        ["DELETE FROM \"Emp \"\"loyees\"\"\" WHERE \"Id\" = ? AND \"Name\" = ?"]
+        [
+            "DELETE FROM \"Mail\" WHERE \"UserId\" = ? AND \"UserName\" = ?",
+            "DELETE FROM \"Emp \"\"loyees\"\"\" WHERE \"Id\" = ? AND \"Name\" = ?"
+        ]
     );
     let renamed = CsEntryChange {
         anchor: anchor(1, "a"),
@@ -421,6 +461,16 @@ fn multi_column_anchors_match_every_column() {
         [
             "SELECT 1 FROM \"Emp \"\"loyees\"\"\" WHERE \"Id\" = ? AND \"Name\" = ? AND NOT (\"Id\" = ? AND \"Name\" = ?)",
             "UPDATE \"Emp \"\"loyees\"\"\" SET \"Name\" = ? WHERE \"Id\" = ? AND \"Name\" = ?",
+            "UPDATE \"Mail\" SET \"UserId\" = ?, \"UserName\" = ? WHERE \"UserId\" = ? AND \"UserName\" = ?",
+        ]
+    );
+    assert_eq!(
+        planned.operation.steps[2].statement.binds,
+        [
+            Bind::Integer(1),
+            Bind::Text("b".into()),
+            Bind::Integer(1),
+            Bind::Text("a".into())
         ]
     );
     let half = CsEntryChange {

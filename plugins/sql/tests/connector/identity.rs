@@ -487,7 +487,8 @@ pub fn binary_anchors(kind: Kind) {
 
 const ACCOUNTS: &str = r#"
 CREATE TABLE "Accounts" ("Tenant" {key} NOT NULL, "Login" {key} NOT NULL, "Name" {text}, PRIMARY KEY ("Tenant", "Login"));
-CREATE TABLE "AccountTags" ("Tenant" {key} NOT NULL, "Tag" {key} NOT NULL);
+CREATE TABLE "AccountTags" ("Tenant" {key} NOT NULL, "Login" {key} NOT NULL, "Tag" {key} NOT NULL,
+    PRIMARY KEY ("Tenant", "Login", "Tag"));
 "#;
 
 /// An entry for the account `(tenant, login)`.
@@ -518,15 +519,22 @@ fn replace(name: &str, value: &str) -> AttributeChange {
 }
 
 /// A two-column anchor (`Tenant,Login`): the schema reports both columns, import reports both
-/// components, and adds, updates, renames and deletes identify rows by both.
+/// components, adds, updates, renames and deletes identify rows by both, and a child table
+/// keyed by two columns holds a multi-valued attribute.
 pub fn two_column_anchors(kind: Kind) {
     let db = TestDb::new(kind);
     db.exec(ACCOUNTS);
     let mut h = db.harness();
     h.answer("object_types", "Account")
         .answer("Account:table", "Accounts")
-        .answer("Account:anchor", "Tenant, Login");
+        .answer("Account:anchor", "Tenant, Login")
+        .answer("Account:multivalued_tables", "AccountTags");
     configure(&mut h);
+    assert_eq!(
+        h.parameters().get("Account:AccountTags:key_column"),
+        Some("Tenant,Login"),
+        "the key columns named like the anchor columns are the default"
+    );
     assert_eq!(
         h.schema().unwrap().object_type("Account").unwrap().anchor,
         ["Tenant", "Login"]
@@ -538,15 +546,25 @@ pub fn two_column_anchors(kind: Kind) {
             AttributeChange::set("Name", AttributeModification::Add, vec![s(name)]),
         )
     };
+    let tags = |values: &[&str]| {
+        AttributeChange::set(
+            "Tag",
+            AttributeModification::Add,
+            values.iter().map(|v| s(v)).collect(),
+        )
+    };
     ok(&h
         .export([
-            add("t1", "ann", "Ann One"),
-            add("t2", "ann", "Ann Two"),
+            with(add("t1", "ann", "Ann One"), tags(&["red", "blue"])),
+            with(add("t2", "ann", "Ann Two"), tags(&["red"])),
             add("t1", "bob", "Bob"),
         ])
         .unwrap());
     let accounts = || db.rows(r#"SELECT "Tenant", "Login", "Name" FROM "Accounts" ORDER BY 1, 2"#);
+    let tag_rows =
+        || db.rows(r#"SELECT "Tenant", "Login", "Tag" FROM "AccountTags" ORDER BY 1, 2, 3"#);
     assert_eq!(accounts().len(), 3);
+    assert_eq!(tag_rows().len(), 3);
 
     let import = h.full_import().unwrap();
     let mut anchors = import.anchors();
@@ -567,6 +585,13 @@ pub fn two_column_anchors(kind: Kind) {
         ]
     );
     assert_eq!(ann.identifier, "t2+ann");
+    assert_eq!(values(ann, "Tag"), [&s("red")]);
+    assert_eq!(
+        values(import.find("t1+ann").unwrap(), "Tag"),
+        [&s("blue"), &s("red")],
+        "child rows are matched by both key columns"
+    );
+    assert!(import.find("t1+bob").unwrap().change("Tag").is_none());
 
     let results = h
         .export([
@@ -575,8 +600,11 @@ pub fn two_column_anchors(kind: Kind) {
                 replace("Name", "Ann Deux"),
             ),
             with(
-                account(ObjectModification::Update, "t1", "bob"),
-                replace("Login", "robert"),
+                with(
+                    account(ObjectModification::Update, "t1", "bob"),
+                    replace("Login", "robert"),
+                ),
+                tags(&["green"]),
             ),
             // Onto an existing account: refused.
             with(
@@ -606,6 +634,34 @@ pub fn two_column_anchors(kind: Kind) {
             row(&[Some("t2"), Some("ann"), Some("Ann Deux")]),
         ]
     );
+    assert_eq!(
+        tag_rows(),
+        [
+            row(&[Some("t1"), Some("ann"), Some("blue")]),
+            row(&[Some("t1"), Some("ann"), Some("red")]),
+            row(&[Some("t1"), Some("robert"), Some("green")]),
+            row(&[Some("t2"), Some("ann"), Some("red")]),
+        ]
+    );
+    let mut remove_red = account(ObjectModification::Update, "t1", "ann");
+    remove_red.changes.push(AttributeChange {
+        name: "Tag".into(),
+        modification: AttributeModification::Update,
+        values: vec![ValueChange {
+            modification: ValueModification::Delete,
+            value: s("red"),
+        }],
+    });
+    ok(&h.export([remove_red]).unwrap());
+    assert_eq!(
+        tag_rows()[..2],
+        [
+            row(&[Some("t1"), Some("ann"), Some("blue")]),
+            row(&[Some("t1"), Some("robert"), Some("green")]),
+        ],
+        "only t1/ann's red went; t2/ann's stays"
+    );
+    assert_eq!(tag_rows().len(), 3);
 
     let mut half = account(ObjectModification::Delete, "t1", "ann");
     half.anchor.pop();
@@ -628,6 +684,13 @@ pub fn two_column_anchors(kind: Kind) {
         [
             row(&[Some("t1"), Some("robert"), Some("Bob")]),
             row(&[Some("t2"), Some("ann"), Some("Ann Deux")]),
+        ]
+    );
+    assert_eq!(
+        tag_rows(),
+        [
+            row(&[Some("t1"), Some("robert"), Some("green")]),
+            row(&[Some("t2"), Some("ann"), Some("red")]),
         ]
     );
 }
@@ -690,7 +753,7 @@ pub fn anchor_validation(kind: Kind) {
     );
     let tags = [
         ("Account:multivalued_tables", "AccountTags"),
-        ("Account:AccountTags:key_column", "Tenant"),
+        ("Account:AccountTags:key_column", "Tenant,Login"),
         ("Account:AccountTags:value_column", "Tag"),
     ];
     let message = only(anchor_issues(
@@ -701,18 +764,23 @@ pub fn anchor_validation(kind: Kind) {
         message.contains("'Tag' is a multi-valued attribute") && message.contains("AccountTags"),
         "{message}"
     );
-    let message = only(anchor_issues(
+    assert!(anchor_issues(&db, &[tags[0], tags[2], ("Account:anchor", "Tenant,Login")]).is_empty());
+    // A child table keyed by one column, for an anchor of two.
+    let issues = anchor_issues(
         &db,
         &[
             tags[0],
-            tags[1],
+            ("Account:AccountTags:key_column", "Tenant"),
             tags[2],
             ("Account:anchor", "Tenant,Login"),
         ],
-    ));
+    );
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].0, "Account:AccountTags:key_column");
     assert!(
-        message.contains("Account:multivalued_tables") && message.contains("AccountTags"),
-        "{message}"
+        issues[0].1.contains("Tenant, Login") && issues[0].1.contains("commas"),
+        "{}",
+        issues[0].1
     );
 
     // Change tracking records one anchor column per object.
