@@ -781,7 +781,10 @@ impl SqlImportSession {
                     .collect::<Option<Vec<Bind>>>()
             })
             .collect();
-        let per_query = (IN_LIST_LIMIT / types.len().max(1)).max(1);
+        let per_query = match types.len() {
+            0 | 1 => IN_LIST_LIMIT,
+            _ => KEY_TUPLES_LIMIT,
+        };
         for (child, attribute_type) in &plan.children {
             let mut values: Vec<Vec<Value>> = vec![Vec::new(); entries.len()];
             let key_columns: Vec<(&str, Option<&str>)> = child
@@ -953,6 +956,9 @@ impl SqlImportSession {
 
 /// Values per `IN (...)` list: far below every database's parameter limit (SQLite's is 32766).
 const IN_LIST_LIMIT: usize = 2000;
+/// Anchors per `(a = ? AND b = ?) OR ...` list of a multi-column anchor: each `OR` nests one
+/// level deeper, and SQLite refuses expressions deeper than 1000.
+const KEY_TUPLES_LIMIT: usize = 250;
 
 impl ImportSession for SqlImportSession {
     fn next_page(&mut self) -> Result<ImportPage, ConnectorError> {

@@ -693,6 +693,32 @@ pub fn two_column_anchors(kind: Kind) {
             row(&[Some("t2"), Some("ann"), Some("red")]),
         ]
     );
+
+    // A page of hundreds of accounts reads its tags by both key columns in a few queries.
+    const MANY: usize = 1200;
+    let many: Vec<CsEntryChange> = (0..MANY)
+        .map(|i| {
+            with(
+                account(ObjectModification::Add, "t9", &format!("u{i:04}")),
+                tags(&[&format!("tag{}", i % 7)]),
+            )
+        })
+        .collect();
+    ok(&h.export(many).unwrap());
+    // Pages bigger than the key lists a query takes.
+    let mut h = h.with_import_page_size(2000);
+    let import = h.full_import().unwrap();
+    assert_eq!(import.entries.len(), MANY + 2);
+    let tagged = import
+        .entries
+        .iter()
+        .filter(|e| e.change("Tag").is_some())
+        .count();
+    assert_eq!(tagged, MANY + 2);
+    assert_eq!(
+        values(import.find("t9+u0010").unwrap(), "Tag"),
+        [&s("tag3")]
+    );
 }
 
 /// The issues of the Schema 3 page for these anchor answers, as `(parameter, message)`.
