@@ -235,6 +235,21 @@ pub fn renames(kind: Kind) {
         values(import.find("T2").unwrap(), "Member"),
         [&r("P1"), &r("P2")]
     );
+
+    // A rename that changes only the case: MariaDB compares without case, so the lookup for
+    // a conflict must not find the object itself.
+    ok(&h
+        .export([rename("Person", "PersonId", "P3", "p3")])
+        .unwrap());
+    assert_eq!(
+        db.rows(
+            r#"SELECT "PersonId", "Mail" FROM "PersonMails" WHERE "Mail" LIKE 'b%' ORDER BY 2"#
+        ),
+        [
+            row(&[Some("p3"), Some("b1@x")]),
+            row(&[Some("p3"), Some("b2@x")])
+        ]
+    );
 }
 
 const CREW: &str = r#"
