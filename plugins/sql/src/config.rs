@@ -655,28 +655,31 @@ impl ObjectTypeMap {
         self.children.iter().find(|c| c.value.name == attribute)
     }
 
-    /// Whether a rename of this type's objects can be applied: generated statements always
-    /// apply it; a configured update statement only if it takes `@new_anchor` or `@new_dn`
-    /// (a procedure: a parameter of that name, as [`lookup`] matches names), since it would
-    /// otherwise drop the new identity silently. No update statement refuses every update,
-    /// renames included, with an error.
-    pub(crate) fn applies_renames(&self) -> bool {
-        let rename_names = [
-            (SPECIAL_NEW_ANCHOR.to_string(), ()),
-            (SPECIAL_NEW_DN.to_string(), ()),
-        ];
-        let takes = |name: &str| lookup(&rename_names, name).is_some();
+    /// Whether the configured update statement takes the named parameter `name` (a
+    /// procedure: a parameter of that name, as [`lookup`] matches names). `None` without one.
+    pub(crate) fn update_takes(&self, name: &str) -> Option<bool> {
+        let wanted = [(name.to_string(), ())];
+        let takes = |parameter: &str| lookup(&wanted, parameter).is_some();
         match &self.export {
-            Export::Table { .. } | Export::Custom { update: None, .. } => true,
             Export::Custom {
                 update: Some(Custom::Query(sql)),
                 ..
-            } => sql.names().into_iter().any(takes),
+            } => Some(sql.names().into_iter().any(takes)),
             Export::Custom {
                 update: Some(Custom::Procedure(call)),
                 ..
-            } => call.parameters.iter().any(|p| takes(&p.name)),
+            } => Some(call.parameters.iter().any(|p| takes(&p.name))),
+            Export::Table { .. } | Export::Custom { update: None, .. } => None,
         }
+    }
+
+    /// Whether a rename of this type's objects can be applied: generated statements always
+    /// apply it; a configured update statement only if it takes `@new_anchor` and, when the
+    /// DN has a column of its own, `@new_dn`, since it would otherwise drop the new identity
+    /// silently. Without an update statement, every update is refused, renames included.
+    pub(crate) fn applies_renames(&self) -> bool {
+        let takes = |name: &str| self.update_takes(name).unwrap_or(true);
+        takes(SPECIAL_NEW_ANCHOR) && (self.dn.is_none() || takes(SPECIAL_NEW_DN))
     }
 
     pub(crate) fn schema(&self) -> ObjectTypeSchema {

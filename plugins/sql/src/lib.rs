@@ -13,11 +13,11 @@
 //! Capabilities: generic DNs; export type `AttributeUpdate` with generated statements (a
 //! value-level change of a multi-valued attribute writes only the rows of its values) and
 //! `ObjectReplace` when any object type has configured export statements; object renames
-//! (new anchor and DN, child rows moved) unless a configured update statement takes neither
-//! `@new_anchor` nor `@new_dn`; concurrent operations; delta import with a delta strategy;
-//! passwords with a configured password statement. Anchors may be binary and may span several
-//! columns (child tables are then keyed by as many columns; deltas need the Watermark
-//! strategy).
+//! (new anchor and DN, child rows moved) unless a configured update statement lacks
+//! `@new_anchor` (or `@new_dn`, when the DN has a column); concurrent operations; delta
+//! import with a delta strategy; passwords with a configured password statement. Anchors may
+//! be binary and may span several columns (child tables are then keyed by as many columns;
+//! deltas need the Watermark strategy).
 //!
 //! The plugin API is synchronous; the connector owns one tokio runtime and blocks on it in
 //! every entry point. Pools are cached by connection settings, so the answers passed with each

@@ -322,8 +322,8 @@ async fn schema3(
                 .required()
                 .with_description(format!(
                     "The column of {table} holding the {t}'s anchor value; for a \
-                         multi-column anchor, one column per anchor column, in the anchor's \
-                         order, separated by commas."
+                     multi-column anchor, one column per anchor column, in the anchor's \
+                     order, separated by commas."
                 ));
             key_column.default = default_key_columns(&child, &anchor_list).map(|k| k.join(","));
             let key_names: Vec<String> = key_columns_of(values, t, &table, &anchor_list, &child)
@@ -520,8 +520,9 @@ async fn run_steps(
             (
                 "export_update",
                 "updates",
-                " Renames are applied only if it takes @new_anchor or @new_dn (the anchor and DN \
-                 after the change; @anchor and @dn are the current ones).",
+                " Renames are applied only if it takes @new_anchor, and @new_dn when the DN has a \
+                 column (the anchor and DN after the change; @anchor and @dn are the current \
+                 ones).",
             ),
             ("export_delete", "deletes", ""),
         ] {

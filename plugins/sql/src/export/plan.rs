@@ -100,7 +100,8 @@ pub(super) fn plan(
             add,
             update,
             delete,
-            renames,
+            takes_new_anchor,
+            takes_new_dn,
         } => {
             let (custom, parameter) = match entry.modification {
                 ObjectModification::Add => (add, "export_add"),
@@ -118,11 +119,18 @@ pub(super) fn plan(
                     ),
                 )
             })?;
-            if rename.renames() && !renames {
+            // A rename the statement cannot apply must not succeed without it.
+            let missing = if rename.anchor.is_some() && !takes_new_anchor {
+                Some(("a new anchor", SPECIAL_NEW_ANCHOR))
+            } else if rename.dn.is_some() && target.dn.is_some() && !takes_new_dn {
+                Some(("a new DN", SPECIAL_NEW_DN))
+            } else {
+                None
+            };
+            if let Some((what, name)) = missing {
                 return Err(syntax(format!(
-                    "the entry renames the object, but the update statement (parameter '{}') \
-                     takes neither @{SPECIAL_NEW_ANCHOR} nor @{SPECIAL_NEW_DN}: give it those \
-                     parameters to apply renames",
+                    "the entry gives the object {what}, but the update statement (parameter \
+                     '{}') does not take @{name}: add it to the statement to apply renames",
                     key(&target.object_type, parameter)
                 )));
             }

@@ -9,7 +9,9 @@ use ecma_plugin_api::{
     ExportError, ExportErrorKind, Schema, Value,
 };
 
-use crate::config::{ChildTable, Custom, Export, ObjectTypeMap};
+use crate::config::{
+    ChildTable, Custom, Export, ObjectTypeMap, SPECIAL_NEW_ANCHOR, SPECIAL_NEW_DN,
+};
 use crate::error::entry_error;
 use crate::sql::Bind;
 use crate::values::{to_bind, DateTimeFormat};
@@ -50,8 +52,10 @@ pub(super) enum Method {
         add: Option<Custom>,
         update: Option<Custom>,
         delete: Option<Custom>,
-        /// The update statement takes `@new_anchor` or `@new_dn`, so it can rename.
-        renames: bool,
+        /// The update statement takes `@new_anchor` (`@new_dn`), so it can give an object a
+        /// new anchor (DN).
+        takes_new_anchor: bool,
+        takes_new_dn: bool,
     },
 }
 
@@ -85,7 +89,8 @@ impl Target {
                     add: add.clone(),
                     update: update.clone(),
                     delete: delete.clone(),
-                    renames: map.applies_renames(),
+                    takes_new_anchor: map.update_takes(SPECIAL_NEW_ANCHOR).unwrap_or(true),
+                    takes_new_dn: map.update_takes(SPECIAL_NEW_DN).unwrap_or(true),
                 },
                 HashMap::new(),
             ),

@@ -920,4 +920,26 @@ pub fn custom_renames(kind: Kind) {
         db.value(r#"SELECT "PersonId" FROM "People""#).as_deref(),
         Some("P7")
     );
+
+    // The DN has a column: a statement must take @new_dn too.
+    let mut h = harness(format!(
+        "UPDATE {} SET {} = @new_anchor WHERE {} = @anchor",
+        q("People"),
+        q("PersonId"),
+        q("PersonId")
+    ));
+    assert!(!h.capabilities().unwrap().object_rename);
+    let results = h
+        .export([new_dn(entry::update("Person", "PersonId", "P7"), "CN=x")])
+        .unwrap();
+    assert_eq!(kinds(&results), [Some(ExportErrorKind::SyntaxViolation)]);
+    let message = &results[0].error.as_ref().unwrap().message;
+    assert!(message.contains("@new_dn"), "{message}");
+    ok(&h
+        .export([rename("Person", "PersonId", "P7", "P8")])
+        .unwrap());
+    assert_eq!(
+        db.rows(r#"SELECT "PersonId", "Mail" FROM "PersonMails""#),
+        [row(&[Some("P8"), Some("a@x")])]
+    );
 }
