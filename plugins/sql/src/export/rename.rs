@@ -14,9 +14,10 @@
 //! a lookup that fails the entry with `ObjectAlreadyExists` when another row has the new
 //! anchor, and the moves of the object's child-table rows from the old anchor to the new one.
 //! The object's row is updated first and its child rows after: with a foreign key declared
-//! `ON UPDATE CASCADE` the database has moved them already and the moves find nothing, and
-//! without a foreign key the order is free. A foreign key without `CASCADE` refuses the
-//! update in any order; the entry then fails with a message that says so.
+//! `ON UPDATE CASCADE` the database has moved them already and the moves find nothing;
+//! without a foreign key, or with one checked at commit (`DEFERRABLE INITIALLY DEFERRED`), the
+//! order is free. A foreign key checked at once and without `CASCADE` refuses the update in any
+//! order; the entry then fails with a message that says so.
 
 use ecma_plugin_api::{
     AttributeModification, CsEntryChange, ExportError, ObjectModification, Value, NEW_DN_ATTRIBUTE,
