@@ -84,6 +84,10 @@ pub(crate) const SPECIAL_DN: &str = "dn";
 pub(crate) const SPECIAL_OBJECT_TYPE: &str = "object_type";
 pub(crate) const SPECIAL_PASSWORD: &str = "password";
 pub(crate) const SPECIAL_WATERMARK: &str = "watermark";
+/// In an update statement: the anchor (and DN) the object has after the change, the same as
+/// `@anchor` (`@dn`) unless the entry renames it.
+pub(crate) const SPECIAL_NEW_ANCHOR: &str = "new_anchor";
+pub(crate) const SPECIAL_NEW_DN: &str = "new_dn";
 
 /// `Type:suffix`, the name of a per-object-type parameter.
 pub(crate) fn key(object_type: &str, suffix: &str) -> String {
@@ -567,13 +571,15 @@ impl Column {
     }
 }
 
-/// A multi-valued attribute: the rows of a child table whose key column holds the owner's
-/// anchor value; each row's value column is one value.
+/// A multi-valued attribute: the rows of a child table whose key columns hold the owner's
+/// anchor values; each row's value column is one value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ChildTable {
     pub(crate) table: String,
-    pub(crate) key_column: String,
-    pub(crate) key_declared: String,
+    /// One column per anchor column, in the anchor's order.
+    pub(crate) key_columns: Vec<String>,
+    /// The key columns' declared types, in the same order (empty when unknown).
+    pub(crate) key_declared: Vec<String>,
     /// The attribute: named after the value column.
     pub(crate) value: Column,
 }
@@ -625,7 +631,8 @@ pub(crate) struct ObjectTypeMap {
     pub(crate) name: String,
     /// Where the attributes were detected.
     pub(crate) source: Source,
-    pub(crate) anchor: String,
+    /// The anchor columns, in order: one, or several for a multi-column anchor (never empty).
+    pub(crate) anchor: Vec<String>,
     /// The column holding the DN, when it is not the anchor.
     pub(crate) dn: Option<String>,
     /// Single-valued attributes.
@@ -648,6 +655,33 @@ impl ObjectTypeMap {
         self.children.iter().find(|c| c.value.name == attribute)
     }
 
+    /// Whether the configured update statement takes the named parameter `name` (a
+    /// procedure: a parameter of that name, as [`lookup`] matches names). `None` without one.
+    pub(crate) fn update_takes(&self, name: &str) -> Option<bool> {
+        let wanted = [(name.to_string(), ())];
+        let takes = |parameter: &str| lookup(&wanted, parameter).is_some();
+        match &self.export {
+            Export::Custom {
+                update: Some(Custom::Query(sql)),
+                ..
+            } => Some(sql.names().into_iter().any(takes)),
+            Export::Custom {
+                update: Some(Custom::Procedure(call)),
+                ..
+            } => Some(call.parameters.iter().any(|p| takes(&p.name))),
+            Export::Table { .. } | Export::Custom { update: None, .. } => None,
+        }
+    }
+
+    /// Whether a rename of this type's objects can be applied: generated statements always
+    /// apply it; a configured update statement only if it takes `@new_anchor` and, when the
+    /// DN has a column of its own, `@new_dn`, since it would otherwise drop the new identity
+    /// silently. Without an update statement, every update is refused, renames included.
+    pub(crate) fn applies_renames(&self) -> bool {
+        let takes = |name: &str| self.update_takes(name).unwrap_or(true);
+        takes(SPECIAL_NEW_ANCHOR) && (self.dn.is_none() || takes(SPECIAL_NEW_DN))
+    }
+
     pub(crate) fn schema(&self) -> ObjectTypeSchema {
         let single = self.columns.iter().map(|c| SchemaAttribute {
             name: c.name.clone(),
@@ -663,7 +697,7 @@ impl ObjectTypeMap {
         });
         ObjectTypeSchema {
             name: self.name.clone(),
-            anchor: vec![self.anchor.clone()],
+            anchor: self.anchor.clone(),
             attributes: single.chain(multi).collect(),
         }
     }
@@ -711,27 +745,170 @@ pub(crate) fn default_key_column<'a>(columns: &'a [ColumnInfo], anchor: &str) ->
         .map(|c| c.name.as_str())
 }
 
-/// The value column a child table suggests: its first column that is not the key.
-pub(crate) fn default_value_column<'a>(columns: &'a [ColumnInfo], key: &str) -> Option<&'a str> {
+/// The key columns a child table suggests for `anchor`: for one anchor column,
+/// [`default_key_column`]; for several, a column named like each, if the table has them all.
+pub(crate) fn default_key_columns(
+    columns: &[ColumnInfo],
+    anchor: &[String],
+) -> Option<Vec<String>> {
+    match anchor {
+        [] => None,
+        [only] => default_key_column(columns, only).map(|c| vec![c.to_string()]),
+        several => several
+            .iter()
+            .map(|a| {
+                columns
+                    .iter()
+                    .find(|c| c.name.eq_ignore_ascii_case(a))
+                    .map(|c| c.name.clone())
+            })
+            .collect(),
+    }
+}
+
+/// The value column a child table suggests: its first column that is not a key column.
+pub(crate) fn default_value_column<'a>(
+    columns: &'a [ColumnInfo],
+    keys: &[String],
+) -> Option<&'a str> {
     columns
         .iter()
-        .find(|c| c.name != key)
+        .find(|c| !keys.contains(&c.name))
         .map(|c| c.name.as_str())
 }
 
-/// The anchor answered for `object_type`, or the single-column primary key.
+/// The value column of child table `table` as answered, or the default after its key columns
+/// (none if the keys cannot be told).
+pub(crate) fn value_column_name(
+    values: &ParameterValues,
+    object_type: &str,
+    table: &str,
+    anchor: &[String],
+    columns: &[ColumnInfo],
+) -> Option<String> {
+    if let Some(value) = answer(values, &column_key(object_type, table, "value_column")) {
+        return Some(value.to_string());
+    }
+    let keys: Vec<String> = key_columns_of(values, object_type, table, anchor, columns)
+        .ok()?
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    default_value_column(columns, &keys).map(str::to_string)
+}
+
+/// The key columns of child table `table` of `object_type`: the `Type:Table:key_column`
+/// answer, in the anchor's syntax ([`anchor_columns`]: one column per anchor column, in the
+/// anchor's order, separated by commas), or the default. The error names the parameter.
+pub(crate) fn key_columns_of(
+    values: &ParameterValues,
+    object_type: &str,
+    table: &str,
+    anchor: &[String],
+    columns: &[ColumnInfo],
+) -> Result<Vec<ColumnInfo>, String> {
+    let name = column_key(object_type, table, "key_column");
+    let one_per_anchor_column = || {
+        if anchor.len() > 1 {
+            format!(
+                "; name one column of '{table}' per anchor column, in the anchor's order ({}), \
+                 separated by commas",
+                anchor.join(", ")
+            )
+        } else {
+            String::new()
+        }
+    };
+    let chosen = match answer(values, &name) {
+        Some(given) => anchor_columns(given, columns),
+        None => default_key_columns(columns, anchor)
+            .ok_or_else(|| format!("parameter '{name}' is required{}", one_per_anchor_column()))?,
+    };
+    let mut found: Vec<ColumnInfo> = Vec::with_capacity(chosen.len());
+    for column in &chosen {
+        let info = columns.iter().find(|c| c.name == *column).ok_or_else(|| {
+            format!("'{column}' (parameter '{name}') is not a column of table '{table}'")
+        })?;
+        if found.iter().any(|f| f.name == *column) {
+            return Err(format!("'{column}' is listed twice in parameter '{name}'"));
+        }
+        found.push(info.clone());
+    }
+    if found.len() != anchor.len() {
+        return Err(format!(
+            "parameter '{name}' names {} column(s) of table '{table}', but the anchor of \
+             {object_type} has {}{}",
+            found.len(),
+            anchor.len(),
+            one_per_anchor_column()
+        ));
+    }
+    Ok(found)
+}
+
+/// The anchor columns answered for `object_type` (see [`anchor_columns`]), or the single-column
+/// primary key.
 pub(crate) fn anchor_of(
     values: &ParameterValues,
     object_type: &str,
     columns: &[ColumnInfo],
-) -> Result<String, ConnectorError> {
+) -> Result<Vec<String>, ConnectorError> {
     let name = anchor_key(object_type);
     match answer(values, &name) {
-        Some(anchor) => Ok(anchor.to_string()),
+        Some(anchor) => Ok(anchor_columns(anchor, columns)),
         None => default_anchor(columns)
-            .map(str::to_string)
+            .map(|a| vec![a.to_string()])
             .ok_or_else(|| invalid(format!("parameter '{name}' is required"))),
     }
+}
+
+/// How the anchor parameter reads: one column name, or several separated by commas for a
+/// multi-column anchor (`TenantId,Login`), in the order the anchor lists them. An answer that
+/// is exactly the name of a column is that one column, even if the name has a comma in it.
+pub(crate) fn anchor_columns(answer: &str, columns: &[ColumnInfo]) -> Vec<String> {
+    let answer = answer.trim();
+    if columns.iter().any(|c| c.name == answer) {
+        return vec![answer.to_string()];
+    }
+    split_list(answer)
+}
+
+/// An example of the anchor syntax, for messages.
+pub(crate) const ANCHOR_SYNTAX: &str =
+    "name one column, or several separated by commas for a multi-column anchor (for example 'TenantId,Login')";
+
+/// Why `anchor` cannot be `object_type`'s anchor, if it cannot: every component must be a
+/// single-valued column of the source, listed once. `multi_valued` lists the multi-valued
+/// attributes with their child tables.
+pub(crate) fn check_anchor(
+    object_type: &str,
+    anchor: &[String],
+    columns: &[ColumnInfo],
+    where_: &str,
+    multi_valued: &[(&str, &str)],
+) -> Result<(), String> {
+    if anchor.is_empty() {
+        return Err(format!(
+            "choose the anchor of {object_type}: {ANCHOR_SYNTAX}"
+        ));
+    }
+    for (i, component) in anchor.iter().enumerate() {
+        if let Some((_, table)) = multi_valued.iter().find(|(name, _)| name == component) {
+            return Err(format!(
+                "'{component}' is a multi-valued attribute (child table '{table}'); every anchor \
+                 component must be a single-valued column of {where_}"
+            ));
+        }
+        if !columns.iter().any(|c| c.name == *component) {
+            return Err(format!(
+                "'{component}' is not a column of {where_}; {ANCHOR_SYNTAX}"
+            ));
+        }
+        if anchor[..i].contains(component) {
+            return Err(format!("anchor column '{component}' is listed twice"));
+        }
+    }
+    Ok(())
 }
 
 async fn resolve_one(
@@ -747,12 +924,6 @@ async fn resolve_one(
     let where_ = source.describe();
 
     let anchor = anchor_of(values, object_type, &infos)?;
-    if !is_column(&anchor) {
-        return Err(invalid(format!(
-            "anchor column '{anchor}' (parameter '{}') is not a column of {where_}",
-            anchor_key(object_type)
-        )));
-    }
     let dn_is_anchor = flag(values, &dn_is_anchor_key(object_type), true)?;
     let dn = match answer(values, &dn_key(object_type)) {
         Some(dn) if !is_column(dn) => {
@@ -761,7 +932,7 @@ async fn resolve_one(
                 dn_key(object_type)
             )));
         }
-        Some(dn) if !dn_is_anchor && dn != anchor => Some(dn.to_string()),
+        Some(dn) if !dn_is_anchor && !anchor.iter().any(|a| a == dn) => Some(dn.to_string()),
         _ => None,
     };
 
@@ -775,7 +946,7 @@ async fn resolve_one(
         });
     }
 
-    let mut children = Vec::new();
+    let mut tables = Vec::new();
     for table in multivalued_tables(values, object_type) {
         let child_columns = db.columns(&table).await?;
         if child_columns.is_empty() {
@@ -784,27 +955,47 @@ async fn resolve_one(
                 key(object_type, "multivalued_tables")
             )));
         }
-        let pick = |suffix: &str, default: Option<&str>| {
-            let name = column_key(object_type, &table, suffix);
-            let column = answer(values, &name)
-                .or(default)
-                .ok_or_else(|| invalid(format!("parameter '{name}' is required")))?;
-            child_columns
-                .iter()
-                .find(|c| c.name == column)
-                .cloned()
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "'{column}' (parameter '{name}') is not a column of table '{table}'"
-                    ))
-                })
-        };
-        let key_column = pick("key_column", default_key_column(&child_columns, &anchor))?;
-        let value_column = pick(
-            "value_column",
-            default_value_column(&child_columns, &key_column.name),
-        )?;
-        if value_column.name == key_column.name {
+        tables.push((table, child_columns));
+    }
+    // The anchor is checked first, against the multi-valued attributes as answered: the child
+    // tables' keys depend on it.
+    let multi_valued: Vec<(String, String)> = tables
+        .iter()
+        .map(|(table, columns)| {
+            let value = value_column_name(values, object_type, table, &anchor, columns);
+            (value.unwrap_or_default(), table.clone())
+        })
+        .collect();
+    let multi_valued: Vec<(&str, &str)> = multi_valued
+        .iter()
+        .map(|(value, table)| (value.as_str(), table.as_str()))
+        .collect();
+    if let Err(problem) = check_anchor(object_type, &anchor, &infos, &where_, &multi_valued) {
+        return Err(invalid(format!(
+            "parameter '{}': {problem}",
+            anchor_key(object_type)
+        )));
+    }
+
+    let mut children = Vec::new();
+    for (table, child_columns) in tables {
+        let keys = key_columns_of(values, object_type, &table, &anchor, &child_columns)
+            .map_err(invalid)?;
+        let key_names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+        let value_name = column_key(object_type, &table, "value_column");
+        let value = answer(values, &value_name)
+            .or_else(|| default_value_column(&child_columns, &key_names))
+            .ok_or_else(|| invalid(format!("parameter '{value_name}' is required")))?;
+        let value_column = child_columns
+            .iter()
+            .find(|c| c.name == value)
+            .cloned()
+            .ok_or_else(|| {
+                invalid(format!(
+                    "'{value}' (parameter '{value_name}') is not a column of table '{table}'"
+                ))
+            })?;
+        if key_names.contains(&value_column.name) {
             return Err(invalid(format!(
                 "table '{table}': the key and value columns must differ (parameters '{}', '{}')",
                 column_key(object_type, &table, "key_column"),
@@ -823,8 +1014,8 @@ async fn resolve_one(
         }
         children.push(ChildTable {
             table: table.clone(),
-            key_column: key_column.name.clone(),
-            key_declared: key_column.declared_type.clone(),
+            key_columns: key_names,
+            key_declared: keys.into_iter().map(|k| k.declared_type).collect(),
             value: Column {
                 name: value_column.name.clone(),
                 attribute_type: column_type(values, object_type, &value_column)?,
@@ -832,6 +1023,35 @@ async fn resolve_one(
                 declared_type: value_column.declared_type.clone(),
             },
         });
+    }
+
+    let binary_anchor = anchor.iter().any(|a| {
+        columns
+            .iter()
+            .any(|c| c.name == *a && c.attribute_type == AttributeType::Binary)
+    });
+    if binary_anchor && global.strategy == DeltaStrategy::ChangeTracking {
+        return Err(invalid(format!(
+            "parameter '{DELTA_STRATEGY}': the {CHANGE_TRACKING} strategy records anchors as \
+             text, but the anchor of {object_type} (parameter '{}') is binary; use the {SNAPSHOT} \
+             or {WATERMARK} strategy",
+            anchor_key(object_type)
+        )));
+    }
+    if anchor.len() > 1 {
+        let needs_one = match global.strategy {
+            DeltaStrategy::ChangeTracking => Some(CHANGE_TRACKING),
+            DeltaStrategy::Snapshot => Some(SNAPSHOT),
+            DeltaStrategy::None | DeltaStrategy::Watermark => None,
+        };
+        if let Some(strategy) = needs_one {
+            return Err(invalid(format!(
+                "parameter '{DELTA_STRATEGY}': the {strategy} strategy records one anchor column per \
+                 object, but {object_type} has a multi-column anchor (parameter '{}'); use the \
+                 {WATERMARK} strategy or a single-column anchor",
+                anchor_key(object_type)
+            )));
+        }
     }
 
     let mut map = ObjectTypeMap {
@@ -983,7 +1203,13 @@ async fn resolve_custom(
 /// The named parameters every configured statement of `map` may use.
 pub(crate) fn statement_names<'a>(map: &'a ObjectTypeMap, extra: &[&'a str]) -> Vec<&'a str> {
     let mut names: Vec<&str> = map.columns.iter().map(|c| c.name.as_str()).collect();
-    names.extend([SPECIAL_ANCHOR, SPECIAL_DN, SPECIAL_OBJECT_TYPE]);
+    names.extend([
+        SPECIAL_ANCHOR,
+        SPECIAL_DN,
+        SPECIAL_OBJECT_TYPE,
+        SPECIAL_NEW_ANCHOR,
+        SPECIAL_NEW_DN,
+    ]);
     names.extend(extra);
     names
 }
@@ -1016,7 +1242,7 @@ async fn custom(
         .find(|n| !known.contains(n) && !known.iter().any(|k| k.eq_ignore_ascii_case(n)))
     {
         return Err(invalid(format!(
-            "parameter '{name}' uses @{unknown}, which is neither an attribute of {} nor one of @anchor, @dn, @object_type{}",
+            "parameter '{name}' uses @{unknown}, which is neither an attribute of {} nor one of @anchor, @dn, @object_type, @new_anchor, @new_dn{}",
             map.name,
             extra.iter().map(|e| format!(", @{e}")).collect::<String>()
         )));
@@ -1079,7 +1305,17 @@ mod tests {
         let child = [col("Id", 1), col("UserId", 0), col("Email", 0)];
         assert_eq!(default_key_column(&child, "userid"), Some("UserId"));
         assert_eq!(default_key_column(&child, "x"), Some("Id"));
-        assert_eq!(default_value_column(&child, "UserId"), Some("Id"));
+        assert_eq!(
+            default_value_column(&child, &["UserId".to_string()]),
+            Some("Id")
+        );
+        let two = ["tenant".to_string(), "login".to_string()];
+        let child = [col("Login", 0), col("Tenant", 0), col("Tag", 0)];
+        assert_eq!(
+            default_key_columns(&child, &two),
+            Some(vec!["Tenant".to_string(), "Login".to_string()])
+        );
+        assert_eq!(default_key_columns(&child[..1], &two), None);
     }
 
     #[test]

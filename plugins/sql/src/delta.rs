@@ -183,12 +183,15 @@ END $ecma$";
                 map.name
             )));
         };
-        let mut tracked = vec![(table.to_string(), map.anchor.clone())];
-        tracked.extend(
-            map.children
-                .iter()
-                .map(|c| (c.table.clone(), c.key_column.clone())),
-        );
+        // Configuration refuses change tracking for a multi-column anchor: one column here.
+        let anchor = map.anchor.first().cloned().unwrap_or_default();
+        let mut tracked = vec![(table.to_string(), anchor)];
+        tracked.extend(map.children.iter().map(|c| {
+            (
+                c.table.clone(),
+                c.key_columns.first().cloned().unwrap_or_default(),
+            )
+        }));
         for (table, key) in tracked {
             let statements = trigger_ddl(d, change_table, &map.name, &table, &key);
             // SQLite checks "already exists" against a connection's cached schema, which

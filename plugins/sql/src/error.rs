@@ -15,8 +15,11 @@ use ecma_plugin_api::{ConnectorError, ErrorKind, ExportError, ExportErrorKind};
 pub(crate) enum FailureClass {
     /// A unique or primary-key constraint refused the row.
     AlreadyExists,
-    /// A NOT NULL, CHECK, foreign-key or type rule refused a value.
+    /// A NOT NULL, CHECK or type rule refused a value.
     Syntax,
+    /// A foreign key refused the change (a reference to a missing row, or a change to a row
+    /// that others reference).
+    ForeignKey,
     /// The database is locked, a deadlock was broken or the pool is exhausted; retrying later
     /// may succeed.
     Busy,
@@ -78,7 +81,7 @@ impl DbError {
     pub(crate) fn to_export_error(&self) -> ExportError {
         let kind = match self.class() {
             FailureClass::AlreadyExists => ExportErrorKind::ObjectAlreadyExists,
-            FailureClass::Syntax => ExportErrorKind::SyntaxViolation,
+            FailureClass::Syntax | FailureClass::ForeignKey => ExportErrorKind::SyntaxViolation,
             FailureClass::Busy => ExportErrorKind::Busy,
             FailureClass::Permission => ExportErrorKind::PermissionIssue,
             FailureClass::Connection | FailureClass::Other => {
@@ -187,10 +190,10 @@ pub(crate) fn classify_state(state: &str, native: Option<i64>) -> FailureClass {
     // MySQL and MariaDB server error numbers, where the state does not say enough.
     match native {
         Some(1062 | 1586 | 1022) => return FailureClass::AlreadyExists,
-        Some(
-            1048 | 1364 | 1406 | 1366 | 1292 | 1265 | 1264 | 3819 | 4025 | 1451 | 1452 | 1216
-            | 1217,
-        ) => return FailureClass::Syntax,
+        Some(1451 | 1452 | 1216 | 1217) => return FailureClass::ForeignKey,
+        Some(1048 | 1364 | 1406 | 1366 | 1292 | 1265 | 1264 | 3819 | 4025) => {
+            return FailureClass::Syntax
+        }
         Some(1213 | 1205 | 1040) => return FailureClass::Busy,
         Some(1044 | 1045 | 1142 | 1143 | 1227 | 1370) => return FailureClass::Permission,
         Some(2002 | 2003 | 2005 | 2006 | 2013) => return FailureClass::Connection,
@@ -198,6 +201,7 @@ pub(crate) fn classify_state(state: &str, native: Option<i64>) -> FailureClass {
     }
     match state {
         "23505" => FailureClass::AlreadyExists,
+        "23503" => FailureClass::ForeignKey,
         "40001" | "40P01" | "55P03" | "57014" | "53300" | "HYT00" | "HYT01" => FailureClass::Busy,
         "42501" => FailureClass::Permission,
         _ if state.starts_with("23") || state.starts_with("22") => FailureClass::Syntax,
@@ -240,6 +244,11 @@ mod tests {
         );
         assert_eq!(classify_state("23000", Some(1048)), FailureClass::Syntax);
         assert_eq!(classify_state("23502", None), FailureClass::Syntax);
+        assert_eq!(classify_state("23503", None), FailureClass::ForeignKey);
+        assert_eq!(
+            classify_state("23000", Some(1451)),
+            FailureClass::ForeignKey
+        );
         assert_eq!(classify_state("22001", None), FailureClass::Syntax);
         assert_eq!(classify_state("40P01", None), FailureClass::Busy);
         assert_eq!(classify_state("08006", None), FailureClass::Connection);

@@ -32,7 +32,7 @@ use crate::delta;
 use crate::runtime::Executor;
 use crate::source::{Filter, Shape, Source};
 use crate::sql::{Bind, Statement};
-use crate::values::{anchor_text, from_stored, to_bind, DateTimeFormat, Stored};
+use crate::values::{anchor_identifier, anchor_text, from_stored, to_bind, DateTimeFormat, Stored};
 
 /// Page size used when the host asks for pages of zero rows.
 const DEFAULT_PAGE_SIZE: usize = 1000;
@@ -45,7 +45,8 @@ struct Plan {
     /// Whether a selected column becomes an attribute change (the DN and operation columns may
     /// be selected only to be looked at).
     emit: Vec<bool>,
-    anchor_index: usize,
+    /// Where each anchor column is, in the anchor's order.
+    anchor_indexes: Vec<usize>,
     dn_index: Option<usize>,
     operation_index: Option<usize>,
     /// Multi-valued attributes read, with the type their values are read as.
@@ -99,13 +100,13 @@ impl Plan {
                 }
             };
         // The anchor is always reported, as the spec of an imported entry requires.
-        let anchor_index = index_of(&map.anchor, true);
+        let anchor_indexes = map.anchor.iter().map(|a| index_of(a, true)).collect();
         let dn_index = map.dn.as_deref().map(|dn| index_of(dn, false));
         Ok(Self {
             map: map.clone(),
             columns,
             emit,
-            anchor_index,
+            anchor_indexes,
             dn_index,
             operation_index: None,
             children,
@@ -119,12 +120,34 @@ impl Plan {
             .collect()
     }
 
+    /// The first anchor column: the whole anchor wherever a single-column one is required
+    /// (change tracking and snapshots, which configuration refuses for several columns).
+    fn first_anchor(&self) -> Option<&(String, AttributeType, Option<String>)> {
+        self.anchor_indexes
+            .first()
+            .and_then(|i| self.columns.get(*i))
+    }
+
+    fn anchor_name(&self) -> &str {
+        self.map.anchor.first().map_or("", String::as_str)
+    }
+
+    /// The type of each anchor column, in the anchor's order.
+    fn anchor_types(&self) -> Vec<AttributeType> {
+        self.anchor_indexes
+            .iter()
+            .filter_map(|i| self.columns.get(*i))
+            .map(|(_, t, _)| *t)
+            .collect()
+    }
+
     fn anchor_type(&self) -> AttributeType {
-        self.columns[self.anchor_index].1
+        self.first_anchor()
+            .map_or(AttributeType::String, |(_, t, _)| *t)
     }
 
     fn anchor_declared(&self) -> Option<&str> {
-        self.columns[self.anchor_index].2.as_deref()
+        self.first_anchor().and_then(|(_, _, d)| d.as_deref())
     }
 
     /// An anchor's text (from the change or snapshot table) as the value to look it up by.
@@ -133,12 +156,17 @@ impl Plan {
             .unwrap_or_else(|_| Bind::Text(text.to_string()))
     }
 
+    /// An anchor's text (from the snapshot table: [`anchor_text`], hex for binary anchors) as
+    /// the anchor value.
     fn anchor_value(&self, text: &str) -> Value {
         match self.anchor_type() {
             AttributeType::Integer => text
                 .parse()
                 .map_or_else(|_| Value::String(text.to_string()), Value::Integer),
             AttributeType::Reference => Value::Reference(text.to_string()),
+            AttributeType::Binary => {
+                hex::decode(text).map_or_else(|_| Value::String(text.to_string()), Value::Binary)
+            }
             _ => Value::String(text.to_string()),
         }
     }
@@ -166,9 +194,17 @@ impl Plan {
             };
             values.push(value);
         }
-        let Some(Some(anchor)) = values.get(self.anchor_index).cloned() else {
-            return Ok(None);
-        };
+        let mut anchor = Vec::with_capacity(self.anchor_indexes.len());
+        for (i, name) in self.anchor_indexes.iter().zip(&self.map.anchor) {
+            // A row with a NULL anchor component cannot be addressed: it is not an object.
+            let Some(Some(value)) = values.get(*i).cloned() else {
+                return Ok(None);
+            };
+            anchor.push(AnchorAttribute {
+                name: name.clone(),
+                value,
+            });
+        }
         let modification = match self
             .operation_index
             .and_then(|i| values.get(i).cloned().flatten())
@@ -176,7 +212,7 @@ impl Plan {
             Some(op) if is_delete_marker(&op) => ObjectModification::Delete,
             _ => modification,
         };
-        let identifier = anchor_text(&anchor);
+        let identifier = anchor_identifier(anchor.iter().map(|a| &a.value));
         let dn = self
             .dn_index
             .and_then(|i| values.get(i).cloned().flatten())
@@ -205,10 +241,7 @@ impl Plan {
             object_type: self.map.name.clone(),
             dn,
             modification,
-            anchor: vec![AnchorAttribute {
-                name: self.map.anchor.clone(),
-                value: anchor,
-            }],
+            anchor,
             changes,
         }))
     }
@@ -221,7 +254,7 @@ impl Plan {
             dn: anchor.to_string(),
             modification: ObjectModification::Delete,
             anchor: vec![AnchorAttribute {
-                name: self.map.anchor.clone(),
+                name: self.anchor_name().to_string(),
                 value: self.anchor_value(anchor),
             }],
             changes: Vec::new(),
@@ -494,7 +527,7 @@ impl SqlImportSession {
                             value: value.clone(),
                         }
                     }
-                    _ => Filter::NotNull(&plan.map.anchor),
+                    _ => Filter::NotNull(plan.anchor_name()),
                 };
                 let parameter = |name: &str| -> Option<Bind> {
                     if name.eq_ignore_ascii_case(SPECIAL_WATERMARK) {
@@ -694,7 +727,7 @@ impl SqlImportSession {
         let mut found: Vec<CsEntryChange> = Vec::new();
         for part in anchors.chunks(IN_LIST_LIMIT) {
             let filter = Filter::In {
-                column: &plan.map.anchor,
+                column: plan.anchor_name(),
                 values: part.iter().map(|a| plan.anchor_bind(a)).collect(),
                 declared: plan.anchor_declared(),
             };
@@ -734,36 +767,63 @@ impl SqlImportSession {
             .filter(|(_, e)| e.modification != ObjectModification::Delete)
             .map(|(i, e)| (e.identifier.clone(), i))
             .collect();
-        let keys: Vec<Bind> = entries
+        let types = plan.anchor_types();
+        // Each object's anchor values, in the anchor's order, as the child rows hold them.
+        let keys: Vec<Vec<Bind>> = entries
             .iter()
             .filter(|e| e.modification != ObjectModification::Delete)
-            .filter_map(|e| e.anchor.first())
-            .filter_map(|a| to_bind(&a.value, plan.anchor_type()).ok())
+            .filter_map(|e| {
+                plan.map
+                    .anchor
+                    .iter()
+                    .zip(&types)
+                    .map(|(name, t)| to_bind(e.anchor_value(name)?, *t).ok())
+                    .collect::<Option<Vec<Bind>>>()
+            })
             .collect();
+        let per_query = match types.len() {
+            0 | 1 => IN_LIST_LIMIT,
+            _ => KEY_TUPLES_LIMIT,
+        };
         for (child, attribute_type) in &plan.children {
             let mut values: Vec<Vec<Value>> = vec![Vec::new(); entries.len()];
-            for part in keys.chunks(IN_LIST_LIMIT) {
+            let key_columns: Vec<(&str, Option<&str>)> = child
+                .key_columns
+                .iter()
+                .zip(&child.key_declared)
+                .map(|(column, declared)| {
+                    (
+                        column.as_str(),
+                        Some(declared.as_str()).filter(|d| !d.is_empty()),
+                    )
+                })
+                .collect();
+            for part in keys.chunks(per_query) {
                 let mut b = crate::sql::StatementBuilder::new(dialect);
                 b.sql("SELECT ")
-                    .ident(&child.key_column)
+                    .ident_list(child.key_columns.iter().map(String::as_str))
                     .sql(", ")
                     .sql(&dialect.select_item(&child.value.name, child.value.declared()))
                     .sql(" FROM ")
                     .ident(&child.table)
                     .sql(" WHERE ")
-                    .in_list(
-                        &child.key_column,
-                        part.iter().cloned(),
-                        Some(child.key_declared.as_str()).filter(|d| !d.is_empty()),
-                    );
+                    .tuples_in(&key_columns, part.iter().cloned());
                 for row in self.db.fetch(&b.finish()).await? {
                     let mut cells = row.into_iter();
-                    let (Some(Some(key)), Some(Some(value))) = (cells.next(), cells.next()) else {
+                    let mut key = Vec::with_capacity(types.len());
+                    for t in &types {
+                        let Some(Some(stored)) = cells.next() else {
+                            break;
+                        };
+                        key.push(
+                            from_stored(stored, *t, &self.global.format)
+                                .map_err(ConnectorError::other)?,
+                        );
+                    }
+                    let (true, Some(Some(value))) = (key.len() == types.len(), cells.next()) else {
                         continue;
                     };
-                    let key = from_stored(key, plan.anchor_type(), &self.global.format)
-                        .map(|v| anchor_text(&v))
-                        .map_err(ConnectorError::other)?;
+                    let key = anchor_identifier(&key);
                     let value = from_stored(value, *attribute_type, &self.global.format).map_err(|problem| {
                         ConnectorError::other(format!(
                             "column '{}' of table '{}' {problem}; set parameter '{}' to the type it holds",
@@ -896,6 +956,9 @@ impl SqlImportSession {
 
 /// Values per `IN (...)` list: far below every database's parameter limit (SQLite's is 32766).
 const IN_LIST_LIMIT: usize = 2000;
+/// Anchors per `(a = ? AND b = ?) OR ...` list of a multi-column anchor: each `OR` nests one
+/// level deeper, and SQLite refuses expressions deeper than 1000.
+const KEY_TUPLES_LIMIT: usize = 250;
 
 impl ImportSession for SqlImportSession {
     fn next_page(&mut self) -> Result<ImportPage, ConnectorError> {

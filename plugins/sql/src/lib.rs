@@ -10,6 +10,15 @@
 //! result per entry, a failure undoing only its entry) by generated statements, stored
 //! procedures or SQL with named parameters (module `export`), and initial passwords.
 //!
+//! Capabilities: generic DNs; export type `AttributeUpdate` with generated statements (a
+//! value-level change of a multi-valued attribute writes only the rows of its values) and
+//! `ObjectReplace` when any object type has configured export statements; object renames
+//! (new anchor and DN, child rows moved) unless a configured update statement lacks
+//! `@new_anchor` (or `@new_dn`, when the DN has a column); concurrent operations; delta
+//! import with a delta strategy; passwords with a configured password statement. Anchors may
+//! be binary and may span several columns (child tables are then keyed by as many columns;
+//! deltas need the Watermark strategy).
+//!
 //! The plugin API is synchronous; the connector owns one tokio runtime and blocks on it in
 //! every entry point. Pools are cached by connection settings, so the answers passed with each
 //! call (ECMA2 style) cost no reconnect.
@@ -21,8 +30,10 @@
 //!   `object_type_column`, `object_type_query`
 //! - schema2: `T:attribute_detection`, `T:table`, `T:view`, `T:procedure`,
 //!   `T:attribute_query`, `T:multivalued_tables`
-//! - schema3: `T:anchor`, `T:dn`, `T:dn_is_anchor`, and `T:C:key_column`, `T:C:value_column`
-//!   for each multi-valued table `C`
+//! - schema3: `T:anchor` (one column, or several separated by commas for a multi-column
+//!   anchor: `TenantId,Login`), `T:dn`, `T:dn_is_anchor`, and `T:C:key_column` (one column
+//!   per anchor column, in the anchor's order, comma-separated), `T:C:value_column` for each
+//!   multi-valued table `C`
 //! - schema4: `T:C:type` and `T:C:direction` for each attribute `C`
 //! - global: `delta_strategy`, `watermark_query`, `date_time_format`, `change_table`,
 //!   `create_change_tracking`, `snapshot_table`
@@ -117,28 +128,36 @@ impl Connector for SqlConnector {
 
     fn capabilities(&self, values: &ParameterValues) -> Result<Capabilities, ConnectorError> {
         let strategy = config::delta_strategy(values)?;
-        // Custom export statements are handed every attribute, so the host sends whole objects
-        // to them. Passwords need a configured statement; both are known only after resolving.
-        let (custom_export, passwords) = match self.run(self.settings(values)) {
+        // Generated statements apply value-level changes of multi-valued attributes row by
+        // row (AttributeUpdate); custom export statements are handed every attribute, so the
+        // host sends whole objects to them. Renames need an update statement that takes the
+        // new anchor or DN. Passwords need a configured statement. All are known only after
+        // resolving; unresolvable answers get the generated statements' capabilities.
+        let (custom_export, renames, passwords) = match self.run(self.settings(values)) {
             Ok((_, settings)) => (
                 settings
                     .types
                     .iter()
                     .any(|t| matches!(t.export, Export::Custom { .. })),
+                settings
+                    .types
+                    .iter()
+                    .all(config::ObjectTypeMap::applies_renames),
                 settings.types.iter().any(|t| t.password.is_some()),
             ),
-            Err(_) => (false, false),
+            Err(_) => (false, true, false),
         };
         Ok(Capabilities {
             dn_style: DnStyle::Generic,
             export_type: if custom_export {
                 ExportType::ObjectReplace
             } else {
-                ExportType::AttributeReplace
+                ExportType::AttributeUpdate
             },
             object_confirmation: ObjectConfirmation::Normal,
             concurrent_operations: true,
             delta_import: strategy != DeltaStrategy::None,
+            object_rename: renames,
             passwords,
             ..Capabilities::default()
         })

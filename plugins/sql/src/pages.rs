@@ -298,14 +298,14 @@ async fn schema3(
         let t = object_type.as_str();
         let (_, columns) = detected(db, values, t).await?;
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-        let mut anchor = drop_down(anchor_key(t), names.clone())
+        let mut anchor = open_drop_down(anchor_key(t), names.clone())
             .required()
-            .with_description(format!("The column that identifies a {t} for good."));
+            .with_description(format!(
+                "The column that identifies a {t} for good, or several columns separated by \
+                 commas for a multi-column anchor (for example 'TenantId,Login')."
+            ));
         anchor.default = default_anchor(&columns).map(str::to_string);
-        let anchor_name = answer(values, &anchor_key(t))
-            .map(str::to_string)
-            .or_else(|| anchor.default.clone())
-            .unwrap_or_default();
+        let anchor_list: Vec<String> = anchor_of(values, t, &columns).unwrap_or_default();
         defs.push(anchor);
         defs.push(drop_down(dn_key(t), names).with_description(format!(
             "The column holding the DN of a {t}, if not the anchor."
@@ -318,15 +318,16 @@ async fn schema3(
         for table in multivalued_tables(values, t) {
             let child = db.columns(&table).await?;
             let names: Vec<String> = child.iter().map(|c| c.name.clone()).collect();
-            let mut key_column = drop_down(column_key(t, &table, "key_column"), names.clone())
+            let mut key_column = open_drop_down(column_key(t, &table, "key_column"), names.clone())
                 .required()
                 .with_description(format!(
-                    "The column of {table} holding the {t}'s anchor value."
+                    "The column of {table} holding the {t}'s anchor value; for a \
+                     multi-column anchor, one column per anchor column, in the anchor's \
+                     order, separated by commas."
                 ));
-            key_column.default = default_key_column(&child, &anchor_name).map(str::to_string);
-            let key_name = answer(values, &key_column.name)
-                .map(str::to_string)
-                .or_else(|| key_column.default.clone())
+            key_column.default = default_key_columns(&child, &anchor_list).map(|k| k.join(","));
+            let key_names: Vec<String> = key_columns_of(values, t, &table, &anchor_list, &child)
+                .map(|keys| keys.into_iter().map(|k| k.name).collect())
                 .unwrap_or_default();
             defs.push(key_column);
             let mut value_column = drop_down(column_key(t, &table, "value_column"), names)
@@ -334,7 +335,7 @@ async fn schema3(
                 .with_description(format!(
                     "The column of {table} holding one value; the attribute is named after it."
                 ));
-            value_column.default = default_value_column(&child, &key_name).map(str::to_string);
+            value_column.default = default_value_column(&child, &key_names).map(str::to_string);
             defs.push(value_column);
         }
     }
@@ -351,16 +352,11 @@ async fn schema4(
         let t = object_type.as_str();
         let (source, mut columns) = detected(db, values, t).await?;
         let mut origin: Vec<String> = vec![source.describe(); columns.len()];
+        let anchor = anchor_of(values, t, &columns).unwrap_or_default();
         for table in multivalued_tables(values, t) {
             let child = db.columns(&table).await?;
-            let anchor = answer(values, &anchor_key(t)).unwrap_or("");
-            let key_name = answer(values, &column_key(t, &table, "key_column"))
-                .or_else(|| default_key_column(&child, anchor))
-                .unwrap_or("")
-                .to_string();
-            let value_name = answer(values, &column_key(t, &table, "value_column"))
-                .or_else(|| default_value_column(&child, &key_name))
-                .unwrap_or("");
+            let value_name = value_column_name(values, t, &table, &anchor, &child);
+            let value_name = value_name.as_deref().unwrap_or("");
             if let Some(value) = child.iter().find(|c| c.name == value_name) {
                 columns.push(value.clone());
                 origin.push(format!("multi-valued table '{table}'"));
@@ -519,15 +515,22 @@ async fn run_steps(
             export_table.default = Some(table.clone());
         }
         defs.push(export_table);
-        for (suffix, what) in [
-            ("export_add", "adds"),
-            ("export_update", "updates"),
-            ("export_delete", "deletes"),
+        for (suffix, what, extra) in [
+            ("export_add", "adds", ""),
+            (
+                "export_update",
+                "updates",
+                " Renames are applied only if it takes @new_anchor, and @new_dn when the DN has a \
+                 column (the anchor and DN after the change; @anchor and @dn are the current \
+                 ones).",
+            ),
+            ("export_delete", "deletes", ""),
         ] {
             defs.push(
                 ParameterDefinition::new(key(t, suffix), ParameterKind::Text).with_description(format!(
                     "Procedure or SQL export: the procedure name, or the SQL statement (named parameters \
-                     @Attribute, @anchor, @dn, @object_type), that {what} a {t}. Unset: refused."
+                     @Attribute, @anchor, @dn, @object_type, @new_anchor, @new_dn), that {what} a {t}. \
+                     Unset: refused.{extra}"
                 )),
             );
         }
@@ -770,18 +773,13 @@ async fn validate_anchors(
         let where_ = source.describe();
         let is_column = |name: &str| columns.iter().any(|c| c.name == name);
 
-        let name = anchor_key(t);
-        let anchor = answer(values, &name).or_else(|| default_anchor(&columns));
-        match anchor {
-            None => issues.push(issue(name, format!("choose the anchor column of {t}"))),
-            Some(anchor) if !is_column(anchor) => {
-                issues.push(issue(
-                    name,
-                    format!("'{anchor}' is not a column of {where_}"),
-                ));
-            }
-            Some(_) => {}
-        }
+        let anchor_name = anchor_key(t);
+        let anchor: Option<Vec<String>> = answer(values, &anchor_name)
+            .map(|a| anchor_columns(a, &columns))
+            .or_else(|| default_anchor(&columns).map(|a| vec![a.to_string()]));
+        // Checking the anchor needs the multi-valued attributes, found below; its issue comes
+        // first all the same.
+        let anchor_issue_at = issues.len();
         let name = dn_key(t);
         if let Some(dn) = answer(values, &name) {
             if !is_column(dn) {
@@ -794,41 +792,54 @@ async fn validate_anchors(
                 issues.push(issue(name, "must be true or false"));
             }
         }
+        let mut multi_valued: Vec<(String, String)> = Vec::new();
+        // Key columns follow the anchor: their issues count only if the anchor has none.
+        let mut key_issues = Vec::new();
+        let anchor_list = anchor.clone().unwrap_or_default();
         for table in multivalued_tables(values, t) {
             let child = db.columns(&table).await?;
-            let mut chosen = Vec::new();
-            for suffix in ["key_column", "value_column"] {
-                let name = column_key(t, &table, suffix);
-                let default = match suffix {
-                    "key_column" => default_key_column(&child, anchor.unwrap_or("")),
-                    _ => chosen
-                        .first()
-                        .and_then(|k: &String| default_value_column(&child, k)),
-                };
-                match answer(values, &name).or(default) {
-                    None => issues.push(issue(name, format!("choose a column of {table}"))),
-                    Some(column) if !child.iter().any(|c| c.name == column) => {
-                        issues.push(issue(
-                            name,
-                            format!("'{column}' is not a column of table '{table}'"),
-                        ));
-                    }
-                    Some(column) => chosen.push(column.to_string()),
+            let keys: Vec<String> = match key_columns_of(values, t, &table, &anchor_list, &child) {
+                Ok(keys) => keys.into_iter().map(|k| k.name).collect(),
+                Err(message) => {
+                    key_issues.push(issue(column_key(t, &table, "key_column"), message));
+                    Vec::new()
                 }
-            }
-            if let [key_column, value_column] = chosen.as_slice() {
-                if key_column == value_column {
+            };
+            let name = column_key(t, &table, "value_column");
+            let value = answer(values, &name)
+                .map(str::to_string)
+                .or_else(|| default_value_column(&child, &keys).map(str::to_string));
+            match &value {
+                None => issues.push(issue(name, format!("choose a column of {table}"))),
+                Some(column) if !child.iter().any(|c| c.name == *column) => {
                     issues.push(issue(
-                        column_key(t, &table, "value_column"),
-                        "the value column must differ from the key column",
-                    ));
-                } else if is_column(value_column) {
-                    issues.push(issue(
-                        column_key(t, &table, "value_column"),
-                        format!("{t} already has an attribute named '{value_column}'"),
+                        name,
+                        format!("'{column}' is not a column of table '{table}'"),
                     ));
                 }
+                Some(column) if keys.contains(column) => issues.push(issue(
+                    name,
+                    "the value column must differ from the key columns",
+                )),
+                Some(column) if is_column(column) => issues.push(issue(
+                    name,
+                    format!("{t} already has an attribute named '{column}'"),
+                )),
+                Some(_) => {}
             }
+            multi_valued.push((value.unwrap_or_default(), table.clone()));
+        }
+        let multi_valued: Vec<(&str, &str)> = multi_valued
+            .iter()
+            .map(|(value, table)| (value.as_str(), table.as_str()))
+            .collect();
+        let problem = match &anchor {
+            None => Some(format!("choose the anchor of {t}: {ANCHOR_SYNTAX}")),
+            Some(anchor) => check_anchor(t, anchor, &columns, &where_, &multi_valued).err(),
+        };
+        match problem {
+            Some(message) => issues.insert(anchor_issue_at, issue(anchor_name, message)),
+            None => issues.extend(key_issues),
         }
     }
     Ok(issues)

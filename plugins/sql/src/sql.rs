@@ -516,6 +516,40 @@ impl StatementBuilder {
         self
     }
 
+    /// Rows whose `columns` (each with its declared type) hold one of `tuples`: `"c" IN (...)`
+    /// for one column, `(("a" = ? AND "b" = ?) OR ...)` for several, which every SQL dialect
+    /// reads (row-value `IN` is not universal). An empty list matches nothing.
+    pub(crate) fn tuples_in(
+        &mut self,
+        columns: &[(&str, Option<&str>)],
+        tuples: impl IntoIterator<Item = Vec<Bind>>,
+    ) -> &mut Self {
+        if let [(column, declared)] = columns {
+            return self.in_list(column, tuples.into_iter().flatten(), *declared);
+        }
+        self.sql.push('(');
+        let mut any = false;
+        for (i, tuple) in tuples.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(" OR ");
+            }
+            self.sql.push('(');
+            for (j, ((column, declared), value)) in columns.iter().zip(tuple).enumerate() {
+                if j > 0 {
+                    self.sql.push_str(" AND ");
+                }
+                self.ident(column).sql(" = ").typed_bind(value, *declared);
+            }
+            self.sql.push(')');
+            any = true;
+        }
+        if !any {
+            self.sql.push_str("1 = 0");
+        }
+        self.sql.push(')');
+        self
+    }
+
     pub(crate) fn finish(self) -> Statement {
         Statement {
             sql: self.sql,
@@ -715,6 +749,31 @@ mod tests {
             s.binds,
             vec![Bind::Text("x'); --".into()), Bind::Integer(4)]
         );
+    }
+
+    #[test]
+    fn tuples_of_key_columns() {
+        let mut b = StatementBuilder::new(Dialect::POSTGRES);
+        b.tuples_in(
+            &[("a", None), ("b", Some("integer"))],
+            [
+                vec![Bind::Text("x".into()), Bind::Integer(1)],
+                vec![Bind::Text("y".into()), Bind::Integer(2)],
+            ],
+        );
+        assert_eq!(
+            b.finish().sql,
+            "((\"a\" = $1 AND \"b\" = $2) OR (\"a\" = $3 AND \"b\" = $4))"
+        );
+        let mut b = StatementBuilder::new(Dialect::SQLITE);
+        b.tuples_in(
+            &[("a", None)],
+            [vec![Bind::Integer(1)], vec![Bind::Integer(2)]],
+        );
+        assert_eq!(b.finish().sql, "\"a\" IN (?, ?)");
+        let mut b = StatementBuilder::new(Dialect::SQLITE);
+        b.tuples_in(&[("a", None), ("b", None)], Vec::<Vec<Bind>>::new());
+        assert_eq!(b.finish().sql, "(1 = 0)");
     }
 
     #[test]

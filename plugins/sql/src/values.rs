@@ -283,6 +283,21 @@ pub(crate) fn anchor_text(value: &Value) -> String {
     }
 }
 
+/// The identifier (and default DN) of an object with these anchor values: the one value's
+/// [`anchor_text`], or for a multi-column anchor the components' texts joined with `+`, with
+/// `\` and `+` inside a component escaped by a `\`, so that two anchors never read the same.
+pub(crate) fn anchor_identifier<'a>(values: impl IntoIterator<Item = &'a Value>) -> String {
+    let texts: Vec<String> = values.into_iter().map(anchor_text).collect();
+    if texts.len() == 1 {
+        return texts.into_iter().next().unwrap_or_default();
+    }
+    texts
+        .iter()
+        .map(|t| t.replace('\\', "\\\\").replace('+', "\\+"))
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,6 +381,15 @@ mod tests {
         );
         assert!(from_stored(Stored::Text("x".into()), T::Integer, &f).is_err());
         assert_eq!(anchor_text(&Value::Binary(vec![0xab, 1])), "ab01");
+        assert_eq!(anchor_identifier([&Value::Integer(7)]), "7");
+        assert_eq!(
+            anchor_identifier([&Value::String("a+b".into()), &Value::Integer(2)]),
+            "a\\+b+2"
+        );
+        assert_ne!(
+            anchor_identifier([&Value::String("a\\".into()), &Value::String("b".into())]),
+            anchor_identifier([&Value::String("a".into()), &Value::String("\\b".into())])
+        );
     }
 
     #[test]

@@ -185,6 +185,9 @@ pub(crate) enum Check {
     RowsAffected,
     /// The statement is a lookup that must return a row.
     RowExists,
+    /// The statement is a lookup that must return no row, else the object exists already
+    /// (a rename onto another object's anchor).
+    RowAbsent,
     /// The statement returns one row whose first `n` columns the caller wants back; a NULL
     /// among them fails the operation.
     Returning(usize),
@@ -236,6 +239,8 @@ pub(crate) enum Outcome {
         returned: Vec<Stored>,
     },
     NotFound,
+    /// A [`Check::RowAbsent`] lookup found a row.
+    Exists,
     /// A [`Check::Returning`] statement produced no row or a NULL.
     NullReturned,
     Failed(DbError),

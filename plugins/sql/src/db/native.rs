@@ -88,9 +88,10 @@ pub(super) fn classify_transport(e: &sqlx::Error) -> Option<FailureClass> {
         | sqlx::Error::WorkerCrashed => Some(FailureClass::Connection),
         sqlx::Error::Database(db) => match db.kind() {
             sqlx::error::ErrorKind::UniqueViolation => Some(FailureClass::AlreadyExists),
-            sqlx::error::ErrorKind::NotNullViolation
-            | sqlx::error::ErrorKind::CheckViolation
-            | sqlx::error::ErrorKind::ForeignKeyViolation => Some(FailureClass::Syntax),
+            sqlx::error::ErrorKind::NotNullViolation | sqlx::error::ErrorKind::CheckViolation => {
+                Some(FailureClass::Syntax)
+            }
+            sqlx::error::ErrorKind::ForeignKeyViolation => Some(FailureClass::ForeignKey),
             _ => None,
         },
         _ => None,
@@ -361,6 +362,7 @@ where
 enum StepResult {
     Done(Vec<Stored>),
     NotFound,
+    Exists,
     NullReturned,
 }
 
@@ -381,6 +383,7 @@ where
                 }
             }
             Ok(StepResult::NotFound) => return Outcome::NotFound,
+            Ok(StepResult::Exists) => return Outcome::Exists,
             Ok(StepResult::NullReturned) => return Outcome::NullReturned,
             Err(e) => return Outcome::Failed(e),
         }
@@ -416,6 +419,10 @@ where
         Check::RowExists => match q.fetch_optional(&mut *conn).await.map_err(error)? {
             Some(_) => StepResult::Done(Vec::new()),
             None => StepResult::NotFound,
+        },
+        Check::RowAbsent => match q.fetch_optional(&mut *conn).await.map_err(error)? {
+            Some(_) => StepResult::Exists,
+            None => StepResult::Done(Vec::new()),
         },
         Check::Returning(n) => match q.fetch_optional(&mut *conn).await.map_err(error)? {
             // An unaddressable row must not stay: report it so the savepoint is undone.

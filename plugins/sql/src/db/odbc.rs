@@ -561,6 +561,8 @@ fn run_operation(conn: &Connection<'static>, operation: &Operation) -> Outcome {
             Check::RowsAffected => {}
             Check::RowExists if first.is_none() => return Outcome::NotFound,
             Check::RowExists => {}
+            Check::RowAbsent if first.is_some() => return Outcome::Exists,
+            Check::RowAbsent => {}
             Check::Returning(n) => {
                 let values = first
                     .map(|row| row.into_iter().take(n).collect::<Option<Vec<_>>>())

@@ -42,6 +42,7 @@ const SQLITE_NOTADB: i64 = 26;
 // Extended constraint codes that mean a duplicate.
 const SQLITE_CONSTRAINT_PRIMARYKEY: i64 = 1555;
 const SQLITE_CONSTRAINT_UNIQUE: i64 = 2067;
+const SQLITE_CONSTRAINT_FOREIGNKEY: i64 = 787;
 
 /// Connection options for `connection_string`, refusing a database file that does not exist.
 ///
@@ -194,6 +195,7 @@ impl Native for Sqlite {
                 (SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE, _) => {
                     FailureClass::AlreadyExists
                 }
+                (SQLITE_CONSTRAINT_FOREIGNKEY, _) => FailureClass::ForeignKey,
                 (_, SQLITE_CONSTRAINT | SQLITE_MISMATCH | SQLITE_TOOBIG | SQLITE_RANGE) => {
                     FailureClass::Syntax
                 }

@@ -1,25 +1,27 @@
 //! The SQL connector driven as the host drives it (through the FFI adapter), in one test
 //! binary:
 //! - `sqlite_files`: the SQLite specifics, on files in temporary directories;
-//! - `scenarios`, run once per backend by the modules below: PostgreSQL (127.0.0.1:5432, user
+//! - `scenarios` and `identity` (renames, value-level updates, binary and multi-column
+//!   anchors), run once per backend by the modules below: PostgreSQL (127.0.0.1:5432, user
 //!   `postgres`, trust) and MariaDB (127.0.0.1:3306, `root`, empty password) natively and
 //!   through Debian's ODBC drivers (`odbc-postgresql`, `odbc-mariadb`; `scripts/setup.sh`
 //!   installs them), and SQLite. Each test creates a database of its own and drops it
 //!   afterwards. A missing server or driver fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail loudly.
 
+mod identity;
 mod scenarios;
 mod sqlite_files;
 mod support;
 
-/// One `#[test]` per scenario for a backend.
+/// One `#[test]` per scenario (`module::function`) for a backend.
 macro_rules! backend {
-    ($module:ident, $kind:expr, [$($scenario:ident),* $(,)?]) => {
+    ($module:ident, $kind:expr, [$($group:ident::$scenario:ident),* $(,)?]) => {
         mod $module {
             $(
                 #[test]
                 fn $scenario() {
-                    crate::scenarios::$scenario($kind);
+                    crate::$group::$scenario($kind);
                 }
             )*
         }
@@ -30,17 +32,23 @@ backend!(
     postgres,
     crate::support::Kind::Postgres,
     [
-        table_lifecycle,
-        batched_adds,
-        paging,
-        views_queries_and_procedures,
-        object_type_detection,
-        delta_watermark,
-        delta_change_tracking,
-        delta_snapshot,
-        passwords,
-        connection_failures,
-        tls,
+        scenarios::table_lifecycle,
+        scenarios::batched_adds,
+        scenarios::paging,
+        scenarios::views_queries_and_procedures,
+        scenarios::object_type_detection,
+        scenarios::delta_watermark,
+        scenarios::delta_change_tracking,
+        scenarios::delta_snapshot,
+        scenarios::passwords,
+        scenarios::connection_failures,
+        scenarios::tls,
+        identity::renames,
+        identity::value_level_members,
+        identity::binary_anchors,
+        identity::two_column_anchors,
+        identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
 
@@ -48,17 +56,23 @@ backend!(
     mysql,
     crate::support::Kind::MySql,
     [
-        table_lifecycle,
-        batched_adds,
-        paging,
-        views_queries_and_procedures,
-        object_type_detection,
-        delta_watermark,
-        delta_change_tracking,
-        delta_snapshot,
-        passwords,
-        connection_failures,
-        tls,
+        scenarios::table_lifecycle,
+        scenarios::batched_adds,
+        scenarios::paging,
+        scenarios::views_queries_and_procedures,
+        scenarios::object_type_detection,
+        scenarios::delta_watermark,
+        scenarios::delta_change_tracking,
+        scenarios::delta_snapshot,
+        scenarios::passwords,
+        scenarios::connection_failures,
+        scenarios::tls,
+        identity::renames,
+        identity::value_level_members,
+        identity::binary_anchors,
+        identity::two_column_anchors,
+        identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
 
@@ -66,16 +80,22 @@ backend!(
     sqlite,
     crate::support::Kind::Sqlite,
     [
-        table_lifecycle,
-        batched_adds,
-        paging,
-        views_queries_and_procedures,
-        object_type_detection,
-        delta_watermark,
-        delta_change_tracking,
-        delta_snapshot,
-        passwords,
-        connection_failures,
+        scenarios::table_lifecycle,
+        scenarios::batched_adds,
+        scenarios::paging,
+        scenarios::views_queries_and_procedures,
+        scenarios::object_type_detection,
+        scenarios::delta_watermark,
+        scenarios::delta_change_tracking,
+        scenarios::delta_snapshot,
+        scenarios::passwords,
+        scenarios::connection_failures,
+        identity::renames,
+        identity::value_level_members,
+        identity::binary_anchors,
+        identity::two_column_anchors,
+        identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
 
@@ -83,15 +103,21 @@ backend!(
     odbc_postgres,
     crate::support::Kind::OdbcPostgres,
     [
-        table_lifecycle,
-        paging,
-        views_queries_and_procedures,
-        object_type_detection,
-        delta_watermark,
-        delta_change_tracking,
-        delta_snapshot,
-        passwords,
-        connection_failures,
+        scenarios::table_lifecycle,
+        scenarios::paging,
+        scenarios::views_queries_and_procedures,
+        scenarios::object_type_detection,
+        scenarios::delta_watermark,
+        scenarios::delta_change_tracking,
+        scenarios::delta_snapshot,
+        scenarios::passwords,
+        scenarios::connection_failures,
+        identity::renames,
+        identity::value_level_members,
+        identity::binary_anchors,
+        identity::two_column_anchors,
+        identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
 
@@ -99,15 +125,21 @@ backend!(
     odbc_mariadb,
     crate::support::Kind::OdbcMariaDb,
     [
-        table_lifecycle,
-        paging,
-        views_queries_and_procedures,
-        object_type_detection,
-        delta_watermark,
-        delta_change_tracking,
-        delta_snapshot,
-        passwords,
-        connection_failures,
+        scenarios::table_lifecycle,
+        scenarios::paging,
+        scenarios::views_queries_and_procedures,
+        scenarios::object_type_detection,
+        scenarios::delta_watermark,
+        scenarios::delta_change_tracking,
+        scenarios::delta_snapshot,
+        scenarios::passwords,
+        scenarios::connection_failures,
+        identity::renames,
+        identity::value_level_members,
+        identity::binary_anchors,
+        identity::two_column_anchors,
+        identity::anchor_validation,
+        identity::custom_renames,
     ]
 );
 
@@ -117,12 +149,18 @@ backend!(
     odbc_ansi,
     crate::support::Kind::OdbcAnsi,
     [
-        table_lifecycle,
-        paging,
-        views_queries_and_procedures,
-        object_type_detection,
-        delta_change_tracking,
-        delta_snapshot,
-        passwords,
+        scenarios::table_lifecycle,
+        scenarios::paging,
+        scenarios::views_queries_and_procedures,
+        scenarios::object_type_detection,
+        scenarios::delta_change_tracking,
+        scenarios::delta_snapshot,
+        scenarios::passwords,
+        identity::renames,
+        identity::value_level_members,
+        identity::binary_anchors,
+        identity::two_column_anchors,
+        identity::anchor_validation,
+        identity::custom_renames,
     ]
 );

@@ -9,32 +9,32 @@ use ecma_plugin_testkit::ConnectorHarness;
 
 use crate::support::{Kind, Server, TestDb};
 
-fn ok(results: &[ExportResult]) {
+pub(crate) fn ok(results: &[ExportResult]) {
     for r in results {
         assert!(r.error.is_none(), "{} failed: {:?}", r.identifier, r.error);
     }
 }
 
-fn kinds(results: &[ExportResult]) -> Vec<Option<ExportErrorKind>> {
+pub(crate) fn kinds(results: &[ExportResult]) -> Vec<Option<ExportErrorKind>> {
     results
         .iter()
         .map(|r| r.error.as_ref().map(|e| e.kind))
         .collect()
 }
 
-fn s(v: &str) -> Value {
+pub(crate) fn s(v: &str) -> Value {
     Value::String(v.to_string())
 }
 
-fn r(v: &str) -> Value {
+pub(crate) fn r(v: &str) -> Value {
     Value::Reference(v.to_string())
 }
 
-fn row(cells: &[Option<&str>]) -> Vec<Option<String>> {
+pub(crate) fn row(cells: &[Option<&str>]) -> Vec<Option<String>> {
     cells.iter().map(|c| c.map(str::to_string)).collect()
 }
 
-fn configure(h: &mut ConnectorHarness) {
+pub(crate) fn configure(h: &mut ConnectorHarness) {
     if let Err(e) = h.configure() {
         panic!("{e}");
     }
@@ -591,6 +591,10 @@ pub fn views_queries_and_procedures(kind: Kind) {
         h.capabilities().unwrap().export_type,
         ExportType::ObjectReplace,
         "configured statements get whole objects"
+    );
+    assert!(
+        !h.capabilities().unwrap().object_rename,
+        "an update statement without @new_anchor or @new_dn cannot rename"
     );
     assert_eq!(h.full_import().unwrap().entries.len(), 3);
     let results = h

@@ -176,7 +176,7 @@ fn export(
 ) -> Vec<ExportResult> {
     let schema = c.schema(values).unwrap();
     let request = ExportRequest {
-        export_type: ExportType::AttributeReplace,
+        export_type: ExportType::AttributeUpdate,
         batch_size: 100,
         partition: String::new(),
     };
@@ -224,9 +224,14 @@ fn info_capabilities_and_connection_test() {
     let values = user_params(&db);
     let caps = c.capabilities(&values).unwrap();
     assert_eq!(caps.dn_style, DnStyle::Generic);
-    assert_eq!(caps.export_type, ExportType::AttributeReplace);
+    assert_eq!(
+        caps.export_type,
+        ExportType::AttributeUpdate,
+        "generated statements apply value-level changes"
+    );
     assert_eq!(caps.object_confirmation, ObjectConfirmation::Normal);
     assert!(caps.concurrent_operations);
+    assert!(caps.object_rename, "generated statements apply renames");
     assert!(
         !caps.delta_import
             && !caps.full_export
