@@ -93,3 +93,262 @@ async fn meta_timestamps_are_recorded_and_survive_a_restart() {
     times(&list["Resources"][0]);
     host.stop().await;
 }
+
+async fn db(host: &TestHost) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", host.database().display()))
+        .await
+        .unwrap()
+}
+
+async fn strings(host: &TestHost, query: &str) -> Vec<String> {
+    let mut conn = db(host).await;
+    let rows: Vec<(String,)> = sqlx::query_as(query).fetch_all(&mut conn).await.unwrap();
+    rows.into_iter().map(|(s,)| s).collect()
+}
+
+#[tokio::test]
+async fn users_and_groups_are_renamed_with_the_references_to_them() {
+    let host = TestHost::start().await;
+    let t = host.token.clone();
+
+    // Entra changes a user's UPN: the anchor changes.
+    let rename = patch_body(json!([{"op": "Replace", "path": "userName", "value": "adele.v"}]));
+    let response = host
+        .client
+        .patch(host.url("demo", "/Users/adele.vance"))
+        .bearer_auth(&t)
+        .header("content-type", "application/scim+json")
+        .body(rename)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let body: Json = response.json().await.unwrap();
+    assert_eq!(body["id"], "adele.v", "{body}");
+    assert_eq!(body["userName"], "adele.v");
+    assert!(
+        location.ends_with("/ecma2host_demo/scim/Users/adele.v"),
+        "{location}"
+    );
+    assert_eq!(body["meta"]["location"], location.as_str());
+    let (status, _) = host
+        .send(Method::GET, "demo", "/Users/adele.vance", &t, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The row moved, and so did every reference to it in the target and in the space.
+    assert_eq!(
+        strings(
+            &host,
+            "SELECT Login FROM Employees WHERE Login LIKE 'adele%'"
+        )
+        .await,
+        ["adele.v"]
+    );
+    assert_eq!(
+        strings(
+            &host,
+            "SELECT Manager FROM Employees WHERE Login = 'megan.bowen'"
+        )
+        .await,
+        ["adele.v"]
+    );
+    assert_eq!(
+        strings(
+            &host,
+            "SELECT Member FROM GroupMembers WHERE GroupName = 'Retail'"
+        )
+        .await,
+        ["adele.v"]
+    );
+    let (_, megan) = host
+        .send(Method::GET, "demo", "/Users/megan.bowen", &t, None)
+        .await;
+    assert_eq!(
+        megan["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
+        "adele.v",
+        "{megan}"
+    );
+
+    // A group rename moves the group's row and its member rows.
+    let rename = patch_body(json!([{"op": "Replace", "path": "displayName", "value": "Stores"}]));
+    let (status, body) = host
+        .send(Method::PATCH, "demo", "/Groups/Retail", &t, Some(&rename))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(
+        strings(
+            &host,
+            "SELECT GroupName FROM GroupMembers WHERE Member = 'adele.v'"
+        )
+        .await,
+        ["Stores"]
+    );
+    assert!(strings(
+        &host,
+        "SELECT GroupName FROM Groups WHERE GroupName = 'Retail'"
+    )
+    .await
+    .is_empty());
+    let (status, _) = host
+        .send(Method::GET, "demo", "/Groups/Retail", &t, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, stores) = host
+        .send(Method::GET, "demo", "/Groups/Stores", &t, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stores}");
+    assert_eq!(stores["displayName"], "Stores");
+    assert_eq!(stores["members"][0]["value"], "adele.v", "{stores}");
+
+    // A rename onto another object's anchor is a conflict, and nothing changes.
+    let clash = patch_body(json!([{"op": "Replace", "path": "userName", "value": "MEGAN.BOWEN"}]));
+    let (status, body) = host
+        .send(
+            Method::PATCH,
+            "demo",
+            "/Users/alex.wilber",
+            &t,
+            Some(&clash),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["scimType"], "uniqueness");
+    assert_eq!(
+        strings(&host, "SELECT Login FROM Employees ORDER BY Login").await,
+        ["adele.v", "alex.wilber", "megan.bowen"]
+    );
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn a_member_added_to_a_large_group_touches_one_row() {
+    let host = TestHost::start().await;
+    let t = host.token.clone();
+    // 3,000 users in group Big, and the host imports them.
+    {
+        use sqlx::Connection;
+        let mut conn = db(&host).await;
+        let mut tx = conn.begin().await.unwrap();
+        for i in 0..3001 {
+            sqlx::query("INSERT INTO Employees (Login, IsActive) VALUES (?, 1)")
+                .bind(format!("u{i:05}"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        sqlx::query("INSERT INTO Groups (GroupName) VALUES ('Big')")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        for i in 0..3000 {
+            sqlx::query("INSERT INTO GroupMembers (GroupName, Member) VALUES ('Big', ?)")
+                .bind(format!("u{i:05}"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let entry = host.host.as_ref().unwrap().registry.get("demo").unwrap();
+    let ecmahost::registry::ConnectorSlot::Running(runtime) = entry.slot else {
+        panic!("demo failed");
+    };
+    runtime.sync_now().await.unwrap();
+    let rowids = || async {
+        let mut conn = db(&host).await;
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT rowid, Member FROM GroupMembers WHERE GroupName = 'Big' ORDER BY Member",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        rows
+    };
+    let before = rowids().await;
+
+    // Entra's shapes: an add with a value list, a remove by value filter.
+    let add = patch_body(json!([{"op": "Add", "path": "members", "value": [{"value": "u03000"}]}]));
+    let (status, body) = host
+        .send(Method::PATCH, "demo", "/Groups/Big", &t, Some(&add))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let remove = patch_body(json!([{"op": "Remove", "path": "members[value eq \"u00007\"]"}]));
+    let (status, body) = host
+        .send(Method::PATCH, "demo", "/Groups/Big", &t, Some(&remove))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // Exactly one row more and one row less; every other row is the row it was (same rowid):
+    // the connector received the two values, not the member list.
+    let after = rowids().await;
+    assert_eq!(after.len(), 3000);
+    assert!(after.iter().any(|(_, m)| m == "u03000"));
+    assert!(!after.iter().any(|(_, m)| m == "u00007"));
+    let untouched: Vec<_> = before.iter().filter(|(_, m)| m != "u00007").collect();
+    for row in &untouched {
+        assert!(after.contains(row), "row {row:?} was rewritten");
+    }
+    // The connector space agrees.
+    let (_, big) = host
+        .send(Method::GET, "demo", "/Groups/Big", &t, None)
+        .await;
+    let members = big["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3000);
+    assert!(members.iter().any(|m| m["value"] == "u03000"));
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn a_connector_that_cannot_rename_refuses_a_new_anchor() {
+    const TOKEN: &str = "norename-token-0123456789abcdef";
+    let hash = ecmahost::token::hash_token(TOKEN).unwrap();
+    let faulty = ecma_integration_tests::ExtraConnector {
+        file_name: "norename.toml",
+        toml: format!(
+            "version = 1\nname = \"norename\"\ntoken_hash = \"{hash}\"\nplugin = \"libecma_faulty.so\"\nobject_type = \"User\"\nanchor = \"Id\"\n[[attributes]]\nname = \"Name\"\n"
+        ),
+    };
+    let host = TestHost::start_with(vec![faulty], |_| {}).await;
+    host.wait_ready("norename").await;
+    let user = json!({"schemas": [CORE_USER], "userName": "u1"}).to_string();
+    let (status, body) = host
+        .send(Method::POST, "norename", "/Users", TOKEN, Some(&user))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let rename = patch_body(json!([{"op": "replace", "path": "userName", "value": "u2"}]));
+    let (status, body) = host
+        .send(Method::PATCH, "norename", "/Users/u1", TOKEN, Some(&rename))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "mutability");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("connector 'norename' cannot rename") && detail.contains("object_rename"),
+        "{detail}"
+    );
+    // Still there under its old id; its schema says the anchor is immutable.
+    let (status, _) = host
+        .send(Method::GET, "norename", "/Users/u1", TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, schema) = host
+        .send(
+            Method::GET,
+            "norename",
+            "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+            TOKEN,
+            None,
+        )
+        .await;
+    let user_name = schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "userName")
+        .unwrap();
+    assert_eq!(user_name["mutability"], "immutable");
+    host.stop().await;
+}

@@ -886,7 +886,8 @@ async fn a_custom_resource_type_has_its_own_endpoint() {
     assert_eq!(status, StatusCode::OK, "{core}");
     let anchor = attribute(&core, "displayName");
     assert_eq!(anchor["required"], true);
-    assert_eq!(anchor["mutability"], "immutable");
+    // The SQL connector renames, so the anchor may change.
+    assert_eq!(anchor["mutability"], "readWrite");
     assert!(
         core["attributes"]
             .as_array()
@@ -1062,15 +1063,24 @@ async fn a_custom_resource_type_has_its_own_endpoint() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["scimType"], "invalidValue", "{body}");
     assert_eq!(devices(&db).await[1].1.as_deref(), Some("ann"));
-    // The anchor cannot change.
-    let patch = patch_body(json!([
-        {"op": "replace", "path": "displayName", "value": "SN-003"}
-    ]));
-    let (status, body) = host
-        .send(Method::PATCH, "devices", "/Devices/SN-002", t, Some(&patch))
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["scimType"], "mutability", "{body}");
+    // A new anchor renames the device (the SQL connector renames), and back again.
+    for (from, to) in [("SN-002", "SN-003"), ("SN-003", "SN-002")] {
+        let patch = patch_body(json!([
+            {"op": "replace", "path": "displayName", "value": to}
+        ]));
+        let (status, body) = host
+            .send(
+                Method::PATCH,
+                "devices",
+                &format!("/Devices/{from}"),
+                t,
+                Some(&patch),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["id"], to, "{body}");
+        assert_eq!(devices(&db).await[1].0, to);
+    }
 
     // DELETE removes the row.
     let (status, body) = host
@@ -1511,7 +1521,8 @@ async fn dn_references_and_the_dn_virtual_attribute() {
         ]
     );
 
-    // The DN is immutable: another value is refused, nothing is written.
+    // A new DN (by the `<dn>` alias) moves the user: the connector renames it, its DN column
+    // changes, and the group that references it by DN follows, in the table too.
     let move_carol = patch_body(json!([{
         "op": "Replace",
         "path": format!("{USER_EXT}:<dn>"),
@@ -1526,15 +1537,34 @@ async fn dn_references_and_the_dn_virtual_attribute() {
             Some(&move_carol),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["scimType"], "mutability", "{body}");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], "carol");
+    assert_eq!(body[USER_EXT]["-dn-"], "CN=Carol,OU=Alumni,DC=contoso");
     assert_eq!(
         staff(&db, "carol").await.unwrap().1.as_deref(),
-        Some("CN=Carol,OU=Staff,DC=contoso")
+        Some("CN=Carol,OU=Alumni,DC=contoso")
     );
+    assert_eq!(
+        team_members(&db, "Team1").await,
+        [
+            "CN=Alice,OU=Staff,DC=contoso",
+            "CN=Carol,OU=Alumni,DC=contoso"
+        ]
+    );
+    let (_, team) = host
+        .send(Method::GET, "directory", "/Groups/Team1", t, None)
+        .await;
+    let mut ids: Vec<&str> = team["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["alice", "carol"], "{team}");
     // The same DN again is no change; another attribute still changes.
     let same = patch_body(json!([
-        {"op": "Replace", "path": format!("{USER_EXT}:<dn>"), "value": "CN=Carol,OU=Staff,DC=contoso"},
+        {"op": "Replace", "path": format!("{USER_EXT}:-dn-"), "value": "CN=Carol,OU=Alumni,DC=contoso"},
         {"op": "Replace", "path": format!("{USER_EXT}:FullName"), "value": "Carol Smith"}
     ]));
     let (status, body) = host
@@ -1545,7 +1575,7 @@ async fn dn_references_and_the_dn_virtual_attribute() {
         staff(&db, "carol").await,
         Some((
             "carol".into(),
-            Some("CN=Carol,OU=Staff,DC=contoso".into()),
+            Some("CN=Carol,OU=Alumni,DC=contoso".into()),
             Some("Carol Smith".into()),
             Some("CN=Alice,OU=Staff,DC=contoso".into())
         ))
@@ -1833,7 +1863,7 @@ object_types = "User,Team"
     assert_eq!(found["totalResults"], 1);
     assert_eq!(found["Resources"][0]["members"][0]["value"], "ann");
 
-    // The anchor itself cannot change.
+    // The anchor itself can change too: the group is renamed, its member rows follow.
     let move_id = patch_body(json!([{"op": "Replace", "path": "externalId", "value": "other"}]));
     let (status, body) = host
         .send(
@@ -1844,7 +1874,18 @@ object_types = "User,Team"
             Some(&move_id),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["scimType"], "mutability");
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let members: Vec<(String, String)> =
+        query(&db, "SELECT ObjectId, Member FROM TeamMembers", &[]).await;
+    assert_eq!(members, [("other".to_string(), "ann".to_string())]);
+    let (status, _) = host
+        .send(Method::GET, "teams", &format!("/Groups/{id}"), t, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, moved) = host
+        .send(Method::GET, "teams", "/Groups/other", t, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["members"][0]["value"], "ann");
     host.stop().await;
 }
