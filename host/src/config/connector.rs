@@ -26,7 +26,7 @@ struct ConnectorFile {
     #[serde(default)]
     references: References,
     object_type: String,
-    anchor: String,
+    anchor: AnchorFile,
     /// The SCIM attribute that carries the anchor (default `userName`).
     anchor_scim: Option<String>,
     query_attribute: Option<String>,
@@ -61,6 +61,14 @@ struct ConnectorFile {
     parameters: BTreeMap<String, BTreeMap<String, ParameterFileValue>>,
 }
 
+/// `anchor = "Login"`, or a multi-attribute anchor `anchor = ["Company", "EmployeeId"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AnchorFile {
+    One(String),
+    Parts(Vec<String>),
+}
+
 /// One SCIM resource type: a `[[resource_types]]` table, or the top-level users.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +76,7 @@ struct ResourceTypeFile {
     name: String,
     endpoint: Option<String>,
     object_type: String,
-    anchor: String,
+    anchor: AnchorFile,
     anchor_scim: Option<String>,
     query_attribute: Option<String>,
     password_attribute: Option<String>,
@@ -245,7 +253,10 @@ pub struct ResourceTypeConfig {
     /// The endpoint without its slash (`Users`).
     pub endpoint: String,
     pub object_type: String,
+    /// The anchor attribute; for a multi-attribute anchor, the first of [`Self::anchor_parts`].
     pub anchor: String,
+    /// Every anchor attribute, in order: one, or several for a multi-attribute anchor.
+    pub anchor_parts: Vec<String>,
     /// The top-level SCIM attribute that carries the anchor: `userName`, `displayName`, ...
     pub anchor_scim: String,
     pub query_attribute: String,
@@ -504,15 +515,34 @@ fn resource_type(
 ) -> Result<ResourceTypeConfig, ConfigError> {
     let bad =
         |key: &str, message: String| ConfigError::invalid(file, format!("{prefix}{key}"), message);
-    for (key, value) in [
-        ("name", &raw.name),
-        ("object_type", &raw.object_type),
-        ("anchor", &raw.anchor),
-    ] {
+    for (key, value) in [("name", &raw.name), ("object_type", &raw.object_type)] {
         if value.trim().is_empty() {
             return Err(bad(key, "must not be empty".into()));
         }
     }
+    let anchor_parts = match raw.anchor {
+        AnchorFile::One(name) => vec![name],
+        AnchorFile::Parts(parts) => parts,
+    };
+    if anchor_parts.is_empty() {
+        return Err(bad(
+            "anchor",
+            "name the anchor attribute, or list the attributes of a multi-attribute anchor".into(),
+        ));
+    }
+    let mut seen_parts = HashSet::new();
+    for part in &anchor_parts {
+        if part.trim().is_empty() {
+            return Err(bad(
+                "anchor",
+                "an anchor attribute name must not be empty".into(),
+            ));
+        }
+        if !seen_parts.insert(part.as_str()) {
+            return Err(bad("anchor", format!("`{part}` is listed twice")));
+        }
+    }
+    let anchor = anchor_parts[0].clone();
     if !valid_name(&raw.name) {
         return Err(bad(
             "name",
@@ -632,10 +662,11 @@ fn resource_type(
         kind,
         endpoint,
         anchor_scim,
-        query_attribute: raw.query_attribute.unwrap_or_else(|| raw.anchor.clone()),
+        query_attribute: raw.query_attribute.unwrap_or_else(|| anchor.clone()),
         name: raw.name,
         object_type: raw.object_type,
-        anchor: raw.anchor,
+        anchor,
+        anchor_parts,
         password_attribute: raw.password_attribute,
         dn,
         attributes,

@@ -180,7 +180,7 @@ pub fn parameter_key(page: ConfigPage, name: &str) -> String {
 /// The attribute names the host's config makes the anchor of a resource type. One today; a
 /// multi-attribute anchor will list several, and every anchor check goes through here.
 pub fn config_anchor_names(config: &ResourceTypeConfig) -> Vec<&str> {
-    vec![config.anchor.as_str()]
+    config.anchor_parts.iter().map(String::as_str).collect()
 }
 
 /// Edit distance between two names, ignoring case: how "close" a typo is.

@@ -226,7 +226,7 @@ fn shapes(config: &ConnectorConfig) -> Vec<Shape> {
         .map(|t| {
             (
                 t.object_type.clone(),
-                t.anchor.clone(),
+                t.anchor_parts.join(","),
                 t.query_attribute.clone(),
             )
         })

@@ -163,7 +163,14 @@ impl<'a> Resources<'a> {
                 id: anchor,
             });
         }
-        attributes.remove(self.mapping().anchor());
+        let anchor_attributes = self.mapping().anchor_attributes(&anchor_value, &attributes);
+        // The anchor travels as the entry's anchor, not as attribute changes.
+        let parts: Vec<(String, Vec<Value>)> = self
+            .mapping()
+            .anchor_parts()
+            .iter()
+            .filter_map(|p| attributes.remove_entry(p))
+            .collect();
         let dn = self.mapping().dn_for(&anchor, &attributes);
         attributes.remove(DN_ATTRIBUTE);
         let changes = attributes
@@ -173,14 +180,18 @@ impl<'a> Resources<'a> {
             })
             .collect();
         let result = self
-            .export_entry(ObjectModification::Add, &anchor_value, &dn, changes)
+            .export_entry(ObjectModification::Add, anchor_attributes, &dn, changes)
             .await?;
+        attributes.extend(parts);
         // The target may assign the anchor (an identity column, say).
-        let (anchor_value, anchor) = match result.into_iter().next() {
-            Some(a) => (a.value.clone(), ResourceMapping::anchor_string(&a.value)),
-            None => (anchor_value, anchor),
+        let anchor = match result.into_iter().next() {
+            Some(a) if !self.mapping().compound_anchor() => {
+                let id = ResourceMapping::anchor_string(&a.value);
+                attributes.insert(self.mapping().anchor().to_string(), vec![a.value]);
+                id
+            }
+            _ => anchor,
         };
-        attributes.insert(self.mapping().anchor().to_string(), vec![anchor_value]);
         // Export-only values went to the target; the connector space never holds them.
         attributes.retain(|name, _| self.mapping().keeps(name));
         let object = self.state().space.object(anchor, dn, attributes);
@@ -271,11 +282,11 @@ impl<'a> Resources<'a> {
             _ => ObjectModification::Update,
         };
         let (anchor_value, anchor, dn) = (
-            self.anchor_value_of(&current),
+            self.anchor_of(&current),
             current.anchor.clone(),
             current.dn.clone(),
         );
-        self.export_entry(modification, &anchor_value, &dn, exported)
+        self.export_entry(modification, anchor_value, &dn, exported)
             .await?;
         // No reader of ours holds the object while the space changes it: it can change in place.
         drop(current);
@@ -377,7 +388,8 @@ impl<'a> Resources<'a> {
         } else {
             changes.clone()
         };
-        if rename.anchor.is_some() {
+        // A multi-attribute anchor's new parts are already among the changes.
+        if rename.anchor.is_some() && !self.mapping().compound_anchor() {
             let change = AttributeChange::set(
                 self.mapping().anchor(),
                 AttributeModification::Replace,
@@ -399,7 +411,7 @@ impl<'a> Resources<'a> {
         };
         self.export_entry(
             modification,
-            &self.anchor_value_of(&current),
+            self.anchor_of(&current),
             &current.dn,
             exported,
         )
@@ -492,12 +504,9 @@ impl<'a> Resources<'a> {
         Ok(())
     }
 
-    /// The anchor value an entry change names `object` by.
-    fn anchor_value_of(&self, object: &CsObject) -> Value {
-        object
-            .get(self.mapping().anchor())
-            .and_then(|v| v.first().cloned())
-            .unwrap_or_else(|| Value::String(object.anchor.clone()))
+    /// The anchor attributes an entry change names `object` by.
+    fn anchor_of(&self, object: &CsObject) -> Vec<AnchorAttribute> {
+        self.mapping().anchor_of(object)
     }
 
     /// After `old` was renamed to `new` (in another resource type, or this one): every object
@@ -591,13 +600,8 @@ impl<'a> Resources<'a> {
             }
             _ => ObjectModification::Update,
         };
-        self.export_entry(
-            modification,
-            &self.anchor_value_of(current),
-            &current.dn,
-            exported,
-        )
-        .await?;
+        self.export_entry(modification, self.anchor_of(current), &current.dn, exported)
+            .await?;
         let object = self
             .state()
             .space
@@ -648,11 +652,11 @@ impl<'a> Resources<'a> {
     }
 
     async fn delete_locked(&self, current: &CsObject) -> Result<(), RuntimeError> {
-        let anchor_value = self.anchor_value_of(current);
+        let anchor_value = self.anchor_of(current);
         match self
             .export_entry(
                 ObjectModification::Delete,
-                &anchor_value,
+                anchor_value,
                 &current.dn,
                 Vec::new(),
             )
@@ -693,13 +697,7 @@ impl<'a> Resources<'a> {
         let target = PasswordTarget {
             object_type: self.mapping().object_type().to_string(),
             dn: object.dn.clone(),
-            anchor: vec![AnchorAttribute {
-                name: self.mapping().anchor().to_string(),
-                value: object
-                    .get(self.mapping().anchor())
-                    .and_then(|v| v.first().cloned())
-                    .unwrap_or_else(|| Value::String(object.anchor.clone())),
-            }],
+            anchor: self.anchor_of(object),
         };
         let (plugin, parameters, secret) = (
             self.runtime.plugin.clone(),
@@ -720,7 +718,7 @@ impl<'a> Resources<'a> {
     async fn export_entry(
         &self,
         modification: ObjectModification,
-        anchor: &Value,
+        anchor: Vec<AnchorAttribute>,
         dn: &str,
         changes: Vec<AttributeChange>,
     ) -> Result<Vec<AnchorAttribute>, RuntimeError> {
@@ -729,10 +727,7 @@ impl<'a> Resources<'a> {
             object_type: self.mapping().object_type().to_string(),
             dn: dn.to_string(),
             modification,
-            anchor: vec![AnchorAttribute {
-                name: self.mapping().anchor().to_string(),
-                value: anchor.clone(),
-            }],
+            anchor,
             changes,
         };
         let result = self.runtime.export.export(entry).await?;

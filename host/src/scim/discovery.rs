@@ -144,15 +144,32 @@ fn type_schema_documents(tenant: &Tenant, resources: Resources<'_>, types: &[&st
     // A connector that renames lets the anchor and the DN change; otherwise they are set once.
     let renames = tenant.runtime.capabilities().object_rename;
     let set_once = if renames { "readWrite" } else { "immutable" };
-    let mut core = vec![attribute(
-        mapping.anchor_scim(),
-        mapping.anchor_type(),
-        false,
-        &format!("The anchor, {}", mapping.anchor()),
-        true,
-        set_once,
-        "server",
-    )];
+    let compound = mapping.compound_anchor();
+    let mut core = vec![if compound {
+        // The id of a multi-attribute anchor, made from its parts: the parts are written.
+        attribute(
+            mapping.anchor_scim(),
+            AttributeType::String,
+            false,
+            &format!(
+                "The anchor, made of {} (parts joined by `~`)",
+                mapping.anchor_parts().join(", ")
+            ),
+            false,
+            "readOnly",
+            "server",
+        )
+    } else {
+        attribute(
+            mapping.anchor_scim(),
+            mapping.anchor_type(),
+            false,
+            &format!("The anchor, {}", mapping.anchor()),
+            true,
+            set_once,
+            "server",
+        )
+    }];
     if mapping.has_active() {
         core.push(attribute(
             "active",
@@ -179,17 +196,17 @@ fn type_schema_documents(tenant: &Tenant, resources: Resources<'_>, types: &[&st
         let description = format!("Connector attribute {connector_name}");
         // The anchor, if selected too, repeats the id: read-only here.
         // Import-only attributes are read-only; export-only ones are write-only, never returned.
-        let mutability = if connector_name == mapping.anchor()
-            || exposed.direction == AttributeDirection::ImportOnly
-        {
-            "readOnly"
-        } else if connector_name == DN_ATTRIBUTE {
-            set_once
-        } else if exposed.direction == AttributeDirection::ExportOnly {
-            "writeOnly"
-        } else {
-            "readWrite"
-        };
+        let part = mapping.anchor_parts().iter().any(|p| p == connector_name);
+        let mutability =
+            if (part && !compound) || exposed.direction == AttributeDirection::ImportOnly {
+                "readOnly"
+            } else if connector_name == DN_ATTRIBUTE || part {
+                set_once
+            } else if exposed.direction == AttributeDirection::ExportOnly {
+                "writeOnly"
+            } else {
+                "readWrite"
+            };
         let plain = |name: &str| {
             let mut a = attribute(name, t, multi, &description, false, mutability, "none");
             if t == AttributeType::Reference {

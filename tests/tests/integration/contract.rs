@@ -352,3 +352,305 @@ async fn a_connector_that_cannot_rename_refuses_a_new_anchor() {
     assert_eq!(user_name["mutability"], "immutable");
     host.stop().await;
 }
+
+#[tokio::test]
+async fn a_two_column_anchor_round_trips_and_renames() {
+    const TOKEN: &str = "accounts-token-0123456789abcdef";
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("accounts.db");
+    {
+        use sqlx::Connection;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        for statement in [
+            "CREATE TABLE Accounts (Tenant TEXT NOT NULL, Login TEXT NOT NULL, FullName TEXT, PRIMARY KEY (Tenant, Login))",
+            "INSERT INTO Accounts VALUES ('contoso', 'ann', 'Ann Lee'), ('fabrikam', 'ann', 'Ann Other')",
+        ] {
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+        }
+    }
+    let hash = ecmahost::token::hash_token(TOKEN).unwrap();
+    let connector = ecma_integration_tests::ExtraConnector {
+        file_name: "accounts.toml",
+        toml: format!(
+            r#"version = 1
+name = "accounts"
+token_hash = "{hash}"
+plugin = "libecma_sql.so"
+autosync_minutes = 0
+object_type = "User"
+anchor = ["Tenant", "Login"]
+
+[[attributes]]
+name = "Tenant"
+[[attributes]]
+name = "Login"
+[[attributes]]
+name = "FullName"
+scim = "displayName"
+
+[parameters.connectivity]
+connection_string = "sqlite://{db}"
+
+[parameters.schema1]
+object_types = "User"
+
+[parameters.schema2]
+"User:table" = "Accounts"
+
+[parameters.schema3]
+"User:anchor" = "Tenant,Login"
+"#,
+            db = path.display()
+        ),
+    };
+    let host = TestHost::start_with(vec![connector], |_| {}).await;
+    host.wait_ready("accounts").await;
+    let rows = || async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT Tenant, Login, FullName FROM Accounts ORDER BY Tenant, Login")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        rows
+    };
+
+    // Imported: two objects with the same Login, told apart by the tenant; the id joins the
+    // parts with `~`.
+    let (status, ann) = host
+        .send(Method::GET, "accounts", "/Users/contoso~ann", TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ann}");
+    assert_eq!(ann["id"], "contoso~ann");
+    assert_eq!(ann["displayName"], "Ann Lee");
+    assert_eq!(ann[EXT]["Tenant"], "contoso");
+    let (status, other) = host
+        .send(Method::GET, "accounts", "/Users/fabrikam~ann", TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+
+    // Created from its parts; `userName` is the id, not an input.
+    let bob = json!({"schemas": [CORE_USER, EXT], "userName": "whatever", "displayName": "Bob",
+        EXT: {"Tenant": "contoso", "Login": "bob"}});
+    let (status, created) = host
+        .send(
+            Method::POST,
+            "accounts",
+            "/Users",
+            TOKEN,
+            Some(&bob.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id"], "contoso~bob");
+    // A part missing: 400 naming it.
+    let partial = json!({"schemas": [CORE_USER, EXT], "userName": "x", EXT: {"Tenant": "contoso"}});
+    let (status, body) = host
+        .send(
+            Method::POST,
+            "accounts",
+            "/Users",
+            TOKEN,
+            Some(&partial.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Login is required"),
+        "{body}"
+    );
+
+    // An update finds the row by both columns; a new part renames.
+    let change = patch_body(json!([{"op": "replace", "path": "displayName", "value": "Bob B"}]));
+    let (status, body) = host
+        .send(
+            Method::PATCH,
+            "accounts",
+            "/Users/contoso~bob",
+            TOKEN,
+            Some(&change),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let moved = patch_body(
+        json!([{"op": "replace", "path": format!("{EXT}:Tenant"), "value": "fabrikam"}]),
+    );
+    let (status, body) = host
+        .send(
+            Method::PATCH,
+            "accounts",
+            "/Users/contoso~bob",
+            TOKEN,
+            Some(&moved),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], "fabrikam~bob");
+    assert_eq!(
+        rows().await,
+        [
+            ("contoso".into(), "ann".into(), Some("Ann Lee".into())),
+            ("fabrikam".into(), "ann".into(), Some("Ann Other".into())),
+            ("fabrikam".into(), "bob".into(), Some("Bob B".into())),
+        ]
+    );
+    let (status, _) = host
+        .send(Method::GET, "accounts", "/Users/contoso~bob", TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // DELETE by both columns removes exactly that row.
+    let (status, body) = host
+        .send(
+            Method::DELETE,
+            "accounts",
+            "/Users/fabrikam~ann",
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(rows().await.len(), 2);
+    assert_eq!(rows().await[0].0, "contoso");
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn a_binary_anchor_is_a_base64url_id() {
+    const TOKEN: &str = "devices-token-0123456789abcdef0";
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("things.db");
+    {
+        use sqlx::Connection;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        for statement in [
+            "CREATE TABLE Things (Guid BLOB PRIMARY KEY, Name TEXT)",
+            // 0xfb 0xff 0x00 0x10 0x3e: base64 `+/8AED4=`, base64url `-_8AED4`.
+            "INSERT INTO Things VALUES (X'fbff00103e', 'printer')",
+        ] {
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+        }
+    }
+    let hash = ecmahost::token::hash_token(TOKEN).unwrap();
+    let connector = ecma_integration_tests::ExtraConnector {
+        file_name: "things.toml",
+        toml: format!(
+            r#"version = 1
+name = "things"
+token_hash = "{hash}"
+plugin = "libecma_sql.so"
+autosync_minutes = 0
+object_type = "User"
+anchor = "Guid"
+
+[[attributes]]
+name = "Name"
+scim = "displayName"
+
+[parameters.connectivity]
+connection_string = "sqlite://{db}"
+
+[parameters.schema1]
+object_types = "User"
+
+[parameters.schema2]
+"User:table" = "Things"
+
+[parameters.schema3]
+"User:anchor" = "Guid"
+
+[parameters.schema4]
+"User:Guid:type" = "Binary"
+"#,
+            db = path.display()
+        ),
+    };
+    let host = TestHost::start_with(vec![connector], |_| {}).await;
+    host.wait_ready("things").await;
+    let name = || async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let rows: Vec<(Vec<u8>, Option<String>)> =
+            sqlx::query_as("SELECT Guid, Name FROM Things ORDER BY Guid")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        rows
+    };
+
+    let (status, thing) = host
+        .send(Method::GET, "things", "/Users/-_8AED4", TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{thing}");
+    assert_eq!(thing["id"], "-_8AED4");
+    assert!(thing["meta"]["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("/Users/-_8AED4"));
+    // A filter on the id finds it; a PATCH finds the row by its bytes.
+    let (_, found) = host
+        .send(
+            Method::GET,
+            "things",
+            "/Users?filter=id%20eq%20%22-_8AED4%22",
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(found["totalResults"], 1, "{found}");
+    let change = patch_body(json!([{"op": "replace", "path": "displayName", "value": "plotter"}]));
+    let (status, body) = host
+        .send(
+            Method::PATCH,
+            "things",
+            "/Users/-_8AED4",
+            TOKEN,
+            Some(&change),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        name().await,
+        [(vec![0xfb, 0xff, 0x00, 0x10, 0x3e], Some("plotter".into()))]
+    );
+    // Created with standard base64 in the anchor's attribute: the id is base64url.
+    let new = json!({"schemas": [CORE_USER], "userName": "AQID+A==", "displayName": "scanner"});
+    let (status, created) = host
+        .send(
+            Method::POST,
+            "things",
+            "/Users",
+            TOKEN,
+            Some(&new.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id"], "AQID-A");
+    let (status, body) = host
+        .send(Method::DELETE, "things", "/Users/-_8AED4", TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(
+        name().await,
+        [(vec![1, 2, 3, 0xf8], Some("scanner".into()))]
+    );
+    host.stop().await;
+}

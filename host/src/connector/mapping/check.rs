@@ -98,19 +98,36 @@ impl ResourceMapping {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let (anchor_type, _) = type_of(object_type, &config.anchor)
-            .filter(|_| !is_dn_name(&config.anchor))
-            .ok_or_else(|| {
-                fail(
+        let mut anchor_type = AttributeType::String;
+        for part in &config.anchor_parts {
+            let (part_type, multi_valued) = type_of(object_type, part)
+                .filter(|_| !is_dn_name(part))
+                .ok_or_else(|| {
+                    fail(
+                        "anchor",
+                        format!(
+                            "`{part}` is not an attribute of {} (it has: {})",
+                            object_type.name,
+                            known()
+                        ),
+                    )
+                })?;
+            if multi_valued {
+                return Err(fail(
                     "anchor",
-                    format!(
-                        "`{}` is not an attribute of {} (it has: {})",
-                        config.anchor,
-                        object_type.name,
-                        known()
-                    ),
-                )
-            })?;
+                    format!("`{part}` is multi-valued, and an anchor names one object: choose a single-valued attribute"),
+                ));
+            }
+            if config.anchor_parts.len() > 1 && !config.attributes.iter().any(|a| a.name == *part) {
+                return Err(fail(
+                    "anchor",
+                    format!("`{part}` is part of a multi-attribute anchor, so SCIM requests must be able to give it: select it in `attributes`"),
+                ));
+            }
+            if config.anchor_parts.len() == 1 {
+                anchor_type = part_type;
+            }
+        }
         if type_of(object_type, &config.query_attribute).is_none() {
             return Err(fail(
                 "query_attribute",
@@ -240,6 +257,7 @@ impl ResourceMapping {
             core_schema,
             extension_urn: format!("{ECMA_EXTENSION_PREFIX}{}", config.name),
             anchor: config.anchor.clone(),
+            anchor_parts: config.anchor_parts.clone(),
             anchor_type,
             anchor_scim: config.anchor_scim.clone(),
             query_attribute: config.query_attribute.clone(),

@@ -26,7 +26,9 @@ pub use value::{get_ci, json_to_value, percent_encode, string_at, value_to_json}
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use ecma_plugin_api::{AttributeDirection, AttributeType, ObjectTypeSchema, Schema, Value};
+use ecma_plugin_api::{
+    AnchorAttribute, AttributeDirection, AttributeType, ObjectTypeSchema, Schema, Value,
+};
 use ecma_scim::{
     AttrPath, ECMA_EXTENSION_PREFIX, SCHEMA_CORE_GROUP, SCHEMA_CORE_USER, SCHEMA_ENTERPRISE_USER,
 };
@@ -45,6 +47,33 @@ pub const DN_ATTRIBUTE: &str = "-dn-";
 /// The ECMA2Host preview's name for [`DN_ATTRIBUTE`], accepted in connector configs and in
 /// requests.
 pub const DN_ALIAS: &str = "<dn>";
+
+/// The id of an object with a multi-attribute anchor: each part's text (as
+/// [`ResourceMapping::anchor_string`] gives it, so binary parts are base64url), with `%` and
+/// `~` percent-encoded, joined by `~`. [`split_compound_id`] reverses it. `("Contoso", "42")`
+/// is `Contoso~42`; `("a~b", "c")` is `a%7Eb~c`.
+pub fn compound_id<'a>(parts: impl IntoIterator<Item = &'a Value>) -> String {
+    parts
+        .into_iter()
+        .map(|v| {
+            ResourceMapping::anchor_string(v)
+                .replace('%', "%25")
+                .replace('~', "%7E")
+        })
+        .collect::<Vec<_>>()
+        .join("~")
+}
+
+/// The parts' texts of a [`compound_id`].
+pub fn split_compound_id(id: &str) -> Vec<String> {
+    id.split('~')
+        .map(|part| {
+            percent_encoding::percent_decode_str(part)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
+}
 
 /// Whether a configured or requested attribute name is the virtual DN attribute.
 pub fn is_dn_name(name: &str) -> bool {
@@ -205,6 +234,9 @@ pub struct ResourceMapping {
     core_schema: String,
     extension_urn: String,
     anchor: String,
+    /// Every anchor attribute; more than one makes a multi-attribute anchor, whose parts are
+    /// ordinary mapped attributes and whose id is [`compound_id`] of their values.
+    anchor_parts: Vec<String>,
     anchor_type: AttributeType,
     anchor_scim: String,
     query_attribute: String,
@@ -358,6 +390,74 @@ impl ResourceMapping {
         })
     }
 
+    /// Whether the anchor has several attributes.
+    pub fn compound_anchor(&self) -> bool {
+        self.anchor_parts.len() > 1
+    }
+
+    /// Every anchor attribute, in order.
+    pub fn anchor_parts(&self) -> &[String] {
+        &self.anchor_parts
+    }
+
+    /// The anchor attributes an entry change names an object by, from the object's anchor
+    /// value and its attributes (where a multi-attribute anchor's parts live).
+    pub fn anchor_attributes(
+        &self,
+        anchor: &Value,
+        attributes: &Attributes,
+    ) -> Vec<AnchorAttribute> {
+        if !self.compound_anchor() {
+            return vec![AnchorAttribute {
+                name: self.anchor.clone(),
+                value: anchor.clone(),
+            }];
+        }
+        self.anchor_parts
+            .iter()
+            .filter_map(|part| {
+                Some(AnchorAttribute {
+                    name: part.clone(),
+                    value: attributes.get(part)?.first()?.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The anchor attributes of a stored object.
+    pub fn anchor_of(&self, object: &CsObject) -> Vec<AnchorAttribute> {
+        self.anchor_parts
+            .iter()
+            .filter_map(|part| {
+                let value = object.get(part).and_then(|v| v.first().cloned());
+                let value = match (value, self.compound_anchor()) {
+                    (Some(v), _) => v,
+                    // An object whose anchor attribute was not kept: its id is the anchor.
+                    (None, false) => Value::String(object.anchor.clone()),
+                    (None, true) => return None,
+                };
+                Some(AnchorAttribute {
+                    name: part.clone(),
+                    value,
+                })
+            })
+            .collect()
+    }
+
+    /// The id of the object an entry change (an import) names, if it names every anchor part.
+    pub fn id_of_entry(&self, entry: &ecma_plugin_api::CsEntryChange) -> Option<String> {
+        let part = |name: &str| {
+            entry
+                .anchor_value(name)
+                .or_else(|| entry.change(name).and_then(|c| c.added_values().next()))
+        };
+        if !self.compound_anchor() {
+            return part(&self.anchor).map(Self::anchor_string);
+        }
+        let values: Option<Vec<&Value>> = self.anchor_parts.iter().map(|p| part(p)).collect();
+        Some(compound_id(values?))
+    }
+
     /// The anchor value as a string, the way ids and the connector space key it. A binary
     /// anchor (AD LDS `objectGUID`) is its bytes in unpadded base64url (RFC 4648 §5), so its
     /// id is stable and URL-safe.
@@ -383,7 +483,8 @@ impl ResourceMapping {
             .iter()
             .filter(|m| !m.is_dn() && m.writable())
             .map(|m| m.attribute.as_str())
-            .filter(move |a| *a != self.anchor)
+            // A multi-attribute anchor's parts are ordinary attributes: changing one renames.
+            .filter(move |a| *a != self.anchor || self.compound_anchor())
             .chain(self.active_attribute.as_deref())
     }
 

@@ -12,17 +12,23 @@ impl ResourceMapping {
         refs: &dyn ReferenceResolver,
         current: Option<&CsObject>,
     ) -> Result<(Value, Attributes), MappingError> {
-        let name = &self.anchor_scim;
-        let given = get_ci(resource, name)
-            .ok_or_else(|| MappingError::InvalidValue(format!("{name} is required")))?;
-        let anchor = json_to_value(given, self.anchor_type, name)?;
-        if anchor.to_string().is_empty() {
-            return Err(MappingError::InvalidValue(format!(
-                "{name} must not be empty"
-            )));
-        }
         let mut out = Attributes::new();
-        out.insert(self.anchor.clone(), vec![anchor.clone()]);
+        let anchor = if self.compound_anchor() {
+            // Filled in below from the parts, which are ordinary attributes.
+            Value::String(String::new())
+        } else {
+            let name = &self.anchor_scim;
+            let given = get_ci(resource, name)
+                .ok_or_else(|| MappingError::InvalidValue(format!("{name} is required")))?;
+            let anchor = json_to_value(given, self.anchor_type, name)?;
+            if anchor.to_string().is_empty() {
+                return Err(MappingError::InvalidValue(format!(
+                    "{name} must not be empty"
+                )));
+            }
+            out.insert(self.anchor.clone(), vec![anchor.clone()]);
+            anchor
+        };
         // Import-only attributes are read-only (RFC 7643 §2.2: input values are ignored).
         for m in self.attributes.iter().filter(|m| m.writable()) {
             let found = match &m.target {
@@ -84,7 +90,7 @@ impl ResourceMapping {
                 }
                 Some(v) => vec![convert(v)?],
             };
-            if m.attribute == self.anchor {
+            if m.attribute == self.anchor && !self.compound_anchor() {
                 // Exposed read-only (it is the id): input values are ignored (RFC 7643 §2.2).
                 continue;
             }
@@ -92,6 +98,29 @@ impl ResourceMapping {
                 out.insert(m.attribute.clone(), values);
             }
         }
+        let anchor = if self.compound_anchor() {
+            let mut parts = Vec::new();
+            for part in &self.anchor_parts {
+                let m = self.attributes.iter().find(|m| m.attribute == *part);
+                let value = out
+                    .get(part)
+                    .and_then(|v| v.first())
+                    .filter(|v| !v.to_string().is_empty());
+                match (value, m) {
+                    (Some(v), _) => parts.push(v),
+                    (None, m) => {
+                        let name =
+                            m.map_or_else(|| part.clone(), |m| m.scim_name(&self.extension_urn));
+                        return Err(MappingError::InvalidValue(format!(
+                            "{name} is required: it is part of the anchor"
+                        )));
+                    }
+                }
+            }
+            Value::String(compound_id(parts))
+        } else {
+            anchor
+        };
         if let Some(attribute) = &self.active_attribute {
             let active = match get_ci(resource, "active") {
                 None | Some(Json::Null) => true,

@@ -29,6 +29,7 @@ fn config() -> ResourceTypeConfig {
         endpoint: "Users".into(),
         object_type: "User".into(),
         anchor: "Login".into(),
+        anchor_parts: vec!["Login".into()],
         anchor_scim: "userName".into(),
         query_attribute: "AzureID".into(),
         password_attribute: None,
@@ -229,6 +230,7 @@ fn group_config() -> ResourceTypeConfig {
         endpoint: "Groups".into(),
         object_type: "Group".into(),
         anchor: "Name".into(),
+        anchor_parts: vec!["Name".into()],
         anchor_scim: "displayName".into(),
         query_attribute: "Name".into(),
         password_attribute: None,
@@ -445,5 +447,70 @@ fn binary_anchors_are_unpadded_base64url_ids() {
     assert_eq!(
         ResourceMapping::anchor_string(&Value::String("alice".into())),
         "alice"
+    );
+}
+
+#[test]
+fn compound_ids_are_reversible() {
+    let parts = [
+        Value::String("Contoso".into()),
+        Value::String("a~b%c".into()),
+        Value::Integer(42),
+        Value::Binary(vec![0xfb, 0xff]),
+    ];
+    let id = compound_id(&parts);
+    assert_eq!(id, "Contoso~a%7Eb%25c~42~-_8");
+    assert_eq!(split_compound_id(&id), ["Contoso", "a~b%c", "42", "-_8"]);
+}
+
+#[test]
+fn a_two_attribute_anchor_reads_its_parts_from_the_resource() {
+    let schema = schema();
+    let mut config = config();
+    config.anchor_parts = vec!["Login".into(), "FirstName".into()];
+    config.attributes.push(AttributeConfig {
+        name: "Login".into(),
+        scim: None,
+    });
+    if !config.attributes.iter().any(|a| a.name == "FirstName") {
+        config.attributes.push(AttributeConfig {
+            name: "FirstName".into(),
+            scim: None,
+        });
+    }
+    let mapping = build(&config, &schema).unwrap();
+    assert!(mapping.compound_anchor());
+    let ext = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User";
+    let resource = json!({
+        "userName": "ignored",
+        "name": {"givenName": "John"},
+        ext: {"Login": "jdoe"},
+    });
+    let (anchor, attributes) = mapping
+        .from_resource(&resource, &NoReferences, None)
+        .unwrap();
+    assert_eq!(anchor, Value::String("jdoe~John".into()));
+    assert_eq!(
+        mapping.anchor_attributes(&anchor, &attributes),
+        [
+            ecma_plugin_api::AnchorAttribute {
+                name: "Login".into(),
+                value: Value::String("jdoe".into())
+            },
+            ecma_plugin_api::AnchorAttribute {
+                name: "FirstName".into(),
+                value: Value::String("John".into())
+            },
+        ]
+    );
+    // A missing part is refused by name.
+    let partial = json!({ext: {"Login": "jdoe"}});
+    let err = mapping
+        .from_resource(&partial, &NoReferences, None)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("name.givenName is required: it is part of the anchor"),
+        "{err}"
     );
 }

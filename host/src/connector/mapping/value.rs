@@ -53,14 +53,22 @@ pub fn json_to_value(
             _ => return Err(wrong("a boolean")),
         },
         AttributeType::Binary => match json {
-            Json::String(s) => Value::Binary(
-                base64::engine::general_purpose::STANDARD
-                    .decode(s)
-                    .map_err(|_| wrong("base64 binary"))?,
-            ),
+            Json::String(s) => {
+                Value::Binary(decode_base64(s).ok_or_else(|| wrong("base64 binary"))?)
+            }
             _ => return Err(wrong("base64 binary")),
         },
     })
+}
+
+/// Base64 in either alphabet, padded or not: SCIM binary values are standard base64, and a
+/// binary anchor's id (which the anchor's SCIM attribute shows) is unpadded base64url. The
+/// alphabets differ only in `+/` versus `-_`, so no text decodes differently in the two.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(text).ok())
 }
 
 /// The value at a SCIM attribute path (`password`, or `urn:...:User:InitialPassword`), if the
