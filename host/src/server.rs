@@ -8,7 +8,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 
 use crate::config::HostConfig;
-use crate::plugins::watch::WatchGuard;
+use crate::registry::watch::WatchGuard;
 use crate::registry::{Registry, RegistryError};
 use crate::scim::{router, AppState};
 use crate::tls::{server_config, TlsError};
@@ -25,7 +25,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Watch(#[from] crate::plugins::watch::WatchError),
+    Watch(#[from] crate::registry::watch::WatchError),
 }
 
 /// A host that is serving. Dropping it does not stop it; call [`RunningHost::shutdown`].
@@ -96,7 +96,7 @@ pub async fn start(config: &HostConfig) -> Result<RunningHost, StartError> {
         }
         None => (None, None),
     };
-    let watch = crate::plugins::watch::spawn(registry.clone())?;
+    let watch = crate::registry::watch::spawn(registry.clone())?;
     tracing::info!(%addr, connectors = registry.all().len(), "ECMA connector host listening (HTTPS)");
     Ok(RunningHost {
         addr,

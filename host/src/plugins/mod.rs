@@ -10,7 +10,6 @@
 //! library; everything else receives a [`LoadedLibrary`].
 
 mod inspect;
-pub mod watch;
 
 pub use inspect::inspect;
 
