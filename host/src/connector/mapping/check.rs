@@ -15,6 +15,15 @@ pub fn parse_core_target(path: &str) -> Result<CoreTarget, String> {
             return Err(format!("`{path}`: map to a core attribute, to the enterprise extension ({SCHEMA_ENTERPRISE_USER}:...), or leave `scim` out to use the ECMA2Host extension"));
         }
     };
+    if urn.is_none() && meta_time(&parsed.attr.name, parsed.attr.sub_attr.as_deref()).is_some() {
+        // A target that keeps its own creation or change time: it wins over the host's.
+        return Ok(CoreTarget {
+            urn,
+            name: parsed.attr.name,
+            sub: parsed.attr.sub_attr,
+            element: None,
+        });
+    }
     let reserved = ["id", "meta", "schemas"];
     if urn.is_none() && reserved.contains(&parsed.attr.name.to_ascii_lowercase().as_str()) {
         return Err(format!("`{path}` is managed by the host"));
@@ -39,6 +48,18 @@ pub fn parse_core_target(path: &str) -> Result<CoreTarget, String> {
         sub,
         element,
     })
+}
+
+/// Which of the host's timestamps `meta.created` or `meta.lastModified` names, if either.
+pub(super) fn meta_time(name: &str, sub: Option<&str>) -> Option<MetaTime> {
+    if !name.eq_ignore_ascii_case("meta") {
+        return None;
+    }
+    match sub?.to_ascii_lowercase().as_str() {
+        "created" => Some(MetaTime::Created),
+        "lastmodified" => Some(MetaTime::LastModified),
+        _ => None,
+    }
 }
 
 /// Core paths a connector attribute may map to in this release.
@@ -138,6 +159,7 @@ impl ResourceMapping {
             ));
         }
         let mut attributes = Vec::new();
+        let mut meta_times = Vec::new();
         for (i, a) in config.attributes.iter().enumerate() {
             let (attribute_type, multi_valued) =
                 type_of(object_type, &a.name).ok_or_else(|| {
@@ -156,6 +178,22 @@ impl ResourceMapping {
                 Some(path) => {
                     let target = parse_core_target(path)
                         .map_err(|e| fail(&format!("attributes[{i}].scim"), e))?;
+                    if let Some(time) = meta_time(&target.name, target.sub.as_deref()) {
+                        if multi_valued
+                            || !matches!(
+                                attribute_type,
+                                AttributeType::String | AttributeType::Integer
+                            )
+                        {
+                            return Err(fail(
+                                &format!("attributes[{i}].scim"),
+                                format!("`{path}` needs a single-valued string (a date-time) or integer (Unix seconds); `{}` is not", a.name),
+                            ));
+                        }
+                        // Read from the target, never written back: not a mapped attribute.
+                        meta_times.push((time, a.name.clone()));
+                        continue;
+                    }
                     let taken = target.urn.is_none()
                         && target.sub.is_none()
                         && (target.name.eq_ignore_ascii_case(&config.anchor_scim)
@@ -258,6 +296,7 @@ impl ResourceMapping {
             extension_urn: format!("{ECMA_EXTENSION_PREFIX}{}", config.name),
             anchor: config.anchor.clone(),
             anchor_parts: config.anchor_parts.clone(),
+            meta_times,
             anchor_type,
             anchor_scim: config.anchor_scim.clone(),
             query_attribute: config.query_attribute.clone(),

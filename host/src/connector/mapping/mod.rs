@@ -160,6 +160,13 @@ fn is_complex_reference(target: &CoreTarget) -> bool {
             || target.name.eq_ignore_ascii_case("manager"))
 }
 
+/// One of the timestamps in `meta`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MetaTime {
+    Created,
+    LastModified,
+}
+
 #[derive(Clone, Debug)]
 enum Target {
     Extension,
@@ -237,6 +244,9 @@ pub struct ResourceMapping {
     /// Every anchor attribute; more than one makes a multi-attribute anchor, whose parts are
     /// ordinary mapped attributes and whose id is [`compound_id`] of their values.
     anchor_parts: Vec<String>,
+    /// Connector attributes whose values are the object's creation or change time in the
+    /// target (`scim = "meta.created"` / `"meta.lastModified"`): they win over the host's.
+    meta_times: Vec<(MetaTime, String)>,
     anchor_type: AttributeType,
     anchor_scim: String,
     query_attribute: String,
@@ -492,7 +502,8 @@ impl ResourceMapping {
     /// the attributes this mapping manages. Other columns the target reports are dropped, so an
     /// import reads back exactly what an export wrote (and versions stay put).
     pub fn keeps(&self, attribute: &str) -> bool {
-        attribute == self.anchor
+        self.anchor_parts.iter().any(|p| p == attribute)
+            || self.meta_times.iter().any(|(_, a)| a == attribute)
             || self.active_attribute.as_deref() == Some(attribute)
             || self
                 .attributes

@@ -148,8 +148,10 @@ impl ResourceMapping {
             "meta".into(),
             json!({
                 "resourceType": self.resource_type,
-                "created": timestamp(object.created),
-                "lastModified": timestamp(object.modified),
+                "created": self.target_time(object, MetaTime::Created)
+                    .unwrap_or_else(|| timestamp(object.created)),
+                "lastModified": self.target_time(object, MetaTime::LastModified)
+                    .unwrap_or_else(|| timestamp(object.modified)),
                 "location": format!("{base}/{}/{}", self.endpoint, percent_encode(&object.anchor)),
                 "version": object.etag(),
             }),
@@ -174,6 +176,29 @@ fn reference_object(
         }),
         Some(t) => json!({"$ref": t.location(base), "value": t.id}),
         None => json!({ "value": value.to_string() }),
+    }
+}
+
+impl ResourceMapping {
+    /// The target's own value for one of `meta`'s times, where the config maps one and the
+    /// object has a value the host can read as a time: an RFC 3339 date-time, an SQL
+    /// `YYYY-MM-DD HH:MM:SS[.fff]` (taken as UTC), or Unix seconds.
+    fn target_time(&self, object: &CsObject, which: MetaTime) -> Option<String> {
+        let (_, attribute) = self.meta_times.iter().find(|(t, _)| *t == which)?;
+        let value = object.get(attribute)?.first()?;
+        let utc = match value {
+            Value::Integer(seconds) => chrono::DateTime::from_timestamp(*seconds, 0)?,
+            Value::String(text) => match chrono::DateTime::parse_from_rfc3339(text.trim()) {
+                Ok(t) => t.with_timezone(&chrono::Utc),
+                Err(_) => {
+                    chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f")
+                        .ok()?
+                        .and_utc()
+                }
+            },
+            _ => return None,
+        };
+        Some(utc.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
     }
 }
 

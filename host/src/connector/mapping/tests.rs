@@ -514,3 +514,54 @@ fn a_two_attribute_anchor_reads_its_parts_from_the_resource() {
         "{err}"
     );
 }
+
+#[test]
+fn a_target_time_mapped_to_meta_wins_over_the_hosts() {
+    let mut schema = schema();
+    schema.object_types[0]
+        .attributes
+        .push(SchemaAttribute::single("Changed", AttributeType::String));
+    let mut config = config();
+    config.attributes.push(AttributeConfig {
+        name: "Changed".into(),
+        scim: Some("meta.lastModified".into()),
+    });
+    config.attributes.push(AttributeConfig {
+        name: "Age".into(),
+        scim: Some("meta.created".into()),
+    });
+    config
+        .attributes
+        .retain(|a| a.name != "Age" || a.scim.is_some());
+    let mapping = build(&config, &schema).unwrap();
+    assert!(mapping.keeps("Changed"));
+    assert!(!mapping.managed_attributes().any(|a| a == "Changed"));
+    let space = ConnectorSpace::new("AzureID");
+    let mut object = space.object(
+        "jdoe".into(),
+        String::new(),
+        [
+            ("Login".to_string(), vec![Value::String("jdoe".into())]),
+            (
+                "Changed".to_string(),
+                vec![Value::String("2025-03-04 05:06:07.5".into())],
+            ),
+            ("Age".to_string(), vec![Value::Integer(1_700_000_000)]),
+        ],
+    );
+    object.created = 1;
+    object.modified = 2;
+    let resource = mapping.to_resource(&object, "https://h/s", &NoReferences);
+    assert_eq!(resource["meta"]["lastModified"], "2025-03-04T05:06:07.500Z");
+    assert_eq!(resource["meta"]["created"], "2023-11-14T22:13:20.000Z");
+    // Nothing else shows the raw values.
+    assert!(resource.to_string().matches("2025-03-04 05:06").count() == 0);
+    // A value that is no time leaves the host's.
+    let odd = space.object(
+        "x".into(),
+        String::new(),
+        [("Changed".to_string(), vec![Value::String("soon".into())])],
+    );
+    let resource = mapping.to_resource(&odd, "https://h/s", &NoReferences);
+    assert_eq!(resource["meta"]["lastModified"], "1970-01-01T00:00:00.000Z");
+}
