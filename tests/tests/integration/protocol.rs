@@ -197,13 +197,29 @@ async fn put_replaces_and_etags_guard_changes() {
     assert_ne!(response.headers()["etag"].to_str().unwrap(), etag);
     assert_eq!(scalar(&host, "SELECT COUNT(*) FROM Employees WHERE Login = 'alex.wilber' AND FirstName = 'Alexander' AND LastName IS NULL AND Email IS NULL AND Department = 'Legal'").await, 1);
 
-    // Renaming through PUT is refused.
+    // A PUT with another userName renames (the SQL connector renames): the row moves.
     let rename = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "someone.else"}).to_string();
     let (status, body) = host
         .send(Method::PUT, "demo", "/Users/alex.wilber", &t, Some(&rename))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["scimType"], "mutability");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], "someone.else");
+    assert_eq!(
+        scalar(
+            &host,
+            "SELECT COUNT(*) FROM Employees WHERE Login = 'someone.else'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &host,
+            "SELECT COUNT(*) FROM Employees WHERE Login = 'alex.wilber'"
+        )
+        .await,
+        0
+    );
     host.stop().await;
 }
 
