@@ -1,6 +1,7 @@
 //! Entra's provisioning sequence through the host and the generic SQL connector into a real
 //! PostgreSQL (127.0.0.1:5432, user `postgres`, trust), checking the rows after every step,
-//! and a delta sync of changes made behind the host's back (change tracking).
+//! a delta sync of changes made behind the host's back (change tracking), a rename (refused
+//! with the fix while a foreign key does not cascade, then done), and value-level updates.
 //!
 //! The test creates a database of its own and drops it at the end, also when it fails.
 
@@ -298,5 +299,64 @@ async fn entra_sequence_into_postgres() {
         [row(&[Some("0")])]
     );
     assert_eq!(user_rows().await.len(), 2);
+
+    // Entra renames adele.vance. Her mail rows reference her row without ON UPDATE CASCADE,
+    // so PostgreSQL refuses: 400 with the fix, and nothing changed.
+    let rename = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "userName", "value": "adele.v"}]
+    })
+    .to_string();
+    let (status, body) = send(Method::PATCH, "/Users/adele.vance", Some(rename.clone())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ON UPDATE CASCADE"),
+        "{body}"
+    );
+    assert_eq!(
+        mail_rows().await[0],
+        row(&[Some("adele.vance"), Some("adele@contoso.example")])
+    );
+    // With the key declared ON UPDATE CASCADE, the rename goes through: row and mail rows.
+    db.exec(
+        r#"ALTER TABLE "UserMails" DROP CONSTRAINT "UserMails_Login_fkey",
+             ADD FOREIGN KEY ("Login") REFERENCES "Users" ("Login") ON UPDATE CASCADE"#,
+    )
+    .await;
+    let (status, body) = send(Method::PATCH, "/Users/adele.vance", Some(rename)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], "adele.v");
+    let (status, _) = send(Method::GET, "/Users/adele.vance", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        mail_rows().await,
+        [
+            row(&[Some("adele.v"), Some("adele@contoso.example")]),
+            row(&[Some("new.hire"), Some("new@contoso.example")]),
+        ]
+    );
+
+    // Value-level: one mail added and one removed are one INSERT and one DELETE.
+    let values = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "Add", "path": format!("{EXT}:Mail"), "value": ["hire@contoso.example"]},
+            {"op": "Remove", "path": format!("{EXT}:Mail[value eq \"new@contoso.example\"]")}
+        ]
+    })
+    .to_string();
+    let (status, body) = send(Method::PATCH, "/Users/new.hire", Some(values)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[EXT]["Mail"], json!(["hire@contoso.example"]));
+    assert_eq!(
+        mail_rows().await,
+        [
+            row(&[Some("adele.v"), Some("adele@contoso.example")]),
+            row(&[Some("new.hire"), Some("hire@contoso.example")]),
+        ]
+    );
     host.stop().await;
 }
