@@ -35,6 +35,20 @@ for _ in $(seq 1 120); do
 done
 grep -q "Press Ctrl-C" "$dir/demo.out" || { cat "$dir/demo.err" >&2; echo "the demo host did not become ready" >&2; exit 1; }
 
+# scim2-tester replaces every readWrite attribute of one resource and expects its id to stay
+# (RFC 7643 §3.1). The demo's ids are its anchors (userName, displayName), as in Microsoft's
+# ECMA2Host, so with renames on, replacing userName renames the resource under test and the
+# tester's next requests miss it. The run therefore turns renames off for the demo connector,
+# as an administrator can ("Enable Object Rename" unchecked: `object_rename = false`), which a
+# hot reload picks up and which makes userName and displayName immutable in /Schemas.
+sed -i 's/^version = 1$/version = 1\nobject_rename = false/' "$dir/connectors/demo.toml"
+admin="http://127.0.0.1:$((port + 1))/status"
+for _ in $(seq 1 120); do
+    curl -fsS "$admin" 2>/dev/null | grep -q '"reloads_ok":[1-9]' && break
+    sleep 0.5
+done
+curl -fsS "$admin" | grep -q '"reloads_ok":[1-9]' || { curl -sS "$admin" >&2; echo "the demo connector did not reload with object_rename = false" >&2; exit 1; }
+
 url="https://localhost:$port/ecma2host_demo/scim"
 # The token goes through the environment, not the command line, where others could read it.
 SSL_CERT_FILE="$dir/tls/cert.pem" SCIM_CLI_HEADERS="Authorization: Bearer $(cat "$dir/secrets/demo.token")" \
@@ -64,7 +78,10 @@ with open(doc, "w", encoding="utf-8") as f:
     f.write("`scim2-cli`) against the demo host: connector `demo`, SQLite `Employees`, `Groups` and\n")
     f.write("`GroupMembers` through the generic SQL connector, exposed as the resource types `User` and\n")
     f.write("`Group` (members are references to users). Every row below is one check of that run, with\n")
-    f.write("scim2-tester's own message.")
+    f.write("scim2-tester's own message. The run turns the demo's renames off (`object_rename = false`,\n")
+    f.write("picked up by a hot reload): scim2-tester replaces every readWrite attribute of one resource\n")
+    f.write("and expects its id to stay, but the demo's ids are its anchors (`userName`, `displayName`), as\n")
+    f.write("in Microsoft's ECMA2Host, so replacing `userName` would rename the resource under test.")
     skipped = sum(1 for r in rows if r[1] == "SKIPPED")
     if skipped:
         f.write(f" {skipped} checks did not apply; their rows give scim2-tester's reason.\n\n")

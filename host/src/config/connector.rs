@@ -57,6 +57,9 @@ struct ConnectorFile {
     /// (the connector must declare the `hierarchy` capability).
     #[serde(default)]
     containers: Vec<String>,
+    /// Microsoft's "Enable Object Rename": `false` refuses renames even when the connector can
+    /// rename; `true` requires that it can. Absent: whatever the connector declares.
+    object_rename: Option<bool>,
     #[serde(default)]
     parameters: BTreeMap<String, BTreeMap<String, ParameterFileValue>>,
 }
@@ -300,6 +303,8 @@ pub struct ConnectorConfig {
     pub partitions: Vec<String>,
     /// Selected containers, by DN or name, as written; empty for the whole partitions.
     pub containers: Vec<String>,
+    /// Whether renames are enabled (`None`: as the connector declares).
+    pub object_rename: Option<bool>,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -501,6 +506,7 @@ impl ConnectorConfig {
             parameter_pages,
             partitions: raw.partitions,
             containers: raw.containers,
+            object_rename: raw.object_rename,
         })
     }
 }

@@ -250,8 +250,8 @@ pub fn check_parameter_page(
 }
 
 /// Keys that ask for something the connector cannot do: a password attribute without
-/// `passwords`, selected partitions without `partitions`, containers without `hierarchy`, a
-/// delta run profile without `delta_import`.
+/// `passwords`, selected partitions without `partitions`, containers without `hierarchy`,
+/// `object_rename = true` without `object_rename`, a delta run profile without `delta_import`.
 pub fn check_capabilities(
     config: &ConnectorConfig,
     capabilities: &Capabilities,
@@ -293,6 +293,14 @@ pub fn check_capabilities(
             format!("{} selects containers", toml_list(&config.containers)),
             "hierarchy",
             "remove the key; imports read whole partitions".into(),
+        ));
+    }
+    if !capabilities.object_rename && config.object_rename == Some(true) {
+        errors.push(missing(
+            "object_rename".into(),
+            "`true` enables renames".into(),
+            "object_rename",
+            "remove the key or set it to false; this connector cannot rename, so a change of the anchor or DN is refused with 400 mutability".into(),
         ));
     }
     if !capabilities.delta_import && config.run_profiles.delta_import {

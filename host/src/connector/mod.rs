@@ -390,13 +390,17 @@ impl ConnectorRuntime {
             });
         }
         let (p, v) = (plugin.clone(), parameters.clone());
-        let capabilities = calls
+        let mut capabilities = calls
             .run("capabilities", move || p.capabilities(&v))
             .await?;
         let (p, v) = (plugin.clone(), parameters.clone());
         let full_schema = calls.run("schema", move || p.schema(&v)).await?;
         let mut errors = check_capabilities(&config, &capabilities);
         errors.extend(check_anchors(&config, &full_schema));
+        // The administrator may turn renames off ("Enable Object Rename" unchecked).
+        if config.object_rename == Some(false) {
+            capabilities.object_rename = false;
+        }
         let scope = match discover_scope(&config, &capabilities, &plugin, &calls).await? {
             Ok(scope) => scope,
             Err(e) => {

@@ -479,8 +479,12 @@ impl<'a> Resources<'a> {
                 ),
                 None => format!("changing {DN_ATTRIBUTE}"),
             };
+            let why = match self.runtime.config.object_rename {
+                Some(false) => "renames are turned off in its file (`object_rename = false`)",
+                _ => "its library does not declare the object_rename capability",
+            };
             return Err(MappingError::Mutability(format!(
-                "{what} renames the object, and connector '{}' cannot rename: its library does not declare the object_rename capability",
+                "{what} renames the object, and connector '{}' cannot rename: {why}",
                 self.runtime.config.name
             ))
             .into());

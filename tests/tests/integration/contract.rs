@@ -654,3 +654,55 @@ object_types = "User"
     );
     host.stop().await;
 }
+
+#[tokio::test]
+async fn an_administrator_can_turn_renames_off_and_cannot_turn_them_on() {
+    const TOKEN: &str = "renameon-token-0123456789abcdef";
+    let hash = ecmahost::token::hash_token(TOKEN).unwrap();
+    // The faulty connector cannot rename: asking for renames is refused when it is built.
+    let faulty = ecma_integration_tests::ExtraConnector {
+        file_name: "renameon.toml",
+        toml: format!(
+            "version = 1\nname = \"renameon\"\ntoken_hash = \"{hash}\"\nplugin = \"libecma_faulty.so\"\nobject_rename = true\nobject_type = \"User\"\nanchor = \"Id\"\n[[attributes]]\nname = \"Name\"\n"
+        ),
+    };
+    let host = TestHost::start_with(vec![faulty], |dir| {
+        let file = dir.join("connectors/demo.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(
+            &file,
+            text.replacen("version = 1\n", "version = 1\nobject_rename = false\n", 1),
+        )
+        .unwrap();
+    })
+    .await;
+    let status = host
+        .wait_status("renameon", |s| s["state"] == "failed")
+        .await;
+    let reason = status["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("renameon.toml") && reason.contains("object_rename"),
+        "{reason}"
+    );
+    // The demo's SQL connector can rename, but its file says not to.
+    let rename = patch_body(json!([{"op": "Replace", "path": "userName", "value": "adele.v"}]));
+    let (status, body) = host
+        .send(
+            Method::PATCH,
+            "demo",
+            "/Users/adele.vance",
+            &host.token,
+            Some(&rename),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "mutability");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`object_rename = false`"),
+        "{body}"
+    );
+    host.stop().await;
+}
