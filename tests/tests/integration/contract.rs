@@ -2,7 +2,7 @@
 //! survive a restart, and renames of users and groups through the SQL connector, with the
 //! references other objects hold, checked against the rows in SQLite.
 
-use ecma_integration_tests::TestHost;
+use ecma_integration_tests::{ExtraConnector, TestHost};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value as Json};
 
@@ -27,6 +27,53 @@ fn times(resource: &Json) -> (String, String) {
         text.to_string()
     };
     (get("created"), get("lastModified"))
+}
+
+/// An SQLite file in `dir` made by `statements`.
+async fn sqlite_file(dir: &std::path::Path, name: &str, statements: &[&str]) -> std::path::PathBuf {
+    use sqlx::Connection;
+    let path = dir.join(name);
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    for statement in statements {
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+    }
+    path
+}
+
+/// The rows a query returns from an SQLite file.
+async fn sqlite_rows<T>(path: &std::path::Path, query: &str) -> Vec<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query_as(query).fetch_all(&mut conn).await.unwrap()
+}
+
+/// A connector `name` on the SQL plugin over the SQLite file `db`: `head` holds its top-level
+/// keys after the plugin, `pages` its parameter pages after the connectivity page.
+fn sql_connector(
+    name: &str,
+    token: &str,
+    db: &std::path::Path,
+    head: &str,
+    pages: &str,
+) -> ExtraConnector {
+    let hash = ecmahost::token::hash_token(token).unwrap();
+    ExtraConnector {
+        file_name: Box::leak(format!("{name}.toml").into_boxed_str()),
+        toml: format!(
+            "version = 1\nname = \"{name}\"\ntoken_hash = \"{hash}\"\nplugin = \"libecma_sql.so\"\nautosync_minutes = 0\n{head}\n[parameters.connectivity]\nconnection_string = \"sqlite://{}\"\n\n{pages}",
+            db.display()
+        ),
+    }
 }
 
 #[tokio::test]
@@ -305,7 +352,7 @@ async fn a_member_added_to_a_large_group_touches_one_row() {
 async fn a_connector_that_cannot_rename_refuses_a_new_anchor() {
     const TOKEN: &str = "norename-token-0123456789abcdef";
     let hash = ecmahost::token::hash_token(TOKEN).unwrap();
-    let faulty = ecma_integration_tests::ExtraConnector {
+    let faulty = ExtraConnector {
         file_name: "norename.toml",
         toml: format!(
             "version = 1\nname = \"norename\"\ntoken_hash = \"{hash}\"\nplugin = \"libecma_faulty.so\"\nobject_type = \"User\"\nanchor = \"Id\"\n[[attributes]]\nname = \"Name\"\n"
@@ -357,70 +404,29 @@ async fn a_connector_that_cannot_rename_refuses_a_new_anchor() {
 async fn a_two_column_anchor_round_trips_and_renames() {
     const TOKEN: &str = "accounts-token-0123456789abcdef";
     let data = tempfile::tempdir().unwrap();
-    let path = data.path().join("accounts.db");
-    {
-        use sqlx::Connection;
-        let options = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true);
-        let mut conn = sqlx::SqliteConnection::connect_with(&options)
-            .await
-            .unwrap();
-        for statement in [
+    let path = sqlite_file(
+        data.path(),
+        "accounts.db",
+        &[
             "CREATE TABLE Accounts (Tenant TEXT NOT NULL, Login TEXT NOT NULL, FullName TEXT, PRIMARY KEY (Tenant, Login))",
             "INSERT INTO Accounts VALUES ('contoso', 'ann', 'Ann Lee'), ('fabrikam', 'ann', 'Ann Other')",
-        ] {
-            sqlx::query(statement).execute(&mut conn).await.unwrap();
-        }
-    }
-    let hash = ecmahost::token::hash_token(TOKEN).unwrap();
-    let connector = ecma_integration_tests::ExtraConnector {
-        file_name: "accounts.toml",
-        toml: format!(
-            r#"version = 1
-name = "accounts"
-token_hash = "{hash}"
-plugin = "libecma_sql.so"
-autosync_minutes = 0
-object_type = "User"
-anchor = ["Tenant", "Login"]
-
-[[attributes]]
-name = "Tenant"
-[[attributes]]
-name = "Login"
-[[attributes]]
-name = "FullName"
-scim = "displayName"
-
-[parameters.connectivity]
-connection_string = "sqlite://{db}"
-
-[parameters.schema1]
-object_types = "User"
-
-[parameters.schema2]
-"User:table" = "Accounts"
-
-[parameters.schema3]
-"User:anchor" = "Tenant,Login"
-"#,
-            db = path.display()
-        ),
-    };
+        ],
+    )
+    .await;
+    let connector = sql_connector(
+        "accounts",
+        TOKEN,
+        &path,
+        "object_type = \"User\"\nanchor = [\"Tenant\", \"Login\"]\n[[attributes]]\nname = \"Tenant\"\n[[attributes]]\nname = \"Login\"\n[[attributes]]\nname = \"FullName\"\nscim = \"displayName\"\n",
+        "[parameters.schema1]\nobject_types = \"User\"\n[parameters.schema2]\n\"User:table\" = \"Accounts\"\n[parameters.schema3]\n\"User:anchor\" = \"Tenant,Login\"\n",
+    );
     let host = TestHost::start_with(vec![connector], |_| {}).await;
     host.wait_ready("accounts").await;
-    let rows = || async {
-        use sqlx::Connection;
-        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        let rows: Vec<(String, String, Option<String>)> =
-            sqlx::query_as("SELECT Tenant, Login, FullName FROM Accounts ORDER BY Tenant, Login")
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
-        rows
+    let rows = || {
+        sqlite_rows::<(String, String, Option<String>)>(
+            &path,
+            "SELECT Tenant, Login, FullName FROM Accounts ORDER BY Tenant, Login",
+        )
     };
 
     // Imported: two objects with the same Login, told apart by the tenant; the id joins the
@@ -530,70 +536,30 @@ object_types = "User"
 async fn a_binary_anchor_is_a_base64url_id() {
     const TOKEN: &str = "devices-token-0123456789abcdef0";
     let data = tempfile::tempdir().unwrap();
-    let path = data.path().join("things.db");
-    {
-        use sqlx::Connection;
-        let options = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true);
-        let mut conn = sqlx::SqliteConnection::connect_with(&options)
-            .await
-            .unwrap();
-        for statement in [
+    let path = sqlite_file(
+        data.path(),
+        "things.db",
+        &[
             "CREATE TABLE Things (Guid BLOB PRIMARY KEY, Name TEXT)",
             // 0xfb 0xff 0x00 0x10 0x3e: base64 `+/8AED4=`, base64url `-_8AED4`.
             "INSERT INTO Things VALUES (X'fbff00103e', 'printer')",
-        ] {
-            sqlx::query(statement).execute(&mut conn).await.unwrap();
-        }
-    }
-    let hash = ecmahost::token::hash_token(TOKEN).unwrap();
-    let connector = ecma_integration_tests::ExtraConnector {
-        file_name: "things.toml",
-        toml: format!(
-            r#"version = 1
-name = "things"
-token_hash = "{hash}"
-plugin = "libecma_sql.so"
-autosync_minutes = 0
-object_type = "User"
-anchor = "Guid"
-
-[[attributes]]
-name = "Name"
-scim = "displayName"
-
-[parameters.connectivity]
-connection_string = "sqlite://{db}"
-
-[parameters.schema1]
-object_types = "User"
-
-[parameters.schema2]
-"User:table" = "Things"
-
-[parameters.schema3]
-"User:anchor" = "Guid"
-
-[parameters.schema4]
-"User:Guid:type" = "Binary"
-"#,
-            db = path.display()
-        ),
-    };
+        ],
+    )
+    .await;
+    let connector = sql_connector(
+        "things",
+        TOKEN,
+        &path,
+        "object_type = \"User\"\nanchor = \"Guid\"\n[[attributes]]\nname = \"Name\"\nscim = \"displayName\"\n",
+        "[parameters.schema1]\nobject_types = \"User\"\n[parameters.schema2]\n\"User:table\" = \"Things\"\n[parameters.schema3]\n\"User:anchor\" = \"Guid\"\n[parameters.schema4]\n\"User:Guid:type\" = \"Binary\"\n",
+    );
     let host = TestHost::start_with(vec![connector], |_| {}).await;
     host.wait_ready("things").await;
-    let name = || async {
-        use sqlx::Connection;
-        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        let rows: Vec<(Vec<u8>, Option<String>)> =
-            sqlx::query_as("SELECT Guid, Name FROM Things ORDER BY Guid")
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
-        rows
+    let name = || {
+        sqlite_rows::<(Vec<u8>, Option<String>)>(
+            &path,
+            "SELECT Guid, Name FROM Things ORDER BY Guid",
+        )
     };
 
     let (status, thing) = host
@@ -660,7 +626,7 @@ async fn an_administrator_can_turn_renames_off_and_cannot_turn_them_on() {
     const TOKEN: &str = "renameon-token-0123456789abcdef";
     let hash = ecmahost::token::hash_token(TOKEN).unwrap();
     // The faulty connector cannot rename: asking for renames is refused when it is built.
-    let faulty = ecma_integration_tests::ExtraConnector {
+    let faulty = ExtraConnector {
         file_name: "renameon.toml",
         toml: format!(
             "version = 1\nname = \"renameon\"\ntoken_hash = \"{hash}\"\nplugin = \"libecma_faulty.so\"\nobject_rename = true\nobject_type = \"User\"\nanchor = \"Id\"\n[[attributes]]\nname = \"Name\"\n"
