@@ -208,6 +208,47 @@ impl EntryBuilder {
         self
     }
 
+    /// Rename: a new value for an anchor attribute, as the host sends it to a connector that
+    /// declares `object_rename` (a `Replace` of that attribute; the entry's anchor stays the
+    /// current one).
+    ///
+    /// ```
+    /// use ecma_plugin_api::Value;
+    /// use ecma_plugin_testkit::entry;
+    ///
+    /// let rename = entry::update("User", "Login", "alice").rename_to("Login", "alicia").build();
+    /// assert_eq!(rename.anchor_value("Login"), Some(&Value::String("alice".into())));
+    /// assert_eq!(rename.new_anchor_value("Login"), Some(&Value::String("alicia".into())));
+    /// ```
+    pub fn rename_to(mut self, anchor_name: &str, new_value: impl IntoValue) -> Self {
+        self.entry.changes.push(AttributeChange::set(
+            anchor_name,
+            AttributeModification::Replace,
+            vec![new_value.into_value()],
+        ));
+        self
+    }
+
+    /// Move: a new DN, carried by [`ecma_plugin_api::NEW_DN_ATTRIBUTE`] as the host sends it
+    /// (the entry's `dn` stays the current one).
+    ///
+    /// ```
+    /// use ecma_plugin_testkit::entry;
+    ///
+    /// let moved = entry::update("User", "Login", "alice")
+    ///     .move_to("CN=alice,OU=Alumni,DC=contoso")
+    ///     .build();
+    /// assert_eq!(moved.new_dn(), Some("CN=alice,OU=Alumni,DC=contoso"));
+    /// ```
+    pub fn move_to(mut self, new_dn: &str) -> Self {
+        self.entry.changes.push(AttributeChange::set(
+            ecma_plugin_api::NEW_DN_ATTRIBUTE,
+            AttributeModification::Replace,
+            vec![Value::String(new_dn.to_string())],
+        ));
+        self
+    }
+
     /// Replace the generated identifier (needed when one batch holds two changes to one object).
     pub fn identifier(mut self, identifier: &str) -> Self {
         self.entry.identifier = identifier.to_string();
