@@ -807,7 +807,7 @@ impl ConnectorRuntime {
         let files = timestamp_files(&self.config, &self.state_dir);
         for (state, file) in self.shared.spaces.iter().zip(&files) {
             if let Err(e) = timestamps::save(&state.space, file) {
-                tracing::warn!(connector = %self.config.name, error = %e, "cannot save object timestamps");
+                tracing::warn!(connector = %self.config.name, file = %file.display(), error = %e, "cannot save object timestamps");
             }
         }
     }

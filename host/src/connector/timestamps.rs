@@ -41,16 +41,38 @@ pub fn load(space: &ConnectorSpace, file: &Path) {
     space.remember(entries);
 }
 
-/// Write `space`'s timestamps to `file`.
-pub fn save(space: &ConnectorSpace, file: &Path) -> Result<(), crate::tls::TlsError> {
-    let mut text = String::new();
-    for (anchor, created, modified, version) in space.timestamps() {
-        text.push_str(&format!(
-            "{}\t{created}\t{modified}\t{version}\n",
-            percent_encode(&anchor)
-        ));
+/// Write `space`'s timestamps to `file`: streamed to a temporary file, synced, then renamed
+/// over the old one, so a crash leaves the previous snapshot whole.
+pub fn save(space: &ConnectorSpace, file: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let (objects, remembered) = space.timestamp_snapshot();
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent)?;
     }
-    crate::tls::write_file(file, text.as_bytes(), 0o600)
+    let tmp = file.with_extension("tmp");
+    let out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let mut out = std::io::BufWriter::new(out);
+    for object in &objects {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}",
+            percent_encode(&object.anchor),
+            object.created,
+            object.modified,
+            object.etag()
+        )?;
+    }
+    for (anchor, (created, modified, version)) in &remembered {
+        writeln!(out, "{}\t{created}\t{modified}\t{version}", percent_encode(anchor))?;
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&tmp, file)
 }
 
 /// Write each changed space's snapshot every [`FLUSH_EVERY`], while the state lives.
@@ -70,7 +92,7 @@ pub async fn flush_loop(
             for (space, file) in state.spaces.iter().map(|s| &s.space).zip(&files) {
                 if space.take_changed() {
                     if let Err(e) = save(space, file) {
-                        tracing::warn!(connector = %connector, error = %e, "cannot save object timestamps");
+                        tracing::warn!(connector = %connector, file = %file.display(), error = %e, "cannot save object timestamps");
                     }
                 }
             }

@@ -229,22 +229,18 @@ impl ConnectorSpace {
         self.inner.write().remembered.extend(entries);
     }
 
-    /// `(anchor, created, modified, version)` of every object, to persist.
-    pub fn timestamps(&self) -> Vec<(String, i64, i64, String)> {
+    /// What to persist about timestamps: every object (shared, so the lock is held only to
+    /// clone pointers; versions are computed by the caller, outside it), and the remembered
+    /// entries of objects not seen again yet (an import still running).
+    pub fn timestamp_snapshot(&self) -> (Vec<Arc<CsObject>>, Vec<(String, Remembered)>) {
         let inner = self.inner.read();
-        let mut all: Vec<_> = inner
-            .objects
+        let objects = inner.objects.iter().map(|e| e.0.clone()).collect();
+        let remembered = inner
+            .remembered
             .iter()
-            .map(|e| (e.0.anchor.clone(), e.0.created, e.0.modified, e.0.etag()))
+            .map(|(a, r)| (a.clone(), r.clone()))
             .collect();
-        // Remembered objects not seen again yet (an import still running) are kept too.
-        all.extend(
-            inner
-                .remembered
-                .iter()
-                .map(|(a, (c, m, v))| (a.clone(), *c, *m, v.clone())),
-        );
-        all
+        (objects, remembered)
     }
 
     /// Whether any timestamp changed since the last call (and reset the flag).
