@@ -823,7 +823,8 @@ impl ConnectorRuntime {
 
 impl ConnectorRuntime {
     /// After `old` became `new` (a rename), references to it held by any object of this
-    /// connector follow: anchors when references are anchors, DNs when they are DNs.
+    /// connector (the renamed one too) follow: anchors when references are anchors, DNs when
+    /// they are DNs. The caller holds no object lock.
     async fn follow_rename(&self, old: &CsObject, new: &CsObject) {
         let (from, to) = match self.config.references {
             References::Anchor => (&old.anchor, &new.anchor),
@@ -832,10 +833,8 @@ impl ConnectorRuntime {
         if from == to {
             return;
         }
-        // The renamed object's own lock (under both anchors) is held by the caller.
-        let skip = [old.anchor.as_str(), new.anchor.as_str()];
         for resources in self.all_resources() {
-            resources.replace_references(from, to, &skip).await;
+            resources.replace_references(from, to).await;
         }
     }
 }

@@ -216,15 +216,27 @@ impl<'a> Resources<'a> {
         base: &str,
     ) -> Result<PatchOutcome, RuntimeError> {
         self.runtime.check_available()?;
-        let _guard = self.state().locks.lock(id).await;
-        let current = self.lookup(id)?;
-        self.check_version(&current, if_match)?;
-        if let Some(changes) = self.mapping().value_changes(ops, self.runtime, &current) {
-            return self.apply_value_changes(current, changes).await;
+        let applied = {
+            let _guard = self.state().locks.lock(id).await;
+            let current = self.lookup(id)?;
+            self.check_version(&current, if_match)?;
+            if let Some(changes) = self.mapping().value_changes(ops, self.runtime, &current) {
+                return self.apply_value_changes(current, changes).await;
+            }
+            let mut resource = self.mapping().to_resource(&current, base, self.runtime);
+            apply_patch(&mut resource, ops)?;
+            self.apply_resource(current, &resource).await?
+        };
+        Ok(self.finish(applied).await)
+    }
+
+    /// After the object's lock is released: references to a renamed object follow it. (Under
+    /// the lock, two renames of objects that reference each other would wait on each other.)
+    async fn finish(&self, (outcome, renamed_from): Applied) -> PatchOutcome {
+        if let (Some(old), PatchOutcome::Updated(new)) = (&renamed_from, &outcome) {
+            self.runtime.follow_rename(old, new).await;
         }
-        let mut resource = self.mapping().to_resource(&current, base, self.runtime);
-        apply_patch(&mut resource, ops)?;
-        self.apply_resource(current, &resource).await
+        outcome
     }
 
     /// A PATCH that only adds or removes values of multi-valued attributes: export exactly
@@ -311,10 +323,13 @@ impl<'a> Resources<'a> {
         if_match: Option<&str>,
     ) -> Result<PatchOutcome, RuntimeError> {
         self.runtime.check_available()?;
-        let _guard = self.state().locks.lock(id).await;
-        let current = self.lookup(id)?;
-        self.check_version(&current, if_match)?;
-        self.apply_resource(current, resource).await
+        let applied = {
+            let _guard = self.state().locks.lock(id).await;
+            let current = self.lookup(id)?;
+            self.check_version(&current, if_match)?;
+            self.apply_resource(current, resource).await?
+        };
+        Ok(self.finish(applied).await)
     }
 
     /// `If-Match`: the client's version must be the current one.
@@ -344,12 +359,12 @@ impl<'a> Resources<'a> {
         &self,
         current: Arc<CsObject>,
         resource: &Json,
-    ) -> Result<PatchOutcome, RuntimeError> {
+    ) -> Result<Applied, RuntimeError> {
         if self.t().config.disable == DisableFlow::Delete
             && ResourceMapping::is_deactivated(resource)?
         {
             self.delete_locked(&current).await?;
-            return Ok(PatchOutcome::Deleted);
+            return Ok((PatchOutcome::Deleted, None));
         }
         let (anchor_value, mut wanted) =
             self.mapping()
@@ -369,7 +384,7 @@ impl<'a> Resources<'a> {
         // A password in a PATCH or PUT is set through the password call, never stored.
         self.set_initial_password(&current, resource).await?;
         if changes.is_empty() && rename.is_none() {
-            return Ok(PatchOutcome::Updated(current));
+            return Ok((PatchOutcome::Updated(current), None));
         }
         let mut exported = if self.runtime.capabilities.export_type == ExportType::ObjectReplace {
             // Export-only values the request did not send are unknown, not removed.
@@ -437,14 +452,16 @@ impl<'a> Resources<'a> {
         let dn = rename.dn.clone().unwrap_or_else(|| current.dn.clone());
         let object = self.state().space.object(anchor, dn, merged);
         if rename.is_none() {
-            return Ok(PatchOutcome::Updated(self.state().space.upsert(object)));
+            return Ok((
+                PatchOutcome::Updated(self.state().space.upsert(object)),
+                None,
+            ));
         }
         self.state().mark_dirty(&current.anchor);
         self.state().mark_dirty(&object.anchor);
         let object = self.state().space.rename(&current.anchor, object);
         tracing::info!(connector = %self.runtime.config.name, resource_type = self.mapping().resource_type(), from = %current.anchor, to = %object.anchor, dn = %object.dn, "renamed");
-        self.runtime.follow_rename(&current, &object).await;
-        Ok(PatchOutcome::Updated(object))
+        Ok((PatchOutcome::Updated(object), Some(current)))
     }
 
     /// What a change of `current` to `anchor_value` and `wanted` renames: a new anchor, a new
@@ -516,26 +533,31 @@ impl<'a> Resources<'a> {
     /// After `old` was renamed to `new` (in another resource type, or this one): every object
     /// of this type whose reference attributes hold `from` gets `to` instead, in the target
     /// and then in the connector space. A failure is logged; the rename itself stands.
-    pub(super) async fn replace_references(&self, from: &str, to: &str, skip: &[&str]) {
+    pub(super) async fn replace_references(&self, from: &str, to: &str) {
         let attributes: Vec<&str> = self.mapping().reference_attributes().collect();
         if attributes.is_empty() {
             return;
         }
-        let holders = self.state().space.referencing(&attributes, from);
-        for holder in holders {
-            if skip.iter().any(|s| s.eq_ignore_ascii_case(&holder.anchor)) {
-                continue;
+        // A holder may itself be renamed meanwhile (it is then found again under its new
+        // anchor): a few passes until no holder is left or none moved.
+        for _ in 0..3 {
+            let mut moved = false;
+            for holder in self.state().space.referencing(&attributes, from) {
+                let _guard = self.state().locks.lock(&holder.anchor).await;
+                // Re-read under the lock: a request may have changed it meanwhile.
+                let Some(current) = self.state().space.get(&holder.anchor) else {
+                    moved = true;
+                    continue;
+                };
+                if let Err(e) = self
+                    .replace_reference_locked(&current, &attributes, from, to)
+                    .await
+                {
+                    tracing::warn!(connector = %self.runtime.config.name, id = %current.anchor, from, to, error = %e, "could not update a reference to a renamed object");
+                }
             }
-            let _guard = self.state().locks.lock(&holder.anchor).await;
-            // Re-read under the lock: a request may have changed it meanwhile.
-            let Some(current) = self.state().space.get(&holder.anchor) else {
-                continue;
-            };
-            if let Err(e) = self
-                .replace_reference_locked(&current, &attributes, from, to)
-                .await
-            {
-                tracing::warn!(connector = %self.runtime.config.name, id = %current.anchor, from, to, error = %e, "could not update a reference to a renamed object");
+            if !moved {
+                break;
             }
         }
     }
@@ -747,6 +769,9 @@ impl<'a> Resources<'a> {
         }
     }
 }
+
+/// What applying a resource did, and the object as it was if it was renamed.
+type Applied = (PatchOutcome, Option<Arc<CsObject>>);
 
 /// What one change renames: the new anchor (the SCIM id) and the new DN, each if it changes.
 struct Rename {

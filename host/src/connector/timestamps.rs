@@ -69,7 +69,11 @@ pub fn save(space: &ConnectorSpace, file: &Path) -> std::io::Result<()> {
         )?;
     }
     for (anchor, (created, modified, version)) in &remembered {
-        writeln!(out, "{}\t{created}\t{modified}\t{version}", percent_encode(anchor))?;
+        writeln!(
+            out,
+            "{}\t{created}\t{modified}\t{version}",
+            percent_encode(anchor)
+        )?;
     }
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&tmp, file)

@@ -672,3 +672,63 @@ async fn an_administrator_can_turn_renames_off_and_cannot_turn_them_on() {
     );
     host.stop().await;
 }
+
+#[tokio::test]
+async fn two_users_that_manage_each_other_rename_at_once() {
+    let host = TestHost::start().await;
+    let t = host.token.clone();
+    let manager = |id: &str| {
+        patch_body(json!([{"op": "Replace",
+            "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+            "value": id}]))
+    };
+    for (user, boss) in [
+        ("alex.wilber", "megan.bowen"),
+        ("megan.bowen", "alex.wilber"),
+    ] {
+        let (status, body) = host
+            .send(
+                Method::PATCH,
+                "demo",
+                &format!("/Users/{user}"),
+                &t,
+                Some(&manager(boss)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let rename = |to: &str| patch_body(json!([{"op": "Replace", "path": "userName", "value": to}]));
+    let (alex, megan) = (rename("alex.w"), rename("megan.b"));
+    // Each rename then updates the other's manager: neither may wait on the other's lock.
+    let both = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        tokio::join!(
+            host.send(Method::PATCH, "demo", "/Users/alex.wilber", &t, Some(&alex)),
+            host.send(
+                Method::PATCH,
+                "demo",
+                "/Users/megan.bowen",
+                &t,
+                Some(&megan)
+            ),
+        )
+    })
+    .await
+    .expect("the two renames finished");
+    assert_eq!(both.0 .0, StatusCode::OK, "{}", both.0 .1);
+    assert_eq!(both.1 .0, StatusCode::OK, "{}", both.1 .1);
+    let managers: Vec<(String, Option<String>)> = {
+        let mut conn = db(&host).await;
+        sqlx::query_as("SELECT Login, Manager FROM Employees WHERE Login IN ('alex.w', 'megan.b') ORDER BY Login")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        managers,
+        [
+            ("alex.w".to_string(), Some("megan.b".to_string())),
+            ("megan.b".to_string(), Some("alex.w".to_string())),
+        ]
+    );
+    host.stop().await;
+}
