@@ -382,9 +382,11 @@ pub struct Capabilities {
     /// Not read: the host always sets a password in its own [`crate::Connector::set_password`]
     /// call, after the `Add`.
     pub export_password_in_first_pass: bool,
-    /// Not honoured: the host exports an `Add` with its reference values (members, manager)
-    /// in the same entry, and has no second pass. A target that needs the referenced objects
-    /// first must handle that itself (or refuse the entry).
+    /// The host exports a created object in two passes: the `Add` without its reference
+    /// values (members, manager), then, once it succeeded, an `Update` that sets them (for an
+    /// ObjectReplace connector, a `Replace` with the whole object). If the second pass fails,
+    /// the host deletes the new object again and the SCIM create fails. Other changes carry
+    /// their references at once.
     pub no_reference_values_in_first_export_pass: bool,
     /// The connector applies renames. Then a SCIM change of the anchor attribute or of the DN
     /// is exported as one `Update` entry whose `dn` and `anchor` are the object's current

@@ -173,15 +173,79 @@ impl<'a> Resources<'a> {
             .collect();
         let dn = self.mapping().dn_for(&anchor, &attributes);
         attributes.remove(DN_ATTRIBUTE);
+        // ECMA2's "no reference values in first export pass": the Add goes without its
+        // references, which follow in an Update once the object exists.
+        let second_pass: Vec<AttributeChange> = if self
+            .runtime
+            .capabilities
+            .no_reference_values_in_first_export_pass
+        {
+            let references: Vec<String> = self
+                .mapping()
+                .reference_attributes()
+                .map(str::to_string)
+                .collect();
+            references
+                .iter()
+                .filter_map(|name| attributes.get(name).map(|v| (name, v.clone())))
+                .map(|(name, values)| {
+                    AttributeChange::set(name.clone(), AttributeModification::Replace, values)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let changes = attributes
             .iter()
+            .filter(|(name, _)| !second_pass.iter().any(|c| &c.name == *name))
             .map(|(name, values)| {
                 AttributeChange::set(name.clone(), AttributeModification::Add, values.clone())
             })
             .collect();
         let result = self
-            .export_entry(ObjectModification::Add, anchor_attributes, &dn, changes)
+            .export_entry(
+                ObjectModification::Add,
+                anchor_attributes.clone(),
+                &dn,
+                changes,
+            )
             .await?;
+        if !second_pass.is_empty() {
+            let (modification, second_pass) = match self.runtime.capabilities.export_type {
+                // The whole object, as an ObjectReplace connector expects.
+                ExportType::ObjectReplace => (
+                    ObjectModification::Replace,
+                    attributes
+                        .iter()
+                        .map(|(name, values)| {
+                            AttributeChange::set(
+                                name.clone(),
+                                AttributeModification::Replace,
+                                values.clone(),
+                            )
+                        })
+                        .collect(),
+                ),
+                _ => (ObjectModification::Update, second_pass),
+            };
+            let anchor_now = match result.first() {
+                Some(_) if !self.mapping().compound_anchor() => result.clone(),
+                _ => anchor_attributes,
+            };
+            if let Err(e) = self
+                .export_entry(modification, anchor_now.clone(), &dn, second_pass)
+                .await
+            {
+                // No object without the references the request gave: undo the Add.
+                let undo = self
+                    .export_entry(ObjectModification::Delete, anchor_now, &dn, Vec::new())
+                    .await;
+                if let Err(undo) = undo {
+                    tracing::error!(connector = %self.runtime.config.name, id = %anchor, error = %undo, "could not undo an add whose references failed");
+                }
+                return Err(e);
+            }
+        }
         attributes.extend(parts);
         // The target may assign the anchor (an identity column, say).
         let anchor = match result.into_iter().next() {

@@ -19,9 +19,13 @@
 //! capability and lists them, `containers` (`;`-separated DNs) turns on `hierarchy` and lists
 //! each under the partition its DN ends with, and `record_to` names a file to which every
 //! `open_import` and `open_export` appends one line, `open_import <partition>` or
-//! `open_export <partition>`, so a test can read which partition the host named. An object
+//! `open_export <partition>`, so a test can read which partition the host named (and one line
+//! per exported entry, `export <modification> <id> <attribute,...>`). An object
 //! lives in the partition its add was exported to, and an import of a partition returns only
 //! its objects.
+//!
+//! The connectivity parameter `two_pass = true` declares
+//! `no_reference_values_in_first_export_pass`; `Manager` is a reference attribute.
 //!
 //! Never ship it: it exists for the host's fault-isolation and partition tests.
 #![allow(clippy::panic)] // Panicking on demand is this crate's whole purpose.
@@ -135,6 +139,8 @@ fn schema() -> Schema {
                 SchemaAttribute::single("Id", AttributeType::String),
                 SchemaAttribute::single("Name", AttributeType::String),
                 SchemaAttribute::single("Mode", AttributeType::String),
+                // Another user's `Id`, for the reference tests.
+                SchemaAttribute::single("Manager", AttributeType::Reference),
                 // Set to "yes" by a successful password call; read-only.
                 SchemaAttribute {
                     direction: AttributeDirection::ImportOnly,
@@ -179,7 +185,10 @@ impl Connector for FaultyConnector {
                 ParameterDefinition::new("containers", ParameterKind::String)
                     .with_description("Semicolon-separated container DNs to report"),
                 ParameterDefinition::new("record_to", ParameterKind::File).with_description(
-                    "A file that records the partition of every import and export",
+                    "A file that records the partition of every import and export, and each exported entry",
+                ),
+                ParameterDefinition::new("two_pass", ParameterKind::CheckBox).with_description(
+                    "Declare no_reference_values_in_first_export_pass",
                 ),
             ],
             _ => Vec::new(),
@@ -201,6 +210,7 @@ impl Connector for FaultyConnector {
             concurrent_operations: true,
             passwords: true,
             partitions: !list(values, "partitions").is_empty(),
+            no_reference_values_in_first_export_pass: values.get("two_pass") == Some("true"),
             hierarchy: !list(values, "containers").is_empty(),
             ..Capabilities::default()
         })
@@ -299,6 +309,7 @@ impl Connector for FaultyConnector {
         Ok(Box::new(Export {
             store: self.store.clone(),
             homes: self.homes.clone(),
+            values: values.clone(),
             partition: request.partition.clone(),
             trigger: Trigger::of(values, "put_export_entries"),
         }))
@@ -356,6 +367,8 @@ impl ImportSession for Import {
 struct Export {
     store: Store,
     homes: Homes,
+    /// The answers, for `record_to`.
+    values: ParameterValues,
     /// The partition this session's adds go to.
     partition: String,
     /// What every `put_export_entries` call does before looking at its entries.
@@ -388,6 +401,11 @@ impl ExportSession for Export {
                 .first()
                 .map(|a| a.value.to_string())
                 .unwrap_or_default();
+            let names: Vec<&str> = entry.changes.iter().map(|c| c.name.as_str()).collect();
+            record(
+                &self.values,
+                &format!("export {:?} {id} {}", entry.modification, names.join(",")),
+            )?;
             let id_for_log = id.clone();
             let mut store = self
                 .store

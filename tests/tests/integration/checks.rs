@@ -156,11 +156,12 @@ fn record_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.record"))
 }
 
-/// The lines the faulty connector recorded.
+/// The sessions the faulty connector recorded (`open_import …`, `open_export …`).
 fn recorded(file: &Path) -> Vec<String> {
     std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()
+        .filter(|l| l.starts_with("open_"))
         .map(str::to_string)
         .collect()
 }

@@ -732,3 +732,61 @@ async fn two_users_that_manage_each_other_rename_at_once() {
     );
     host.stop().await;
 }
+
+#[tokio::test]
+async fn references_wait_for_the_second_pass_when_the_connector_asks() {
+    const TOKEN: &str = "twopass-token-0123456789abcdef0";
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("twopass.record");
+    let hash = ecmahost::token::hash_token(TOKEN).unwrap();
+    let faulty = ExtraConnector {
+        file_name: "twopass.toml",
+        toml: format!(
+            "version = 1\nname = \"twopass\"\ntoken_hash = \"{hash}\"\nplugin = \"libecma_faulty.so\"\nobject_type = \"User\"\nanchor = \"Id\"\n[[attributes]]\nname = \"Name\"\n[[attributes]]\nname = \"Manager\"\nscim = \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager\"\n[parameters.connectivity]\ntwo_pass = \"true\"\nrecord_to = \"{}\"\n",
+            record.display()
+        ),
+    };
+    let host = TestHost::start_with(vec![faulty], |_| {}).await;
+    host.wait_ready("twopass").await;
+    let boss = json!({"schemas": [CORE_USER], "userName": "boss", "name": {"givenName": "B"}});
+    let (status, body) = host
+        .send(
+            Method::POST,
+            "twopass",
+            "/Users",
+            TOKEN,
+            Some(&boss.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let worker = json!({"schemas": [CORE_USER, EXT], "userName": "worker",
+        EXT: {"Name": "W"},
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "boss"}}});
+    let (status, body) = host
+        .send(
+            Method::POST,
+            "twopass",
+            "/Users",
+            TOKEN,
+            Some(&worker.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
+        "boss"
+    );
+    // The connector saw the Add without the reference, then an Update with only it.
+    let exports: Vec<String> = std::fs::read_to_string(&record)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("export ") && l.contains(" worker "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        exports,
+        ["export Add worker Name", "export Update worker Manager"],
+        "{exports:?}"
+    );
+    host.stop().await;
+}
