@@ -1,0 +1,97 @@
+//! Streaming searches: paged (RFC 2696) or plain, entries handed over one by one, continuation
+//! references reported and never followed.
+
+use ldap3::adapters::{EntriesOnly, PagedResults};
+use ldap3::controls::{Control, RawControl};
+use ldap3::{Ldap, ResultEntry, Scope, SearchEntry};
+
+use crate::entry::RawEntry;
+use crate::error::{rc, LdapFailure};
+
+/// One item of a search.
+pub(crate) enum Item {
+    Entry(RawEntry, Vec<Control>),
+    /// An intermediate response (content synchronisation info).
+    Intermediate(ResultEntry),
+}
+
+/// How the search pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Paging {
+    None,
+    Paged(i32),
+}
+
+/// Run one search, calling `each` for every entry and intermediate message. Returns the
+/// final result (its controls carry e.g. the sync cookie). Referrals in the result stream are
+/// logged, never followed.
+pub(crate) async fn run<F, Fut>(
+    ldap: &mut Ldap,
+    base: &str,
+    filter: &str,
+    attributes: &[String],
+    paging: Paging,
+    controls: Vec<RawControl>,
+    mut each: F,
+) -> Result<ldap3::LdapResult, LdapFailure>
+where
+    F: FnMut(Item) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let operation = format!("search `{base}` for `{filter}`");
+    if !controls.is_empty() {
+        ldap.with_controls(controls);
+    }
+    let attrs: Vec<String> = attributes.to_vec();
+    let started = match paging {
+        Paging::Paged(size) => {
+            ldap.streaming_search_with(
+                PagedResults::new(size.max(1)),
+                base,
+                Scope::Subtree,
+                filter,
+                attrs,
+            )
+            .await
+        }
+        Paging::None => {
+            ldap.streaming_search_with(EntriesOnly::new(), base, Scope::Subtree, filter, attrs)
+                .await
+        }
+    };
+    let mut stream = started.map_err(|e| LdapFailure::from_client(&operation, e))?;
+    let mut references = 0usize;
+    loop {
+        let next = stream.next().await;
+        match next {
+            Ok(Some(result)) => {
+                if result.is_ref() {
+                    references += 1;
+                    continue;
+                }
+                let item = if result.is_intermediate() {
+                    Item::Intermediate(result)
+                } else {
+                    let controls = result.1.clone();
+                    Item::Entry(RawEntry::new(SearchEntry::construct(result)), controls)
+                };
+                if !each(item).await {
+                    let handle = stream.ldap_handle();
+                    let id = handle.last_id();
+                    let _ = handle.abandon(id).await;
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return Err(LdapFailure::from_client(&operation, e)),
+        }
+    }
+    let result = stream.finish().await;
+    if references > 0 {
+        log::warn!("{operation}: the server returned {references} continuation reference(s) to other servers; referrals are not followed, so those entries are not imported");
+    }
+    match result.rc {
+        rc::SUCCESS => Ok(result),
+        _ => Err(LdapFailure::from_result(&operation, &result)),
+    }
+}
