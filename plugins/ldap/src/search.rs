@@ -1,7 +1,7 @@
 //! Streaming searches: paged (RFC 2696) or plain, entries handed over one by one, continuation
 //! references reported and never followed.
 
-use ldap3::adapters::{EntriesOnly, PagedResults};
+use ldap3::adapters::PagedResults;
 use ldap3::controls::{Control, RawControl};
 use ldap3::{Ldap, ResultEntry, Scope, SearchEntry};
 
@@ -54,8 +54,9 @@ where
             )
             .await
         }
+        // No adapter: intermediate messages (content synchronisation) must come through.
         Paging::None => {
-            ldap.streaming_search_with(EntriesOnly::new(), base, Scope::Subtree, filter, attrs)
+            ldap.streaming_search(base, Scope::Subtree, filter, attrs)
                 .await
         }
     };
