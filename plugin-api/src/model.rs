@@ -288,7 +288,9 @@ pub struct ExportError {
 pub struct ExportResult {
     pub identifier: String,
     pub error: Option<ExportError>,
-    /// Anchor values the target assigned (for example an identity column).
+    /// Anchor values the target assigned (for example an identity column). An `Add`'s result
+    /// may also carry the DN the target gave the new object, under [`NEW_DN_ATTRIBUTE`] (an
+    /// LDAP connector that builds DNs from a template); the host then keeps that DN.
     pub anchor: Vec<AnchorAttribute>,
 }
 

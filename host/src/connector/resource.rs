@@ -210,6 +210,13 @@ impl<'a> Resources<'a> {
                 changes,
             )
             .await?;
+        // A target that names new objects itself (an LDAP DN template) says which DN it gave.
+        let (given_dn, result): (Vec<AnchorAttribute>, Vec<AnchorAttribute>) =
+            result.into_iter().partition(|a| a.name == NEW_DN_ATTRIBUTE);
+        let dn = given_dn
+            .into_iter()
+            .find_map(|a| a.value.as_str().map(str::to_string))
+            .unwrap_or(dn);
         if !second_pass.is_empty() {
             let (modification, second_pass) = match self.runtime.capabilities.export_type {
                 // The whole object, as an ObjectReplace connector expects.
