@@ -140,3 +140,28 @@ fn describe(command: &Command) -> String {
         line
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_program_says_to_run_the_setup_script() {
+        let error = find_program("no-such-ldap-tool").unwrap_err().to_string();
+        assert!(
+            error.contains("`no-such-ldap-tool` was not found"),
+            "{error}"
+        );
+        assert!(error.contains("run scripts/setup.sh"), "{error}");
+    }
+
+    #[test]
+    fn a_program_past_its_time_out_is_killed() {
+        let mut command = Command::new("sleep");
+        command.arg("30");
+        let started = Instant::now();
+        let error = run(command, b"", Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(error, HarnessError::TimedOut { .. }), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
