@@ -34,9 +34,12 @@
 //! # Ok::<(), ecma_test_slapd::HarnessError>(())
 //! ```
 
+mod account;
+mod client;
 mod config;
 mod error;
 mod ldif;
+mod options;
 mod people;
 mod server;
 mod tls;
@@ -44,10 +47,12 @@ mod tools;
 
 use std::path::Path;
 
+pub use client::Scope;
 pub use error::HarnessError;
 pub use ldif::{parse_entries, Entry};
+pub use options::SlapdOptions;
 pub use people::{people_ldif, people_ldif_range};
-pub use server::{Scope, Slapd, SlapdOptions};
+pub use server::Slapd;
 pub use tools::ToolOutput;
 
 /// The suffix of the data database.

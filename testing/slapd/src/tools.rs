@@ -22,6 +22,21 @@ pub(crate) fn find_program(program: &'static str) -> Result<PathBuf, HarnessErro
         .ok_or(HarnessError::NotInstalled { program })
 }
 
+/// A command for `program` that trusts the test CA `ca` and runs in `cwd` (not the caller's
+/// directory, whose `ldaprc` could change the defaults).
+pub(crate) fn tool_command(
+    program: &'static str,
+    ca: &Path,
+    cwd: &Path,
+) -> Result<Command, HarnessError> {
+    let mut command = Command::new(find_program(program)?);
+    command
+        .current_dir(cwd)
+        .env("LDAPTLS_CACERT", ca)
+        .env("LDAPTLS_REQCERT", "demand");
+    Ok(command)
+}
+
 /// What a finished program printed, and how it exited.
 #[derive(Debug, Clone)]
 pub struct ToolOutput {
