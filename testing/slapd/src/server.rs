@@ -1,5 +1,4 @@
-//! One slapd process: configures and starts it, answers where it listens, drives it with
-//! ldap-utils, and stops it on drop.
+//! Starts one configured slapd, says where it listens, and stops it on drop.
 
 use std::fs::File;
 use std::net::{Ipv4Addr, TcpListener};
@@ -8,16 +7,17 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustix::process::{geteuid, kill_process, Pid, Signal};
+use rustix::process::{kill_process, Pid, Signal};
 use tempfile::TempDir;
 
+use crate::account::{chown_tree, service_user};
 use crate::config::{self, ConfigInputs};
-use crate::ldif::{parse_entries, Entry};
 use crate::tls::{self, TlsFiles};
-use crate::tools::{self, find_program, ToolOutput};
-use crate::{write_file, HarnessError, ADMIN_DN, ADMIN_PASSWORD, BASE_DN};
+use crate::tools::{self, find_program, tool_command};
+use crate::{write_file, HarnessError, SlapdOptions, ADMIN_DN, ADMIN_PASSWORD, BASE_DN};
 
-/// The ldap-utils programs the harness and its users run; checked at start.
+/// The ldap-utils programs the harness and its users run; checked at start, so that a missing
+/// package fails every test the same way.
 const LDAP_UTILS: [&str; 5] = [
     "ldapsearch",
     "ldapadd",
@@ -30,77 +30,6 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Starts that fail because another process took a chosen port are retried this often.
 const START_ATTEMPTS: usize = 3;
 
-/// How to start an instance. `SlapdOptions::default()` is what [`Slapd::start`] uses.
-#[derive(Debug, Clone)]
-pub struct SlapdOptions {
-    log_level: String,
-    start_timeout: Duration,
-    tool_timeout: Duration,
-    sync_session_log: Option<u32>,
-}
-
-impl Default for SlapdOptions {
-    fn default() -> Self {
-        SlapdOptions {
-            log_level: "none".to_owned(),
-            start_timeout: Duration::from_secs(10),
-            tool_timeout: Duration::from_secs(300),
-            sync_session_log: Some(10_000),
-        }
-    }
-}
-
-impl SlapdOptions {
-    /// slapd's `-d` level for its log file `slapd.log` (default `none`: start-up messages and
-    /// errors only; `stats` logs every operation).
-    pub fn log_level(mut self, level: &str) -> Self {
-        level.clone_into(&mut self.log_level);
-        self
-    }
-
-    /// How long slapd may take to answer a first search (default 10 s).
-    pub fn start_timeout(mut self, timeout: Duration) -> Self {
-        self.start_timeout = timeout;
-        self
-    }
-
-    /// How long one ldap-utils call may take before it is killed (default 300 s, enough for
-    /// an `ldapadd` of 100,000 entries).
-    pub fn tool_timeout(mut self, timeout: Duration) -> Self {
-        self.tool_timeout = timeout;
-        self
-    }
-
-    /// syncprov's session log on the data database (default 10,000 operations). With it, a
-    /// refreshOnly sync from a recent cookie reports deletes as a syncIdSet of deleted UUIDs
-    /// (`refreshDeletes` TRUE); with `None` (or a cookie older than the log) the server sends
-    /// the UUIDs still present instead, and the client deletes the others.
-    pub fn sync_session_log(mut self, size: Option<u32>) -> Self {
-        self.sync_session_log = size;
-        self
-    }
-}
-
-/// The search scope of [`Slapd::ldapsearch`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Base,
-    One,
-    Sub,
-    Children,
-}
-
-impl Scope {
-    fn as_arg(self) -> &'static str {
-        match self {
-            Scope::Base => "base",
-            Scope::One => "one",
-            Scope::Sub => "sub",
-            Scope::Children => "children",
-        }
-    }
-}
-
 /// A running slapd. See the crate documentation for what it is configured with.
 #[derive(Debug)]
 pub struct Slapd {
@@ -108,11 +37,11 @@ pub struct Slapd {
     process: SlapdProcess,
     port: u16,
     ldaps_port: u16,
-    tls: TlsFiles,
-    password_file: PathBuf,
+    pub(crate) tls: TlsFiles,
+    pub(crate) password_file: PathBuf,
     log_path: PathBuf,
-    tool_timeout: Duration,
-    dir: TempDir,
+    pub(crate) tool_timeout: Duration,
+    pub(crate) dir: TempDir,
 }
 
 impl Slapd {
@@ -308,78 +237,6 @@ impl Slapd {
     pub fn log(&self) -> String {
         read_log(&self.log_path)
     }
-
-    /// A command for an ldap-utils `program` that trusts the test CA (`LDAPTLS_CACERT`,
-    /// `LDAPTLS_REQCERT=demand`) and runs in the instance's directory. Add
-    /// `LDAPTLS_CERT`/`LDAPTLS_KEY` ([`Slapd::client_cert_path`], [`Slapd::client_key_path`])
-    /// for SASL EXTERNAL. Run it with [`Slapd::run`].
-    pub fn command(&self, program: &'static str) -> Result<Command, HarnessError> {
-        tool_command(program, &self.tls.ca_cert, self.dir.path())
-    }
-
-    /// Runs `command` with `stdin` as input, within the tool time-out. The exit status is not
-    /// judged: call [`ToolOutput::success`] for that.
-    pub fn run(&self, command: Command, stdin: &[u8]) -> Result<ToolOutput, HarnessError> {
-        tools::run(command, stdin, self.tool_timeout)
-    }
-
-    /// `program -x -H url -D admin -y password-file args...`, failing with its stderr.
-    pub fn run_as_admin(
-        &self,
-        program: &'static str,
-        args: &[&str],
-        stdin: &[u8],
-    ) -> Result<String, HarnessError> {
-        let mut command = self.command(program)?;
-        command
-            .args(["-x", "-H", &self.url(), "-D", ADMIN_DN, "-y"])
-            .arg(&self.password_file)
-            .args(args);
-        self.run(command, stdin)?.success()
-    }
-
-    /// Adds the entries of `ldif` as the admin (`ldapadd`).
-    pub fn ldapadd(&self, ldif: &str) -> Result<(), HarnessError> {
-        self.run_as_admin("ldapadd", &[], ldif.as_bytes()).map(drop)
-    }
-
-    /// Applies the change records of `ldif` as the admin (`ldapmodify`; records without a
-    /// `changetype` are modifies).
-    pub fn ldapmodify(&self, ldif: &str) -> Result<(), HarnessError> {
-        self.run_as_admin("ldapmodify", &[], ldif.as_bytes())
-            .map(drop)
-    }
-
-    /// Deletes the entry `dn` as the admin (`ldapdelete`).
-    pub fn ldapdelete(&self, dn: &str) -> Result<(), HarnessError> {
-        self.run_as_admin("ldapdelete", &[dn], b"").map(drop)
-    }
-
-    /// `ldapsearch` as the admin with `-o ldif-wrap=no` and `args`; returns its output.
-    pub fn ldapsearch_raw(&self, args: &[&str]) -> Result<String, HarnessError> {
-        let mut all = vec!["-o", "ldif-wrap=no"];
-        all.extend_from_slice(args);
-        self.run_as_admin("ldapsearch", &all, b"")
-    }
-
-    /// The entries under `base` in `scope` matching `filter`, with `attrs` (none: all user
-    /// attributes; `+`: operational ones; `1.1`: none).
-    pub fn ldapsearch(
-        &self,
-        base: &str,
-        scope: Scope,
-        filter: &str,
-        attrs: &[&str],
-    ) -> Result<Vec<Entry>, HarnessError> {
-        let mut args = vec!["-LLL", "-b", base, "-s", scope.as_arg(), filter];
-        args.extend_from_slice(attrs);
-        parse_entries(&self.ldapsearch_raw(&args)?)
-    }
-
-    /// How many entries under `base` (subtree, `base` included) match `filter`.
-    pub fn count(&self, base: &str, filter: &str) -> Result<usize, HarnessError> {
-        Ok(self.ldapsearch(base, Scope::Sub, filter, &["1.1"])?.len())
-    }
 }
 
 /// The slapd child process; stopping it is its drop.
@@ -469,15 +326,6 @@ impl Probe<'_> {
     }
 }
 
-fn tool_command(program: &'static str, ca: &Path, cwd: &Path) -> Result<Command, HarnessError> {
-    let mut command = Command::new(find_program(program)?);
-    command
-        .current_dir(cwd)
-        .env("LDAPTLS_CACERT", ca)
-        .env("LDAPTLS_REQCERT", "demand");
-    Ok(command)
-}
-
 fn ldap_url(port: u16) -> String {
     format!("ldap://127.0.0.1:{port}")
 }
@@ -502,66 +350,4 @@ fn free_ports() -> Result<(u16, u16), HarnessError> {
     let (first, _held) = bind()?;
     let (second, _also_held) = bind()?;
     Ok((first, second))
-}
-
-/// The account slapd drops to when the tests run as root.
-#[derive(Debug)]
-struct ServiceUser {
-    uid: u32,
-    gid: u32,
-}
-
-/// `None` when not root (slapd runs as the current user); else the `openldap` account
-/// Debian's package creates, or `nobody`.
-fn service_user() -> Result<Option<ServiceUser>, HarnessError> {
-    if !geteuid().is_root() {
-        return Ok(None);
-    }
-    let path = Path::new("/etc/passwd");
-    let passwd = std::fs::read_to_string(path).map_err(|source| HarnessError::File {
-        what: "reading",
-        path: path.to_owned(),
-        source,
-    })?;
-    let find = |name: &str| {
-        passwd.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            match fields.as_slice() {
-                [user, _, uid, gid, ..] if *user == name => Some(ServiceUser {
-                    uid: uid.parse().ok()?,
-                    gid: gid.parse().ok()?,
-                }),
-                _ => None,
-            }
-        })
-    };
-    find("openldap")
-        .or_else(|| find("nobody"))
-        .map(Some)
-        .ok_or(HarnessError::NoServiceUser)
-}
-
-/// Hands `dir` and everything in it to `user`, so that slapd can use it after dropping root.
-fn chown_tree(dir: &Path, user: &ServiceUser) -> Result<(), HarnessError> {
-    let chown_error = |path: &Path| {
-        let path = path.to_owned();
-        move |source| HarnessError::File {
-            what: "changing the owner of",
-            path,
-            source,
-        }
-    };
-    std::os::unix::fs::chown(dir, Some(user.uid), Some(user.gid)).map_err(chown_error(dir))?;
-    let entries = std::fs::read_dir(dir).map_err(chown_error(dir))?;
-    for entry in entries {
-        let entry = entry.map_err(chown_error(dir))?;
-        let path = entry.path();
-        if entry.file_type().map_err(chown_error(&path))?.is_dir() {
-            chown_tree(&path, user)?;
-        } else {
-            std::os::unix::fs::chown(&path, Some(user.uid), Some(user.gid))
-                .map_err(chown_error(&path))?;
-        }
-    }
-    Ok(())
 }

@@ -22,6 +22,21 @@ pub(crate) fn find_program(program: &'static str) -> Result<PathBuf, HarnessErro
         .ok_or(HarnessError::NotInstalled { program })
 }
 
+/// A command for `program` that trusts the test CA `ca` and runs in `cwd` (not the caller's
+/// directory, whose `ldaprc` could change the defaults).
+pub(crate) fn tool_command(
+    program: &'static str,
+    ca: &Path,
+    cwd: &Path,
+) -> Result<Command, HarnessError> {
+    let mut command = Command::new(find_program(program)?);
+    command
+        .current_dir(cwd)
+        .env("LDAPTLS_CACERT", ca)
+        .env("LDAPTLS_REQCERT", "demand");
+    Ok(command)
+}
+
 /// What a finished program printed, and how it exited.
 #[derive(Debug, Clone)]
 pub struct ToolOutput {
@@ -139,4 +154,29 @@ fn describe(command: &Command) -> String {
         line.push_str(&arg.to_string_lossy());
         line
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_program_says_to_run_the_setup_script() {
+        let error = find_program("no-such-ldap-tool").unwrap_err().to_string();
+        assert!(
+            error.contains("`no-such-ldap-tool` was not found"),
+            "{error}"
+        );
+        assert!(error.contains("run scripts/setup.sh"), "{error}");
+    }
+
+    #[test]
+    fn a_program_past_its_time_out_is_killed() {
+        let mut command = Command::new("sleep");
+        command.arg("30");
+        let started = Instant::now();
+        let error = run(command, b"", Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(error, HarnessError::TimedOut { .. }), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
 }

@@ -579,3 +579,16 @@ fn two_instances_run_at_once_with_their_own_data() {
     assert_eq!(first.count(PEOPLE_DN, "(uid=jdoe)").unwrap(), 1);
     assert_eq!(second.count(PEOPLE_DN, "(uid=jdoe)").unwrap(), 0);
 }
+
+#[test]
+fn a_slapd_that_cannot_start_fails_with_its_own_log() {
+    let error = Slapd::start_with(SlapdOptions::default().log_level("no-such-level"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("slapd did not start: slapd exited"),
+        "{error}"
+    );
+    assert!(error.contains("--- slapd log ("), "{error}");
+    assert!(error.contains("no-such-level"), "{error}");
+}
