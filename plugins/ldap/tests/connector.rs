@@ -428,7 +428,11 @@ fn delta_sees_changes(method: &str, sees_deletes: bool) {
             &["uid"],
         )
         .unwrap();
-    let (changed, deleted) = (people[0].dn().to_string(), people[1].dn().to_string());
+    let (changed, deleted, moved) = (
+        people[0].dn().to_string(),
+        people[1].dn().to_string(),
+        people[2].dn().to_string(),
+    );
     std::thread::sleep(std::time::Duration::from_millis(1100)); // timestamps have seconds
     slapd
         .ldapmodify(&format!(
@@ -436,6 +440,11 @@ fn delta_sees_changes(method: &str, sees_deletes: bool) {
         ))
         .unwrap();
     slapd.ldapdelete(&deleted).unwrap();
+    slapd
+        .ldapmodify(&format!(
+            "dn: {moved}\nchangetype: modrdn\nnewrdn: uid=moved\ndeleteoldrdn: 1\n"
+        ))
+        .unwrap();
     slapd.ldapadd("dn: uid=newcomer,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: newcomer\ncn: newcomer\nsn: New\n").unwrap();
     let delta = h.delta_import(&full.watermark).unwrap();
     let by_dn = |dn: &str| {
@@ -557,4 +566,92 @@ fn tls_bindings() {
     assert_eq!(sha.description, fingerprint);
     h.export_ok([person("5001", "tls")]).unwrap();
     assert_eq!(slapd.count(PEOPLE_DN, "(uid=tls)").unwrap(), 1);
+}
+
+#[test]
+fn more_result_codes_and_connections() {
+    let slapd = Slapd::start().unwrap();
+    let mut h = harness(&slapd);
+    // A referral is reported, never followed.
+    let mut add = slapd.command("ldapadd").unwrap();
+    let password = slapd.dir().join("referral-test.pw");
+    std::fs::write(&password, slapd.admin_password()).unwrap();
+    add.args([
+        "-x",
+        "-M",
+        "-H",
+        &slapd.url(),
+        "-D",
+        slapd.admin_dn(),
+        "-y",
+        password.to_str().unwrap(),
+    ]);
+    let referral = "dn: ou=remote,dc=example,dc=com\nobjectClass: referral\nobjectClass: extensibleObject\nou: remote\nref: ldap://directory.elsewhere.example/ou=remote,dc=example,dc=com\n";
+    slapd
+        .run(add, referral.as_bytes())
+        .unwrap()
+        .success()
+        .unwrap();
+    let referred = h
+        .export([person("6001", "far").dn("uid=far,ou=remote,dc=example,dc=com")])
+        .unwrap();
+    let message = &referred[0].error.as_ref().unwrap().message;
+    assert!(
+        message.contains("directory.elsewhere.example") && message.contains("not followed"),
+        "{message}"
+    );
+    // Without write rights: a permission issue.
+    h.export_ok([person("6002", "reader")]).unwrap();
+    let mut target = entry::password_target(PERSON, "employeeNumber", "6002");
+    target.dn = person_dn("reader");
+    h.set_password(&target, "Reader-Pw-1", PasswordOptions::default())
+        .unwrap();
+    let mut reader = harness(&slapd);
+    reader
+        .answer("user_name", person_dn("reader"))
+        .answer_secret("password", "Reader-Pw-1");
+    let refused = reader.export([person("6003", "nope")]).unwrap();
+    assert_eq!(
+        refused[0].error.as_ref().unwrap().kind,
+        ExportErrorKind::PermissionIssue,
+        "{refused:?}"
+    );
+    // Anonymous binding reads the Root DSE.
+    let mut anonymous = harness(&slapd);
+    anonymous
+        .answer("binding", "Anonymous")
+        .answer("user_name", "");
+    anonymous.test_connection().unwrap();
+    // A server that accepts connections but never answers: the operation time-out.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut hung = harness(&slapd);
+    hung.answer("port", silent.local_addr().unwrap().port().to_string())
+        .answer("operation_timeout_seconds", "1");
+    let started = std::time::Instant::now();
+    let error = hung.test_connection().unwrap_err().to_string();
+    assert!(
+        error.contains("timed out") || error.contains("timeout"),
+        "{error}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // Nothing listens: refused, with the host and port tried.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut nothing = harness(&slapd);
+    nothing.answer("port", closed.to_string());
+    let error = nothing.test_connection().unwrap_err().to_string();
+    assert!(
+        error.contains(&format!("127.0.0.1:{closed}")) && error.contains("port"),
+        "{error}"
+    );
+    // The server goes away: exports are busy (retry later), not failures.
+    drop(slapd);
+    let busy = h.export([person("6004", "late")]).unwrap();
+    assert_eq!(
+        busy[0].error.as_ref().unwrap().kind,
+        ExportErrorKind::Busy,
+        "{busy:?}"
+    );
 }

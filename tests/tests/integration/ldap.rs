@@ -1,66 +1,24 @@
 //! The LDAP connector end to end: Entra-style SCIM requests through the host into a real,
 //! throwaway slapd, with every step checked by `ldapsearch`.
 
-use ecma_integration_tests::{ExtraConnector, TestHost};
+use ecma_integration_tests::ldap::{connector, TOKEN};
+use ecma_integration_tests::TestHost;
 use ecma_test_slapd::{Scope, Slapd, PEOPLE_DN};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-const TOKEN: &str = "ldap-connector-test-token-0123456789";
 const EXT: &str = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User";
 const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
-fn connector(slapd: &Slapd) -> ExtraConnector {
-    let hash = ecmahost::token::hash_token(TOKEN).unwrap();
-    ExtraConnector {
-        file_name: "ldap.toml",
-        toml: format!(
-            r#"version = 1
-name = "ldap"
-token_hash = "{hash}"
-plugin = "libecma_ldap.so"
-autosync_minutes = 0
-object_type = "inetOrgPerson"
-anchor = "employeeNumber"
-password_attribute = "password"
-
-[[attributes]]
-name = "<dn>"
-
-[[attributes]]
-name = "uid"
-
-[[attributes]]
-name = "cn"
-
-[[attributes]]
-name = "sn"
-
-[[attributes]]
-name = "mail"
-
-[deprovisioning]
-delete = "delete"
-
-[parameters.connectivity]
-host = "127.0.0.1"
-port = "{port}"
-binding = "Simple"
-user_name = "{admin}"
-password = "{password}"
-
-[parameters.schema1]
-object_classes = "inetOrgPerson"
-
-[parameters.schema2]
-"inetOrgPerson:anchor" = "employeeNumber"
-"inetOrgPerson:dn_template" = "uid={{uid}},ou=people,{{partition}}"
-"#,
-            port = slapd.port(),
-            admin = slapd.admin_dn(),
-            password = slapd.admin_password(),
-        ),
-    }
+/// A PATCH in Entra's shape; returns the status and body.
+async fn patch(
+    host: &TestHost,
+    path: &str,
+    operations: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations});
+    host.send(Method::PATCH, "ldap", path, TOKEN, Some(&body.to_string()))
+        .await
 }
 
 #[tokio::test]
@@ -121,17 +79,7 @@ async fn entra_users_are_provisioned_into_slapd() {
     );
 
     // PATCH an attribute.
-    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "Replace", "path": format!("{EXT}:mail"), "value": "grace.hopper@example.com"}]});
-    let (status, body) = host
-        .send(
-            Method::PATCH,
-            "ldap",
-            "/Users/7001",
-            TOKEN,
-            Some(&patch.to_string()),
-        )
-        .await;
+    let (status, body) = patch(&host, "/Users/7001", json!([{"op": "Replace", "path": format!("{EXT}:mail"), "value": "grace.hopper@example.com"}])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let found = slapd
         .ldapsearch(&dn, Scope::Base, "(objectClass=*)", &["mail"])
@@ -165,6 +113,113 @@ async fn entra_users_are_provisioned_into_slapd() {
     assert!(
         body["detail"].as_str().unwrap_or("").contains("sn"),
         "{body}"
+    );
+
+    // Groups: create, add a member, rename the member, remove it, rename and delete the group.
+    let group =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Team"});
+    let (status, created) = host
+        .send(
+            Method::POST,
+            "ldap",
+            "/Groups",
+            TOKEN,
+            Some(&group.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let group_id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(group_id.len(), 36, "the id is the entryUUID: {created}");
+    let group_dn = "cn=Team,ou=groups,dc=example,dc=com";
+    assert_eq!(
+        slapd.count(group_dn, "(objectClass=groupOfNames)").unwrap(),
+        1
+    );
+    let members = |slapd: &Slapd, dn: &str| -> Vec<String> {
+        let found = slapd
+            .ldapsearch(dn, Scope::Base, "(objectClass=*)", &["member"])
+            .unwrap();
+        found[0]
+            .values("member")
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .collect()
+    };
+    let (status, body) = patch(
+        &host,
+        &format!("/Groups/{group_id}"),
+        json!([{"op": "Add", "path": "members", "value": [{"value": "7001"}]}]),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(members(&slapd, group_dn), std::slice::from_ref(&dn));
+    // A new uid renames the user's entry (modrdn); the group's member follows.
+    let (status, body) = patch(
+        &host,
+        "/Users/7001",
+        json!([{"op": "Replace", "path": format!("{EXT}:uid"), "value": "grace.h"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let new_dn = format!("uid=grace.h,{PEOPLE_DN}");
+    assert_eq!(body[EXT]["-dn-"], new_dn.as_str(), "{body}");
+    assert_eq!(slapd.count(&new_dn, "(objectClass=*)").unwrap(), 1);
+    assert_eq!(
+        members(&slapd, group_dn),
+        std::slice::from_ref(&new_dn),
+        "the member reference followed the rename"
+    );
+    let (status, body) = patch(
+        &host,
+        &format!("/Groups/{group_id}"),
+        json!([{"op": "Remove", "path": "members[value eq \"7001\"]"}]),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    assert!(members(&slapd, group_dn).is_empty());
+    // Renaming the group keeps its id.
+    let (status, body) = patch(
+        &host,
+        &format!("/Groups/{group_id}"),
+        json!([{"op": "Replace", "path": "displayName", "value": "Crew"}]),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(
+        slapd
+            .count(
+                "cn=Crew,ou=groups,dc=example,dc=com",
+                "(objectClass=groupOfNames)"
+            )
+            .unwrap(),
+        1
+    );
+    let (status, body) = host
+        .send(
+            Method::GET,
+            "ldap",
+            &format!("/Groups/{group_id}"),
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Crew");
+    let (status, _) = host
+        .send(
+            Method::DELETE,
+            "ldap",
+            &format!("/Groups/{group_id}"),
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        slapd
+            .count("ou=groups,dc=example,dc=com", "(objectClass=groupOfNames)")
+            .unwrap(),
+        0
     );
 
     // Delete.
