@@ -47,6 +47,25 @@ pub(crate) fn attributes_of(object_type: &ObjectType) -> Vec<String> {
     out
 }
 
+/// Whether a full import of this type reads VLV windows (of this size) instead of a search.
+fn vlv_window(directory: &Directory, object_type: &ObjectType, page_size: u32) -> Option<i64> {
+    let root = &directory.discovery.root;
+    let vlv = match object_type.settings.import_method {
+        ImportMethod::Vlv => true,
+        ImportMethod::Automatic => {
+            !root.supports_control(oid::PAGED_RESULTS)
+                && root.supports_control(oid::VLV)
+                && root.supports_control(oid::SORT)
+        }
+        _ => false,
+    };
+    vlv.then_some(if page_size == 0 {
+        500
+    } else {
+        i64::from(page_size)
+    })
+}
+
 pub(crate) fn paging(directory: &Directory, object_type: &ObjectType, page_size: u32) -> Paging {
     let size = if page_size == 0 {
         500
@@ -54,7 +73,7 @@ pub(crate) fn paging(directory: &Directory, object_type: &ObjectType, page_size:
         page_size.min(i32::MAX as u32) as i32
     };
     match object_type.settings.import_method {
-        ImportMethod::Single => Paging::None,
+        ImportMethod::Single | ImportMethod::Vlv => Paging::None,
         ImportMethod::Paged => Paging::Paged(size),
         ImportMethod::Automatic => {
             if directory
@@ -107,6 +126,37 @@ async fn full(
         for object_type in &directory.types {
             let mut ldap = directory.pool.dedicated().await?;
             let attrs = attributes_of(object_type);
+            let each = |item| async move {
+                match item {
+                    Item::Entry(raw, _) => {
+                        send(tx, &raw, object_type, ObjectModification::Add).await
+                    }
+                    Item::Intermediate(_) => true,
+                }
+            };
+            if let Some(window) = vlv_window(directory, object_type, request.page_size) {
+                let anchor = object_type
+                    .schema()
+                    .anchor
+                    .first()
+                    .cloned()
+                    .unwrap_or_default();
+                let (key, rule) = directory.discovery.subschema.sort_key(&anchor);
+                let filter = &object_type.settings.import_filter;
+                search::run_vlv(
+                    &mut ldap,
+                    &base,
+                    filter,
+                    &attrs,
+                    window,
+                    &key,
+                    rule.as_deref(),
+                    each,
+                )
+                .await?;
+                let _ = ldap.unbind().await;
+                continue;
+            }
             let paging = paging(directory, object_type, request.page_size);
             search::run(
                 &mut ldap,
@@ -115,14 +165,7 @@ async fn full(
                 &attrs,
                 paging,
                 Vec::new(),
-                |item| async move {
-                    match item {
-                        Item::Entry(raw, _) => {
-                            send(tx, &raw, object_type, ObjectModification::Add).await
-                        }
-                        Item::Intermediate(_) => true,
-                    }
-                },
+                each,
             )
             .await?;
             let _ = ldap.unbind().await;

@@ -41,6 +41,7 @@ mod schema;
 mod search;
 mod settings;
 mod tls;
+mod vlv;
 
 use std::sync::Arc;
 

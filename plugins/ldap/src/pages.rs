@@ -242,7 +242,7 @@ fn run_step(values: &ParameterValues) -> Vec<ParameterDefinition> {
             )
             .with_default("Automatic")
             .with_description(
-                "Paged results (RFC 2696) where the server offers them, else one search",
+                "Paged results (RFC 2696) where the server offers them, else VLV with server-side sort, else one search",
             ),
         );
     }

@@ -6,6 +6,8 @@ use crate::error::LdapFailure;
 
 pub(crate) mod oid {
     pub const PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
+    pub const VLV: &str = "2.16.840.1.113730.3.4.9";
+    pub const SORT: &str = "1.2.840.113556.1.4.473";
     pub const CONTENT_SYNC: &str = "1.3.6.1.4.1.4203.1.9.1.1";
     pub const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";
     pub const PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";

@@ -32,6 +32,7 @@ pub(crate) struct AttributeTypeDef {
     pub names: Vec<String>,
     pub sup: Option<String>,
     pub syntax: Option<String>,
+    pub ordering: Option<String>,
     pub single_value: bool,
     pub no_user_modification: bool,
     pub operational: bool,
@@ -220,6 +221,7 @@ pub(crate) fn parse_attribute_type(text: &str) -> Option<AttributeTypeDef> {
             .into_iter()
             .next()
             .map(|s| s.split('{').next().unwrap_or("").to_string()),
+        ordering: d.list("ORDERING").into_iter().next(),
         single_value: d.has("SINGLE-VALUE"),
         no_user_modification: d.has("NO-USER-MODIFICATION"),
         operational: usage
@@ -373,6 +375,38 @@ impl Subschema {
             current = self.attribute(current.sup.as_deref()?)?;
         }
         None
+    }
+
+    /// The ordering rule of an attribute, following `SUP`.
+    pub(crate) fn ordering_of(&self, name: &str) -> Option<String> {
+        let mut current = self.attribute(name)?;
+        for _ in 0..16 {
+            if let Some(o) = &current.ordering {
+                return Some(o.clone());
+            }
+            current = self.attribute(current.sup.as_deref()?)?;
+        }
+        None
+    }
+
+    /// A sort key for VLV: an attribute entries have, with an ordering rule (its own, or
+    /// case-ignore for strings).
+    pub(crate) fn sort_key(&self, preferred: &str) -> (String, Option<String>) {
+        for name in [preferred, "entryUUID", "nsUniqueId", "uid", "cn"] {
+            if self.attribute(name).is_none() {
+                continue;
+            }
+            if let Some(rule) = self.ordering_of(name) {
+                return (self.canonical_attribute(name), Some(rule));
+            }
+            if self.type_of(name) == AttributeType::String {
+                return (
+                    self.canonical_attribute(name),
+                    Some("caseIgnoreOrderingMatch".into()),
+                );
+            }
+        }
+        ("cn".into(), Some("caseIgnoreOrderingMatch".into()))
     }
 
     pub(crate) fn type_of(&self, name: &str) -> AttributeType {

@@ -96,3 +96,84 @@ where
         _ => Err(LdapFailure::from_result(&operation, &result)),
     }
 }
+
+/// Read a search window by window with VLV and server-side sort (for servers without paged
+/// results), `window` entries at a time, calling `each` for every entry.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_vlv<F, Fut>(
+    ldap: &mut Ldap,
+    base: &str,
+    filter: &str,
+    attributes: &[String],
+    window: i64,
+    sort_key: &str,
+    ordering_rule: Option<&str>,
+    mut each: F,
+) -> Result<(), LdapFailure>
+where
+    F: FnMut(Item) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let operation = format!("VLV search `{base}` for `{filter}`");
+    let window = window.max(1);
+    let mut offset: i64 = 1;
+    let mut content_count: i64 = 0;
+    let mut context: Option<Vec<u8>> = None;
+    // Bounded: each window moves on by `window`, and the server says how many there are.
+    for _ in 0..10_000_000 {
+        let controls = vec![
+            crate::vlv::sort(sort_key, ordering_rule),
+            crate::vlv::request(offset, window, content_count, context.as_deref()),
+        ];
+        let mut seen = 0i64;
+        let stopped = std::sync::atomic::AtomicBool::new(false);
+        let result = run(
+            ldap,
+            base,
+            filter,
+            attributes,
+            Paging::None,
+            controls,
+            |item| {
+                seen += 1;
+                let next = each(item);
+                let stop = &stopped;
+                async move {
+                    let more = next.await;
+                    if !more {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    more
+                }
+            },
+        )
+        .await?;
+        let stopped = stopped.load(std::sync::atomic::Ordering::Relaxed);
+        let response = result
+            .ctrls
+            .iter()
+            .find(|c| c.1.ctype == crate::vlv::RESPONSE_OID)
+            .and_then(|c| c.1.val.as_deref())
+            .and_then(crate::vlv::parse_response)
+            .ok_or_else(|| LdapFailure::Client {
+                operation: operation.clone(),
+                message: "the server answered without a VLV response control: it does not do VLV here (choose another import_method)".into(),
+            })?;
+        if response.result != 0 {
+            return Err(LdapFailure::Client {
+                operation,
+                message: format!(
+                    "the server refused the VLV window (result {})",
+                    response.result
+                ),
+            });
+        }
+        content_count = i64::try_from(response.content_count).unwrap_or(i64::MAX);
+        context = response.context;
+        offset += window;
+        if stopped || seen == 0 || offset > content_count {
+            return Ok(());
+        }
+    }
+    Ok(())
+}

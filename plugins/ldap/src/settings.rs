@@ -402,13 +402,14 @@ pub(crate) const DN_ANCHOR: &str = ecma_plugin_api::NEW_DN_ATTRIBUTE;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ImportMethod {
-    /// Paged results where the server offers them, else one search.
+    /// Paged results where the server offers them, else VLV, else one search.
     Automatic,
     Paged,
+    Vlv,
     Single,
 }
 
-pub(crate) const IMPORT_METHODS: &[&str] = &["Automatic", "Paged results", "Single search"];
+pub(crate) const IMPORT_METHODS: &[&str] = &["Automatic", "Paged results", "VLV", "Single search"];
 
 /// One object type's answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -463,6 +464,7 @@ pub(crate) fn type_settings(
         {
             Some(0) => ImportMethod::Automatic,
             Some(1) => ImportMethod::Paged,
+            Some(2) => ImportMethod::Vlv,
             Some(_) => ImportMethod::Single,
             None => {
                 return Err(invalid(format!(

@@ -402,6 +402,20 @@ fn full_import_pages_and_types_values() {
     assert_eq!(first.anchor[0].name, "entryUUID");
     assert_eq!(first.anchor[0].value.as_str().map(str::len), Some(36));
     assert_eq!(first.modification, ObjectModification::Add);
+
+    // VLV with server-side sort reads the same entries, window by window.
+    h.answer("inetOrgPerson:import_method", "VLV");
+    let vlv = h.full_import().unwrap();
+    let mut by_vlv: Vec<String> = vlv
+        .entries
+        .iter()
+        .filter(|e| e.object_type == PERSON)
+        .map(|e| e.dn.clone())
+        .collect();
+    let mut by_pages: Vec<String> = people.iter().map(|e| e.dn.clone()).collect();
+    by_vlv.sort();
+    by_pages.sort();
+    assert_eq!(by_vlv, by_pages);
 }
 
 fn delta_harness(slapd: &Slapd, method: &str) -> ConnectorHarness {
