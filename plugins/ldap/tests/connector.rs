@@ -113,6 +113,58 @@ fn pages_show_the_server_and_its_schema() {
         "the access log is not a partition"
     );
 
+    // More structural classes; operational attributes on request; containers.
+    h.answer(
+        "object_classes",
+        "inetOrgPerson,groupOfUniqueNames,organizationalUnit",
+    )
+    .answer("groupOfUniqueNames:anchor", "entryUUID")
+    .answer("organizationalUnit:anchor", "-dn-")
+    .answer("include_operational_attributes", "true");
+    let schema = h.schema().unwrap();
+    let unique = schema.object_type("groupOfUniqueNames").unwrap();
+    assert_eq!(
+        unique.attribute("uniqueMember").unwrap().attribute_type,
+        ecma_plugin_api::AttributeType::Reference
+    );
+    assert!(schema
+        .object_type("organizationalUnit")
+        .unwrap()
+        .attribute("ou")
+        .is_some());
+    let created = schema
+        .object_type(PERSON)
+        .unwrap()
+        .attribute("createTimestamp")
+        .unwrap();
+    assert_eq!(
+        created.direction,
+        ecma_plugin_api::AttributeDirection::ImportOnly
+    );
+    let partition = partitions
+        .iter()
+        .find(|p| p.dn == "dc=example,dc=com")
+        .unwrap();
+    let containers = h.connector().hierarchy(h.parameters(), partition).unwrap();
+    let dns: Vec<&str> = containers.iter().map(|c| c.dn.as_str()).collect();
+    assert!(
+        dns.contains(&"ou=people,dc=example,dc=com")
+            && dns.contains(&"ou=groups,dc=example,dc=com"),
+        "{dns:?}"
+    );
+    // The connectivity page checks the bind: a wrong password is named there.
+    h.answer_secret("password", "not-the-password");
+    let report = h.page(ConfigPage::Connectivity).unwrap();
+    assert!(
+        report
+            .issues
+            .iter()
+            .any(|i| i.parameter == "password" && i.message.contains("invalidCredentials")),
+        "{:?}",
+        report.issues
+    );
+    h.answer_secret("password", slapd.admin_password());
+
     // A multi-valued anchor is refused with the reason.
     h.answer("inetOrgPerson:anchor", "uid");
     let error = h.schema().unwrap_err().to_string();
