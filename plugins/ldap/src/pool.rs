@@ -133,6 +133,17 @@ impl Pool {
     }
 
     fn new(settings: ConnectionSettings) -> Self {
+        let loopback = settings.host == "localhost"
+            || settings
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|a| a.is_loopback());
+        if settings.binding == Binding::Simple && !loopback {
+            log::warn!(
+                "binding Simple to {} sends the bind password unencrypted: choose binding LDAPS or StartTLS",
+                settings.target()
+            );
+        }
         let slots = (0..settings.pool_size)
             .map(|_| AsyncMutex::new(None))
             .collect();

@@ -59,8 +59,9 @@ pub(crate) enum Transport {
     StartTls,
 }
 
-/// How to reach and bind to the directory. Equal settings share one pool.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// How to reach and bind to the directory. Equal settings share one pool. `Debug` never
+/// shows the password.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ConnectionSettings {
     pub host: String,
     pub port: u16,
@@ -75,6 +76,18 @@ pub(crate) struct ConnectionSettings {
     pub connect_timeout: Duration,
     pub operation_timeout: Duration,
     pub pool_size: usize,
+}
+
+impl std::fmt::Debug for ConnectionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("binding", &self.binding)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConnectionSettings {
