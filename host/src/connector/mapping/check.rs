@@ -174,6 +174,8 @@ impl ResourceMapping {
         let mut attributes = Vec::new();
         let mut meta_times = Vec::new();
         for (i, a) in config.attributes.iter().enumerate() {
+            let collapsed =
+                a.single_value && type_of(object_type, &a.name).is_some_and(|(_, multi)| multi);
             let (attribute_type, multi_valued) = type_of(object_type, &a.name)
                 .map(|(t, multi)| (t, multi && !a.single_value))
                 .ok_or_else(|| {
@@ -231,6 +233,7 @@ impl ResourceMapping {
                 }
             };
             attributes.push(Mapped {
+                collapsed,
                 attribute: if is_dn_name(&a.name) {
                     DN_ATTRIBUTE.to_string()
                 } else {
@@ -253,6 +256,7 @@ impl ResourceMapping {
                 type_of(object_type, &config.query_attribute)
             {
                 attributes.push(Mapped {
+                    collapsed: false,
                     attribute: config.query_attribute.clone(),
                     attribute_type,
                     multi_valued,
@@ -288,6 +292,7 @@ impl ResourceMapping {
             }
             if is_dn_name(attribute) && !attributes.iter().any(Mapped::is_dn) {
                 attributes.push(Mapped {
+                    collapsed: false,
                     attribute: DN_ATTRIBUTE.to_string(),
                     attribute_type: AttributeType::String,
                     multi_valued: false,

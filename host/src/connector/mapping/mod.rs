@@ -178,6 +178,9 @@ struct Mapped {
     attribute: String,
     attribute_type: AttributeType,
     multi_valued: bool,
+    /// A multi-valued connector attribute shown as one value (`single_value`): a request
+    /// that gives one of its values keeps the others.
+    collapsed: bool,
     /// Import-only attributes are read-only in SCIM; export-only ones are write-only (never
     /// returned, never kept in the connector space).
     direction: AttributeDirection,

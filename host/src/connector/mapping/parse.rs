@@ -108,6 +108,13 @@ impl ResourceMapping {
                 // Exposed read-only (it is the id): input values are ignored (RFC 7643 §2.2).
                 continue;
             }
+            // One value of a collapsed attribute that the object already has: keep them all.
+            let values = match current.and_then(|c| c.get(&m.attribute)) {
+                Some(held) if m.collapsed && values.len() == 1 && held.contains(&values[0]) => {
+                    held.to_vec()
+                }
+                _ => values,
+            };
             if !values.is_empty() {
                 out.insert(m.attribute.clone(), values);
             }

@@ -581,3 +581,60 @@ fn a_target_time_mapped_to_meta_wins_over_the_hosts() {
     let resource = mapping.to_resource(&odd, "https://h/s", &NoReferences);
     assert_eq!(resource["meta"]["lastModified"], "1970-01-01T00:00:00.000Z");
 }
+
+#[test]
+fn an_import_only_anchor_is_assigned_by_the_target() {
+    let mut schema = schema();
+    let user = &mut schema.object_types[0];
+    user.anchor = vec!["Uuid".into()];
+    user.attributes.push(SchemaAttribute {
+        direction: AttributeDirection::ImportOnly,
+        ..SchemaAttribute::single("Uuid", AttributeType::String)
+    });
+    user.attributes
+        .push(SchemaAttribute::multi("Names", AttributeType::String));
+    let mut c = config();
+    c.anchor = "Uuid".into();
+    c.anchor_parts = vec!["Uuid".into()];
+    c.attributes.push(AttributeConfig {
+        single_value: true,
+        name: "Names".into(),
+        scim: Some("userName".into()),
+    });
+    let mapping = build(&c, &schema).unwrap();
+    assert!(mapping.assigned_anchor());
+    // A create carries no anchor: userName is an ordinary (single-valued) attribute.
+    let resource = json!({"schemas": [SCHEMA_CORE_USER], "userName": "alice"});
+    let (anchor, attrs) = mapping
+        .from_resource(&resource, &NoReferences, None)
+        .unwrap();
+    assert_eq!(anchor, Value::String(String::new()));
+    assert_eq!(attrs["Names"], vec![Value::String("alice".into())]);
+    assert!(!attrs.contains_key("Uuid"));
+    // The id is the target's value; userName shows the attribute.
+    let space = ConnectorSpace::new("AzureID");
+    let object = space.object(
+        "0b1c".into(),
+        "CN=0b1c,OBJECT=USER".into(),
+        [
+            ("Uuid".to_string(), vec![Value::String("0b1c".into())]),
+            (
+                "Names".to_string(),
+                vec![Value::String("alice".into()), Value::String("al".into())],
+            ),
+        ]
+        .into_iter()
+        .collect::<Attributes>(),
+    );
+    let rendered = mapping.to_resource(&object, "https://h/s", &NoReferences);
+    assert_eq!(rendered["id"], "0b1c");
+    // Treated as one value: the first of the set the space keeps (values are sorted).
+    assert_eq!(rendered["userName"], "al");
+    // An update keeps the object's anchor.
+    let (anchor, attrs) = mapping
+        .from_resource(&rendered, &NoReferences, Some(&object))
+        .unwrap();
+    assert_eq!(anchor, Value::String("0b1c".into()));
+    assert_eq!(attrs["Uuid"], vec![Value::String("0b1c".into())]);
+    assert_eq!(attrs["Names"].len(), 2, "the values not shown are kept");
+}
