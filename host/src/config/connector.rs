@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use ecma_plugin_api::{ConfigPage, ParameterValues};
 use serde::Deserialize;
 
-use super::{check_version, read_toml, relative_to, ConfigError};
+use super::answers::{parse_pages, ParameterFileValue};
+use super::{check_version, read_toml, ConfigError};
 use crate::token::TokenHash;
 
 #[derive(Debug, Deserialize)]
@@ -171,23 +172,6 @@ enum DisableMode {
     SetAttribute,
 }
 
-/// A parameter answer: a literal, or a secret read from the environment or a file.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum ParameterFileValue {
-    Text(String),
-    Bool(bool),
-    Integer(i64),
-    Secret(SecretSource),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SecretSource {
-    env: Option<String>,
-    file: Option<PathBuf>,
-}
-
 /// How the DN of a new object is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DnConfig {
@@ -312,6 +296,15 @@ fn valid_name(name: &str) -> bool {
 }
 
 impl ConnectorConfig {
+    /// The parameter answers, page by page, as `plugin inspect` and the wizard take them.
+    pub fn answers(&self) -> super::ParameterAnswers {
+        super::ParameterAnswers {
+            file: self.file.clone(),
+            values: self.parameters.clone(),
+            pages: self.parameter_pages.clone(),
+        }
+    }
+
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
         let raw: ConnectorFile = read_toml(file)?;
         check_version(file, raw.version)?;
@@ -459,33 +452,7 @@ impl ConnectorConfig {
             }
         }
 
-        let mut parameters = ParameterValues::new();
-        let mut parameter_pages = BTreeMap::new();
-        for (page_key, answers) in raw.parameters {
-            let page = ConfigPage::from_key(&page_key).ok_or_else(|| {
-                bad(
-                    &format!("parameters.{page_key}"),
-                    "unknown page; use connectivity, capabilities, schema1..schemaN, global, partition or run_step"
-                        .into(),
-                )
-            })?;
-            let mut names = Vec::new();
-            for (name, value) in answers {
-                let key = format!("parameters.{page_key}.{name}");
-                match value {
-                    ParameterFileValue::Text(s) => parameters.insert(name.clone(), s),
-                    ParameterFileValue::Bool(b) => parameters.insert(name.clone(), b.to_string()),
-                    ParameterFileValue::Integer(i) => {
-                        parameters.insert(name.clone(), i.to_string())
-                    }
-                    ParameterFileValue::Secret(source) => {
-                        parameters.insert_secret(name.clone(), read_secret(file, &key, source)?)
-                    }
-                }
-                names.push(name);
-            }
-            parameter_pages.insert(page, names);
-        }
+        let (parameters, parameter_pages) = parse_pages(file, raw.parameters)?;
 
         Ok(ConnectorConfig {
             file: file.to_path_buf(),
@@ -679,31 +646,6 @@ fn resource_type(
         disable,
         delete: raw.deprovisioning.delete,
     })
-}
-
-fn read_secret(file: &Path, key: &str, source: SecretSource) -> Result<String, ConfigError> {
-    match (source.env, source.file) {
-        (Some(var), None) => std::env::var(&var).map_err(|_| {
-            ConfigError::invalid(
-                file,
-                key,
-                format!("environment variable `{var}` is not set"),
-            )
-        }),
-        (None, Some(path)) => {
-            let path = relative_to(file, &path);
-            std::fs::read_to_string(&path)
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-                .map_err(|e| {
-                    ConfigError::invalid(file, key, format!("cannot read {}: {e}", path.display()))
-                })
-        }
-        _ => Err(ConfigError::invalid(
-            file,
-            key,
-            "a secret is `{ env = \"VAR\" }` or `{ file = \"path\" }`",
-        )),
-    }
 }
 
 #[cfg(test)]
