@@ -72,6 +72,15 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// The connectors of a host configuration: list, show, validate, test, delete, rotate
+    /// a token.
+    Connector {
+        /// The host configuration whose connectors folder holds the connectors.
+        #[arg(long, default_value = "host.toml", global = true)]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: ecmahost::cli::connector::ConnectorCommand,
+    },
     /// Connector secret tokens.
     Token {
         #[command(subcommand)]
@@ -243,6 +252,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 ecmahost::plugins::reference(&file, answers.as_ref(), markdown)?
             );
             Ok(())
+        }
+        Command::Connector { config, command } => {
+            ecmahost::cli::connector::run(config, command).await
         }
         Command::Token {
             command: TokenCommand::Generate,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::answers::{parse_pages, ParameterFileValue};
 use super::{check_version, read_toml, ConfigError};
-use crate::token::TokenHash;
+use crate::token::{PreviousToken, TokenHash};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,6 +18,9 @@ struct ConnectorFile {
     version: u32,
     name: String,
     token_hash: Option<String>,
+    /// The token a rotation replaced, accepted until `previous_token_expires` (RFC 3339).
+    previous_token_hash: Option<String>,
+    previous_token_expires: Option<String>,
     /// Present only to give a helpful error: plaintext tokens are never stored.
     secret_token: Option<toml::Value>,
     plugin: String,
@@ -268,6 +271,8 @@ pub struct ConnectorConfig {
     pub file: PathBuf,
     pub name: String,
     pub token_hash: TokenHash,
+    /// The token a rotation replaced, and until when it is still accepted.
+    pub previous_token: Option<PreviousToken>,
     /// File name of the library in the `ECMA` folder.
     pub plugin: String,
     pub autosync_minutes: u32,
@@ -326,6 +331,33 @@ impl ConnectorConfig {
             .token_hash
             .ok_or_else(|| bad("token_hash", "missing; run `ecmahost token hash`".into()))?;
         let token_hash = TokenHash::parse(&hash).map_err(|e| bad("token_hash", e.to_string()))?;
+        let previous_token = match (raw.previous_token_hash, raw.previous_token_expires) {
+            (None, None) => None,
+            (Some(hash), Some(expires)) => Some(PreviousToken {
+                hash: TokenHash::parse(&hash)
+                    .map_err(|e| bad("previous_token_hash", e.to_string()))?,
+                expires: chrono::DateTime::parse_from_rfc3339(&expires)
+                    .map_err(|e| {
+                        bad(
+                            "previous_token_expires",
+                            format!("`{expires}` is not an RFC 3339 time such as 2026-12-31T23:59:00Z ({e})"),
+                        )
+                    })?
+                    .into(),
+            }),
+            (Some(_), None) => {
+                return Err(bad(
+                    "previous_token_expires",
+                    "required with previous_token_hash: until when the old token is accepted (RFC 3339)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "previous_token_hash",
+                    "previous_token_expires is set, but there is no previous token".into(),
+                ))
+            }
+        };
         if raw.plugin.is_empty() || raw.plugin.contains('/') || raw.plugin.starts_with('.') {
             return Err(bad(
                 "plugin",
@@ -458,6 +490,7 @@ impl ConnectorConfig {
             file: file.to_path_buf(),
             name: raw.name,
             token_hash,
+            previous_token,
             plugin: raw.plugin,
             autosync_minutes: raw.autosync_minutes,
             references: raw.references,

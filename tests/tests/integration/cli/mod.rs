@@ -1,6 +1,7 @@
 //! The command line, driven as a user drives it: `ecmahost` run as a process (assert_cmd), its
 //! output and exit code checked, against a demo folder (SQLite) or PostgreSQL.
 
+mod manage;
 mod reference;
 
 use std::path::Path;
@@ -23,9 +24,21 @@ pub(crate) async fn demo_folder() -> TempDir {
     dir
 }
 
+/// `ecmahost ARGS`, run in `dir` to its end.
+pub(crate) fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    ecma_integration_tests::cli::ecmahost(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// Standard output of a finished command, as text.
 pub(crate) fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub(crate) fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 pub(crate) fn assert_contains_all(text: &str, parts: &[&str]) {

@@ -1,0 +1,69 @@
+//! `ecmahost connector list|show|validate|test|delete|rotate-token`: the connectors of a host
+//! configuration, found by name (or file) in its connectors folder.
+
+mod files;
+mod rotate;
+mod show;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::config::HostConfig;
+
+pub use files::{find_connector, redact_document};
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// Every connector file of the host, with its library and object types, and whether it
+    /// parses.
+    List,
+    /// One connector's file, with its tokens and secrets hidden.
+    Show { connector: String },
+    /// Every check a start runs: the file, the library, the parameter pages with the plugin's
+    /// validation, capabilities, schema, the build checks, the mapping, and a connection
+    /// test. Prints each problem with the file, the key and the fix; exits 1 if there is one.
+    Validate { connector: String },
+    /// Connect to the target through the plugin and explain a failure.
+    Test { connector: String },
+    /// Remove a connector's file (the running host then removes the connector).
+    Delete {
+        connector: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Store a new token's hash; the old token keeps working for the overlap.
+    RotateToken {
+        connector: String,
+        /// How long the old token stays valid, in minutes (0: it stops at once).
+        #[arg(long, default_value_t = 1440)]
+        overlap_minutes: u64,
+    },
+}
+
+/// Run one connector command against the host configuration `config`.
+pub async fn run(config: PathBuf, command: ConnectorCommand) -> anyhow::Result<()> {
+    let host = HostConfig::load(&config)?;
+    match command {
+        ConnectorCommand::List => show::list(&host),
+        ConnectorCommand::Show { connector } => show::show(&find_connector(&host, &connector)?),
+        ConnectorCommand::Validate { connector } => {
+            validate::validate(&host, &find_connector(&host, &connector)?).await
+        }
+        ConnectorCommand::Test { connector } => {
+            validate::test(&host, &find_connector(&host, &connector)?).await
+        }
+        ConnectorCommand::Delete { connector, yes } => {
+            files::delete(&host, &find_connector(&host, &connector)?, yes)
+        }
+        ConnectorCommand::RotateToken {
+            connector,
+            overlap_minutes,
+        } => rotate::rotate(
+            &find_connector(&host, &connector)?,
+            std::time::Duration::from_secs(overlap_minutes.saturating_mul(60)),
+        ),
+    }
+}
