@@ -1,9 +1,11 @@
-//! `ecmahost connector list|show|validate|test|delete|rotate-token`: the connectors of a host
-//! configuration, found by name (or file) in its connectors folder.
+//! `ecmahost connector list|show|validate|test|delete|rotate-token|export|import|import-mim`:
+//! the connectors of a host configuration, found by name (or file) in its connectors folder.
 
+pub mod draft;
 mod files;
 mod rotate;
 mod show;
+mod transfer;
 mod validate;
 
 use std::path::PathBuf;
@@ -41,6 +43,33 @@ pub enum ConnectorCommand {
         #[arg(long, default_value_t = 1440)]
         overlap_minutes: u64,
     },
+    /// Write a connector's configuration (ecmahost TOML or ECMA2Host XML), without secrets
+    /// unless asked.
+    Export {
+        connector: String,
+        #[arg(long, value_enum, default_value = "toml")]
+        format: transfer::Format,
+        /// Include secret parameter values (and, in TOML, the token hashes).
+        #[arg(long)]
+        with_secrets: bool,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Read a connector file (ecmahost TOML, or ECMA2Host's connector export XML) into the
+    /// connectors folder, reporting what was mapped and what still needs an answer.
+    Import {
+        file: PathBuf,
+        /// Replace a connector file of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Read a MIM Sync "Export Management Agent" file into the connectors folder.
+    ImportMim {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Run one connector command against the host configuration `config`.
@@ -65,5 +94,18 @@ pub async fn run(config: PathBuf, command: ConnectorCommand) -> anyhow::Result<(
             &find_connector(&host, &connector)?,
             std::time::Duration::from_secs(overlap_minutes.saturating_mul(60)),
         ),
+        ConnectorCommand::Export {
+            connector,
+            format,
+            with_secrets,
+            output,
+        } => transfer::export(
+            &find_connector(&host, &connector)?,
+            format,
+            with_secrets,
+            output.as_deref(),
+        ),
+        ConnectorCommand::Import { file, force } => transfer::import(&host, &file, force),
+        ConnectorCommand::ImportMim { file, force } => transfer::import_mim(&host, &file, force),
     }
 }

@@ -3,6 +3,7 @@
 
 mod manage;
 mod reference;
+mod transfer;
 
 use std::path::Path;
 
