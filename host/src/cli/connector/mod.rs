@@ -1,4 +1,4 @@
-//! `ecmahost connector list|show|validate|test|delete|rotate-token|export|import|import-mim`:
+//! `ecmahost connector new|list|show|validate|test|delete|rotate-token|export|import|import-mim`:
 //! the connectors of a host configuration, found by name (or file) in its connectors folder.
 
 pub mod draft;
@@ -7,6 +7,7 @@ mod rotate;
 mod show;
 mod transfer;
 mod validate;
+mod wizard;
 
 use std::path::PathBuf;
 
@@ -18,6 +19,14 @@ pub use files::{find_connector, redact_document};
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectorCommand {
+    /// The configuration wizard: Microsoft's pages in order, the connector's own pages
+    /// validated as they are answered; writes one commented connector file.
+    New {
+        /// A connector file to take every answer from, without prompts (its token may be left
+        /// out and is then generated); checked the same way, written only if nothing is wrong.
+        #[arg(long)]
+        answers: Option<PathBuf>,
+    },
     /// Every connector file of the host, with its library and object types, and whether it
     /// parses.
     List,
@@ -76,6 +85,7 @@ pub enum ConnectorCommand {
 pub async fn run(config: PathBuf, command: ConnectorCommand) -> anyhow::Result<()> {
     let host = HostConfig::load(&config)?;
     match command {
+        ConnectorCommand::New { answers } => wizard::new(&host, answers.as_deref()).await,
         ConnectorCommand::List => show::list(&host),
         ConnectorCommand::Show { connector } => show::show(&find_connector(&host, &connector)?),
         ConnectorCommand::Validate { connector } => {

@@ -21,12 +21,12 @@ use crate::plugins::{load_for_connector, PluginError};
 use ecma_plugin_api::{ConfigPage, ErrorKind};
 
 /// A scratch `ECMA` folder holding a link to the host's library, and a scratch data folder.
-struct Scratch {
+pub(super) struct Scratch {
     dir: TempDir,
 }
 
 impl Scratch {
-    fn new(library: &Path) -> anyhow::Result<Self> {
+    pub(super) fn new(library: &Path) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         std::fs::create_dir_all(dir.path().join("ECMA"))?;
         std::fs::create_dir_all(dir.path().join("data"))?;
@@ -39,18 +39,19 @@ impl Scratch {
         Ok(Self { dir })
     }
 
-    fn ecma(&self) -> PathBuf {
+    pub(super) fn ecma(&self) -> PathBuf {
         self.dir.path().join("ECMA")
     }
 
-    fn data(&self) -> PathBuf {
+    pub(super) fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 }
 
 /// What `validate` found: each check that passed, and each problem with its fix.
-struct Report {
-    problems: usize,
+#[derive(Default)]
+pub(super) struct Report {
+    pub(super) problems: usize,
 }
 
 impl Report {
@@ -74,7 +75,7 @@ fn library_of(host: &HostConfig, config: &ConnectorConfig) -> PathBuf {
 
 pub(super) async fn validate(host: &HostConfig, file: &Path) -> anyhow::Result<()> {
     println!("{}", file.display());
-    let mut report = Report { problems: 0 };
+    let mut report = Report::default();
     let config = match ConnectorConfig::load(file) {
         Ok(config) => {
             report.ok("the file parses and its values are valid");
@@ -96,7 +97,7 @@ pub(super) async fn validate(host: &HostConfig, file: &Path) -> anyhow::Result<(
         }
         let library = library_of(host, &config);
         if library.is_file() {
-            build(&mut report, &config, &library).await?;
+            build_report(&mut report, &config, &library).await?;
         } else {
             report.problem(
                 &format!(
@@ -120,7 +121,7 @@ pub(super) async fn validate(host: &HostConfig, file: &Path) -> anyhow::Result<(
 }
 
 /// Build as a start does, then test the connection.
-async fn build(
+pub(super) async fn build_report(
     report: &mut Report,
     config: &ConnectorConfig,
     library: &Path,

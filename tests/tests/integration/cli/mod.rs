@@ -4,6 +4,7 @@
 mod manage;
 mod reference;
 mod transfer;
+mod wizard;
 
 use std::path::Path;
 
