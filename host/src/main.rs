@@ -72,8 +72,8 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
-    /// The connectors of a host configuration: list, show, validate, test, delete, rotate
-    /// a token.
+    /// The connectors of a host configuration: the wizard (new), list, show, validate, test,
+    /// delete, rotate a token, export and import (ECMA2Host and MIM files too).
     Connector {
         /// The host configuration whose connectors folder holds the connectors.
         #[arg(long, default_value = "host.toml", global = true)]

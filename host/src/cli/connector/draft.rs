@@ -9,6 +9,8 @@ pub enum Answer {
     Text(String),
     /// A secret the file names but does not hold: `{ env = "VAR" }`.
     Env(String),
+    /// A secret in a file of its own: `{ file = "path" }`.
+    File(String),
 }
 
 /// How `active = false` is applied.
@@ -192,6 +194,7 @@ impl ConnectorDraft {
                 let value = match answer {
                     Answer::Text(v) => string(v),
                     Answer::Env(var) => format!("{{ env = {} }}", string(var)),
+                    Answer::File(path) => format!("{{ file = {} }}", string(path)),
                 };
                 let _ = writeln!(out, "{} = {value}", key(name));
             }
@@ -242,6 +245,7 @@ mod tests {
                         Answer::Text("sqlite://x.db".into()),
                     ),
                     ("password".into(), Answer::Env("HR_PASSWORD".into())),
+                    ("api_key".into(), Answer::File("key.txt".into())),
                 ],
             )],
             ..ConnectorDraft::default()
@@ -249,10 +253,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hr.toml");
         std::fs::write(&file, draft.to_toml()).unwrap();
+        std::fs::write(dir.path().join("key.txt"), "k3y\n").unwrap();
         std::env::set_var("HR_PASSWORD", "x");
         let config = crate::config::ConnectorConfig::load(&file).unwrap();
         assert_eq!(config.resource_types.len(), 2);
         assert_eq!(config.resource_types[0].anchor, "Login");
         assert!(config.parameters.is_secret("password"));
+        assert_eq!(config.parameters.get("api_key"), Some("k3y"));
+        assert!(config.parameters.is_secret("api_key"));
     }
 }

@@ -48,7 +48,7 @@ struct Answers {
 
 impl Answers {
     fn set(&mut self, page: ConfigPage, name: &str, value: String, answer: Answer) {
-        let secret = matches!(answer, Answer::Env(_));
+        let secret = matches!(answer, Answer::Env(_) | Answer::File(_));
         self.given.insert(name.to_string(), (value, secret));
         let answers = self.pages.entry(page).or_default();
         answers.retain(|(n, _)| n != name);
@@ -143,7 +143,7 @@ fn ask_into(
     };
     {
         let answer = match def.kind {
-            ParameterKind::EncryptedString => Answer::Env(secret_file(&def.name, &value)?),
+            ParameterKind::EncryptedString => Answer::File(secret_file(&def.name, &value)?),
             _ => Answer::Text(value.clone()),
         };
         answers.set(page, &def.name, value, answer);
