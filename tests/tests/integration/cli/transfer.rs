@@ -126,6 +126,10 @@ async fn microsofts_ecma2host_sample_reports_what_it_maps_and_what_needs_an_answ
             "mapped        User: query attribute `AzureID`",
             "not mapped    User: `Phones` TreatAsSingleValue",
             "mapped        User: disable flow SetAttribute(\"Enabled\"), delete flow none",
+            // Microsoft's parameter names, checked against our SQL connector's pages.
+            "mapped        Parameter `DSN File`: renamed to libecma_sql.so's `dsn_file`",
+            "not mapped    Parameter `User Name`: libecma_sql.so has no such parameter on page connectivity; left out (closest: `user`",
+            "not mapped    [parameters.schema1]: names not checked, the connector cannot list the page yet",
             "wrote connectors/HRSQL.toml",
         ],
     );
@@ -136,7 +140,9 @@ async fn microsofts_ecma2host_sample_reports_what_it_maps_and_what_needs_an_answ
             "name = \"HRSQL\"",
             "autosync_minutes = 240",
             "export_page_size = 50",
-            "Password = { env = \"ECMAHOST_HRSQL_PASSWORD\" }",
+            "dsn_file = 'C:\\ECMA\\hr.dsn'",
+            "password = { env = \"ECMAHOST_HRSQL_PASSWORD\" }",
+            "delta_strategy = \"None\"",
             "disable_attribute = \"Enabled\"",
             "delete = \"none\"",
         ],

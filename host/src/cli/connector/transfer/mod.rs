@@ -111,6 +111,83 @@ fn target_file(host: &HostConfig, name: &str, force: bool) -> anyhow::Result<Pat
     Ok(file)
 }
 
+/// A parameter name without case, spaces or punctuation: Microsoft's "DSN File" is our
+/// `dsn_file`.
+fn folded(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Check the imported answers' names against the library's own pages (when it is in the ECMA
+/// folder): a name that differs only in case, spaces or punctuation is renamed to the
+/// library's, one it does not define is left out. Pages the library cannot list without a
+/// working connection are kept as written.
+fn match_parameter_names(
+    host: &HostConfig,
+    draft: &mut ConnectorDraft,
+    report: &mut ImportReport,
+) -> anyhow::Result<()> {
+    let library = host.ecma_dir.join(&draft.plugin);
+    if draft.plugin.is_empty() || !library.is_file() {
+        return Ok(());
+    }
+    let scratch = super::validate::Scratch::new(&library)?;
+    let loaded = crate::plugins::load_for_connector(&scratch.ecma(), &draft.name, &draft.plugin)?;
+    let connector = loaded.library.new_connector()?;
+    let mut so_far = ecma_plugin_api::ParameterValues::new();
+    for (page_key, answers) in &mut draft.parameters {
+        let Some(page) = ecma_plugin_api::ConfigPage::from_key(page_key) else {
+            continue;
+        };
+        let defs = match connector.config_parameters(page, &so_far) {
+            Ok(defs) => defs,
+            Err(e) => {
+                report.not_mapped(format!(
+                    "[parameters.{page_key}]: names not checked, the connector cannot list the page yet ({})",
+                    e.message
+                ));
+                continue;
+            }
+        };
+        let mut kept = Vec::new();
+        for (name, answer) in answers.drain(..) {
+            let name = if defs.iter().any(|d| d.name == name) {
+                name
+            } else if let Some(d) = defs.iter().find(|d| folded(&d.name) == folded(&name)) {
+                report.mapped(format!(
+                    "Parameter `{name}`: renamed to {}'s `{}`",
+                    draft.plugin, d.name
+                ));
+                d.name.clone()
+            } else {
+                let closest = crate::connector::checks::closest_first(
+                    &name,
+                    defs.iter().map(|d| d.name.clone()),
+                );
+                report.not_mapped(format!(
+                    "Parameter `{name}`: {} has no such parameter on page {page_key}; left out (closest: {})",
+                    draft.plugin,
+                    closest
+                        .iter()
+                        .take(3)
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                continue;
+            };
+            if let super::draft::Answer::Text(v) = &answer {
+                so_far.insert(name.clone(), v.clone());
+            }
+            kept.push((name, answer));
+        }
+        *answers = kept;
+    }
+    Ok(())
+}
+
 /// Write `draft` with a new token, print the report and what is left to do.
 fn finish(
     host: &HostConfig,
@@ -119,6 +196,7 @@ fn finish(
     force: bool,
 ) -> anyhow::Result<()> {
     let file = target_file(host, &draft.name, force)?;
+    match_parameter_names(host, &mut draft, &mut report)?;
     let token = generate_token();
     draft.token_hash = hash_token(&token)?.to_string();
     crate::tls::write_file(&file, draft.to_toml().as_bytes(), 0o640)?;
