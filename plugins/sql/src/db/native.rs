@@ -589,3 +589,75 @@ where
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target::new("db.example", 5433, Some("hr"), "sync")
+    }
+
+    fn explained(e: sqlx::Error) -> (ConnectCause, String) {
+        match explain_connect_failure(&e, &target(), None) {
+            DbError::Connect { cause, message, .. } => (cause, message),
+            other => panic!("not a connect error: {other}"),
+        }
+    }
+
+    #[test]
+    fn transport_failures_name_the_address_and_the_answer_to_check() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let (cause, message) = explained(sqlx::Error::Io(refused));
+        assert_eq!(cause, ConnectCause::Refused);
+        assert!(
+            message.starts_with("db.example:5433 refused the connection"),
+            "{message}"
+        );
+        assert!(
+            message.contains("listening on port 5433? Check `host` and `port`"),
+            "{message}"
+        );
+
+        let dns = std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        );
+        let (cause, message) = explained(sqlx::Error::Io(dns));
+        assert_eq!(cause, ConnectCause::HostName);
+        assert!(
+            message.contains("the host name `db.example` does not resolve"),
+            "{message}"
+        );
+
+        let tls = sqlx::Error::Tls("invalid peer certificate: UnknownIssuer".into());
+        let (cause, message) = explained(tls);
+        assert_eq!(cause, ConnectCause::Tls);
+        assert!(
+            message.contains("TLS with db.example:5433 failed")
+                && message.contains("`tls_ca_file`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn server_refusals_are_the_sign_in_or_the_database() {
+        assert_eq!(
+            server_cause(Some("28P01"), None),
+            Some(ConnectCause::Authentication)
+        );
+        assert_eq!(
+            server_cause(None, Some(1045)),
+            Some(ConnectCause::Authentication)
+        );
+        assert_eq!(
+            server_cause(Some("3D000"), None),
+            Some(ConnectCause::DatabaseMissing)
+        );
+        assert_eq!(
+            server_cause(Some("HY000"), Some(1049)),
+            Some(ConnectCause::DatabaseMissing)
+        );
+        assert_eq!(server_cause(Some("08006"), None), None);
+    }
+}

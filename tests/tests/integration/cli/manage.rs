@@ -1,4 +1,4 @@
-//! `connector list|show|validate|test|delete|rotate-token` on a demo folder and on PostgreSQL:
+//! `connector list|show|validate|test|delete|rotate-token` on a demo folder, PostgreSQL and MariaDB:
 //! their output, their exit codes, and what they change.
 
 use ecma_integration_tests::cli::ecmahost;
@@ -289,4 +289,46 @@ async fn rotate_token_keeps_the_old_token_for_the_overlap_then_drops_it() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     host.stop().await;
+}
+
+#[tokio::test]
+async fn test_explains_a_missing_database_and_a_refused_sign_in_on_mariadb() {
+    let dir = demo_folder().await;
+    let demo = std::fs::read_to_string(dir.path().join("connectors/demo.toml")).unwrap();
+    let hash = demo.lines().find(|l| l.starts_with("token_hash")).unwrap();
+    let write = |connectivity: &str| {
+        std::fs::write(
+            dir.path().join("connectors/maria.toml"),
+            format!("version = 1\nname = \"maria\"\n{hash}\nplugin = \"libecma_sql.so\"\nobject_type = \"User\"\nanchor = \"Login\"\n[parameters.connectivity]\ndriver = \"MySQL\"\nhost = \"127.0.0.1\"\nport = \"3306\"\n{connectivity}\n"),
+        )
+        .unwrap();
+    };
+    write("user = \"root\"\ndatabase = \"ecma_no_such_db\"");
+    let out = run(dir.path(), &["connector", "test", "maria"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_contains_all(
+        &stderr(&out),
+        &[
+            "127.0.0.1:3306 has no database `ecma_no_such_db`",
+            "check `database`",
+        ],
+    );
+
+    write("user = \"ecma_nobody\"\ndatabase = \"test\"");
+    let out = run(dir.path(), &["connector", "test", "maria"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_contains_all(
+        &stderr(&out),
+        &[
+            "127.0.0.1:3306 refused the sign-in of user `ecma_nobody`",
+            "check `user` and `password`",
+        ],
+    );
+
+    write("user = \"root\"\ndatabase = \"test\"");
+    let out = run(dir.path(), &["connector", "test", "maria"]);
+    assert!(
+        out.status.success(),
+        "MariaDB must run at 127.0.0.1:3306 (root, no password, db test): {out:?}"
+    );
 }
