@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 pub mod api_1_0;
 pub mod cli;
+pub mod ldap;
 pub mod log_capture;
 
 use ecmahost::config::HostConfig;

@@ -33,6 +33,8 @@ pub struct TypeDraft {
     pub dn_attribute: Option<String>,
     /// Connector attribute and its SCIM path (`None`: the ECMA2Host extension).
     pub attributes: Vec<(String, Option<String>)>,
+    /// Multi-valued attributes shown as one value (Microsoft's "treat as single value").
+    pub single_valued: Vec<String>,
     pub disable: Disable,
     pub delete: bool,
 }
@@ -109,6 +111,12 @@ fn write_type(out: &mut String, t: &TypeDraft, prefix: &str) {
         let _ = writeln!(out, "\n[[{prefix}attributes]]\nname = {}", string(name));
         if let Some(scim) = scim {
             let _ = writeln!(out, "scim = {}", string(scim));
+        }
+        if t.single_valued.contains(name) {
+            let _ = writeln!(
+                out,
+                "# Multi-valued in the target, one value in SCIM.\nsingle_value = true"
+            );
         }
     }
     let _ = writeln!(out, "\n[{prefix}deprovisioning]");
@@ -226,6 +234,7 @@ mod tests {
                             Some("emails[type eq \"work\"].value".into()),
                         ),
                     ],
+                    single_valued: vec!["Mail2".into()],
                     disable: Disable::SetAttribute("IsActive".into()),
                     delete: true,
                     ..TypeDraft::default()
@@ -258,6 +267,8 @@ mod tests {
         let config = crate::config::ConnectorConfig::load(&file).unwrap();
         assert_eq!(config.resource_types.len(), 2);
         assert_eq!(config.resource_types[0].anchor, "Login");
+        assert!(config.resource_types[0].attributes[1].single_value);
+        assert!(!config.resource_types[0].attributes[0].single_value);
         assert!(config.parameters.is_secret("password"));
         assert_eq!(config.parameters.get("api_key"), Some("k3y"));
         assert!(config.parameters.is_secret("api_key"));

@@ -124,7 +124,7 @@ async fn microsofts_ecma2host_sample_reports_what_it_maps_and_what_needs_an_answ
             "mapped        RunStep `Export` batch size 50: export_page_size",
             "mapped        User: anchor `EmployeeId`",
             "mapped        User: query attribute `AzureID`",
-            "not mapped    User: `Phones` TreatAsSingleValue",
+            "mapped        User: `Phones` TreatAsSingleValue: single_value = true",
             "mapped        User: disable flow SetAttribute(\"Enabled\"), delete flow none",
             // Microsoft's parameter names, checked against our SQL connector's pages.
             "mapped        Parameter `DSN File`: renamed to libecma_sql.so's `dsn_file`",
@@ -143,6 +143,7 @@ async fn microsofts_ecma2host_sample_reports_what_it_maps_and_what_needs_an_answ
             "dsn_file = 'C:\\ECMA\\hr.dsn'",
             "password = { env = \"ECMAHOST_HRSQL_PASSWORD\" }",
             "delta_strategy = \"None\"",
+            "name = \"Phones\"\n# Multi-valued in the target, one value in SCIM.\nsingle_value = true",
             "disable_attribute = \"Enabled\"",
             "delete = \"none\"",
         ],

@@ -387,8 +387,9 @@ fn import_entry(entry: EntrySchema, report: &mut ImportReport) -> TypeDraft {
             report.mapped(format!("{name}: DN from `{}`", a.name));
         }
         if a.treat_as_single_value {
-            report.not_mapped(format!(
-                "{name}: `{}` TreatAsSingleValue: multi-valued attributes are served as such",
+            t.single_valued.push(a.name.clone());
+            report.mapped(format!(
+                "{name}: `{}` TreatAsSingleValue: single_value = true",
                 a.name
             ));
         }
@@ -476,11 +477,13 @@ pub fn export(config: &ConnectorConfig, with_secrets: bool) -> anyhow::Result<St
             for a in &t.attributes {
                 if let Some(existing) = attributes.iter_mut().find(|x| x.name == a.name) {
                     existing.scim_attribute = a.scim.clone();
+                    existing.treat_as_single_value = a.single_value;
                     continue;
                 }
                 attributes.push(AttributeSchema {
                     name: a.name.clone(),
                     scim_attribute: a.scim.clone(),
+                    treat_as_single_value: a.single_value,
                     ..AttributeSchema::default()
                 });
             }

@@ -38,6 +38,8 @@ pub(crate) fn plugin_for_library(name: &str) -> Option<String> {
         Some(name.to_string())
     } else if folded.contains("genericsql") {
         Some(crate::demo::SQL_PLUGIN_FILE.to_string())
+    } else if folded.contains("genericldap") {
+        Some("libecma_ldap.so".to_string())
     } else {
         None
     }
