@@ -6,4 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The command-line tests run the `ecmahost` executable, which cargo builds only for the host's
+# own tests: build it first.
+cargo build -p ecmahost --bin ecmahost
 cargo test --workspace "$@"

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ecmahost::config::HostConfig;
+use ecmahost::config::{HostConfig, ParameterAnswers};
 use ecmahost::{bench, demo, logging, server, tls, token};
 
 #[derive(Parser)]
@@ -72,6 +72,15 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// The connectors of a host configuration: the wizard (new), list, show, validate, test,
+    /// delete, rotate a token, export and import (ECMA2Host and MIM files too).
+    Connector {
+        /// The host configuration whose connectors folder holds the connectors.
+        #[arg(long, default_value = "host.toml", global = true)]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: ecmahost::cli::connector::ConnectorCommand,
+    },
     /// Connector secret tokens.
     Token {
         #[command(subcommand)]
@@ -99,10 +108,22 @@ enum PluginCommand {
     /// the partitions it reports).
     Inspect {
         file: PathBuf,
-        /// A connector file whose parameter answers the pages are asked with, page by page;
-        /// answers a page does not define are shown as refused.
+        /// A connector file, or a file of `[parameters.<page>]` tables, whose answers the
+        /// pages are asked with, page by page; answers a page does not define are shown as
+        /// refused.
+        #[arg(long, visible_alias = "connector")]
+        answers: Option<PathBuf>,
+    },
+    /// Print every parameter a library asks, page by page (name, type, default, description),
+    /// the pages asked with the given answers: the parameter reference of a connector guide.
+    Reference {
+        file: PathBuf,
+        /// A connector file, or a file of `[parameters.<page>]` tables.
         #[arg(long)]
-        connector: Option<PathBuf>,
+        answers: Option<PathBuf>,
+        /// Markdown tables (as in docs/sql-connector.md) instead of text.
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
@@ -211,13 +232,29 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin {
-            command: PluginCommand::Inspect { file, connector },
+            command: PluginCommand::Inspect { file, answers },
         } => {
-            let config = connector
-                .map(|c| ecmahost::config::ConnectorConfig::load(&c))
-                .transpose()?;
-            print!("{}", ecmahost::plugins::inspect(&file, config.as_ref())?);
+            let answers = answers.map(|a| ParameterAnswers::load(&a)).transpose()?;
+            print!("{}", ecmahost::plugins::inspect(&file, answers.as_ref())?);
             Ok(())
+        }
+        Command::Plugin {
+            command:
+                PluginCommand::Reference {
+                    file,
+                    answers,
+                    markdown,
+                },
+        } => {
+            let answers = answers.map(|a| ParameterAnswers::load(&a)).transpose()?;
+            print!(
+                "{}",
+                ecmahost::plugins::reference(&file, answers.as_ref(), markdown)?
+            );
+            Ok(())
+        }
+        Command::Connector { config, command } => {
+            ecmahost::cli::connector::run(config, command).await
         }
         Command::Token {
             command: TokenCommand::Generate,

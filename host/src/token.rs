@@ -81,11 +81,28 @@ pub fn generate_token() -> String {
         .collect()
 }
 
+/// The token a rotation replaced (`ecmahost connector rotate-token`): it keeps working until
+/// `expires`, so that the IdP can be given the new one without a failed request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousToken {
+    pub hash: TokenHash,
+    pub expires: std::time::SystemTime,
+}
+
 /// Checks bearer tokens for one connector.
 #[derive(Clone)]
 pub struct TokenVerifier {
     hash: TokenHash,
     accepted: Arc<RwLock<Option<[u8; 32]>>>,
+    previous: Option<PreviousToken>,
+    /// The digest of the previous token once it verified; honoured only until it expires.
+    accepted_previous: Arc<RwLock<Option<[u8; 32]>>>,
+}
+
+fn digest_matches(slot: &RwLock<Option<[u8; 32]>>, digest: &[u8; 32]) -> bool {
+    slot.read()
+        .as_ref()
+        .is_some_and(|known| bool::from(known.ct_eq(digest)))
 }
 
 impl TokenVerifier {
@@ -93,26 +110,45 @@ impl TokenVerifier {
         Self {
             hash,
             accepted: Arc::new(RwLock::new(None)),
+            previous: None,
+            accepted_previous: Arc::new(RwLock::new(None)),
         }
+    }
+
+    /// Also accept the token a rotation replaced, until it expires.
+    pub fn with_previous(mut self, previous: Option<PreviousToken>) -> Self {
+        self.previous = previous;
+        self
+    }
+
+    fn previous_valid(&self) -> bool {
+        self.previous
+            .as_ref()
+            .is_some_and(|p| std::time::SystemTime::now() < p.expires)
     }
 
     /// The cheap path: does `token` equal the last token that passed the full check?
     pub fn matches_cached(&self, token: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        self.accepted
-            .read()
-            .as_ref()
-            .is_some_and(|known| bool::from(known.ct_eq(&digest)))
+        digest_matches(&self.accepted, &digest)
+            || (digest_matches(&self.accepted_previous, &digest) && self.previous_valid())
     }
 
     /// The full Argon2 check; remembers the token's digest on success. Slow: call it from a
     /// blocking thread.
     pub fn verify_slow(&self, token: &str) -> bool {
-        if !self.hash.verify(token) {
-            return false;
+        let digest = Some(Sha256::digest(token.as_bytes()).into());
+        if self.hash.verify(token) {
+            *self.accepted.write() = digest;
+            return true;
         }
-        *self.accepted.write() = Some(Sha256::digest(token.as_bytes()).into());
-        true
+        match &self.previous {
+            Some(p) if self.previous_valid() && p.hash.verify(token) => {
+                *self.accepted_previous.write() = digest;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -139,6 +175,27 @@ mod tests {
         assert!(v.matches_cached(&token));
         assert!(!v.matches_cached(&format!("{token}x")));
         assert!(!v.matches_cached(""));
+    }
+
+    #[test]
+    fn a_rotated_token_works_until_it_expires() {
+        let (old, new) = ("the old token value", "the new token value");
+        let previous = |expires| PreviousToken {
+            hash: hash_token(old).unwrap(),
+            expires,
+        };
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+        let v = TokenVerifier::new(hash_token(new).unwrap()).with_previous(Some(previous(later)));
+        assert!(v.verify_slow(new));
+        assert!(v.verify_slow(old));
+        assert!(v.matches_cached(old) && v.matches_cached(new));
+        assert!(!v.verify_slow("neither of the two"));
+
+        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+        let v = TokenVerifier::new(hash_token(new).unwrap()).with_previous(Some(previous(past)));
+        assert!(!v.verify_slow(old), "an expired previous token is refused");
+        assert!(!v.matches_cached(old));
+        assert!(v.verify_slow(new));
     }
 
     #[test]

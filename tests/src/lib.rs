@@ -1,7 +1,8 @@
 //! Test harness for the integration suite: builds the plugins once, starts a real host
 //! in-process on a free 127.0.0.1 port with real plugins and a real SQLite file, and gives the
 //! test an HTTPS client that trusts the host's generated certificate. [`log_capture`] keeps what
-//! the host logged for plugins; [`api_1_0`] builds the frozen API 1.0 fixture.
+//! the host logged for plugins; [`api_1_0`] builds the frozen API 1.0 fixture; [`cli`] runs the
+//! `ecmahost` executable.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // Test support: failing loudly is the point.
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub mod api_1_0;
+pub mod cli;
 pub mod ldap;
 pub mod log_capture;
 

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use ecma_plugin_api::{ConfigPage, ParameterValues};
 use serde::Deserialize;
 
-use super::{check_version, read_toml, relative_to, ConfigError};
-use crate::token::TokenHash;
+use super::answers::{parse_pages, ParameterFileValue};
+use super::{check_version, read_toml, ConfigError};
+use crate::token::{PreviousToken, TokenHash};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +18,9 @@ struct ConnectorFile {
     version: u32,
     name: String,
     token_hash: Option<String>,
+    /// The token a rotation replaced, accepted until `previous_token_expires` (RFC 3339).
+    previous_token_hash: Option<String>,
+    previous_token_expires: Option<String>,
     /// Present only to give a helpful error: plaintext tokens are never stored.
     secret_token: Option<toml::Value>,
     plugin: String,
@@ -175,23 +179,6 @@ enum DisableMode {
     SetAttribute,
 }
 
-/// A parameter answer: a literal, or a secret read from the environment or a file.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum ParameterFileValue {
-    Text(String),
-    Bool(bool),
-    Integer(i64),
-    Secret(SecretSource),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SecretSource {
-    env: Option<String>,
-    file: Option<PathBuf>,
-}
-
 /// How the DN of a new object is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DnConfig {
@@ -290,6 +277,8 @@ pub struct ConnectorConfig {
     pub file: PathBuf,
     pub name: String,
     pub token_hash: TokenHash,
+    /// The token a rotation replaced, and until when it is still accepted.
+    pub previous_token: Option<PreviousToken>,
     /// File name of the library in the `ECMA` folder.
     pub plugin: String,
     pub autosync_minutes: u32,
@@ -318,6 +307,15 @@ fn valid_name(name: &str) -> bool {
 }
 
 impl ConnectorConfig {
+    /// The parameter answers, page by page, as `plugin inspect` and the wizard take them.
+    pub fn answers(&self) -> super::ParameterAnswers {
+        super::ParameterAnswers {
+            file: self.file.clone(),
+            values: self.parameters.clone(),
+            pages: self.parameter_pages.clone(),
+        }
+    }
+
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
         let raw: ConnectorFile = read_toml(file)?;
         check_version(file, raw.version)?;
@@ -339,6 +337,33 @@ impl ConnectorConfig {
             .token_hash
             .ok_or_else(|| bad("token_hash", "missing; run `ecmahost token hash`".into()))?;
         let token_hash = TokenHash::parse(&hash).map_err(|e| bad("token_hash", e.to_string()))?;
+        let previous_token = match (raw.previous_token_hash, raw.previous_token_expires) {
+            (None, None) => None,
+            (Some(hash), Some(expires)) => Some(PreviousToken {
+                hash: TokenHash::parse(&hash)
+                    .map_err(|e| bad("previous_token_hash", e.to_string()))?,
+                expires: chrono::DateTime::parse_from_rfc3339(&expires)
+                    .map_err(|e| {
+                        bad(
+                            "previous_token_expires",
+                            format!("`{expires}` is not an RFC 3339 time such as 2026-12-31T23:59:00Z ({e})"),
+                        )
+                    })?
+                    .into(),
+            }),
+            (Some(_), None) => {
+                return Err(bad(
+                    "previous_token_expires",
+                    "required with previous_token_hash: until when the old token is accepted (RFC 3339)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "previous_token_hash",
+                    "previous_token_expires is set, but there is no previous token".into(),
+                ))
+            }
+        };
         if raw.plugin.is_empty() || raw.plugin.contains('/') || raw.plugin.starts_with('.') {
             return Err(bad(
                 "plugin",
@@ -465,38 +490,13 @@ impl ConnectorConfig {
             }
         }
 
-        let mut parameters = ParameterValues::new();
-        let mut parameter_pages = BTreeMap::new();
-        for (page_key, answers) in raw.parameters {
-            let page = ConfigPage::from_key(&page_key).ok_or_else(|| {
-                bad(
-                    &format!("parameters.{page_key}"),
-                    "unknown page; use connectivity, capabilities, schema1..schemaN, global, partition or run_step"
-                        .into(),
-                )
-            })?;
-            let mut names = Vec::new();
-            for (name, value) in answers {
-                let key = format!("parameters.{page_key}.{name}");
-                match value {
-                    ParameterFileValue::Text(s) => parameters.insert(name.clone(), s),
-                    ParameterFileValue::Bool(b) => parameters.insert(name.clone(), b.to_string()),
-                    ParameterFileValue::Integer(i) => {
-                        parameters.insert(name.clone(), i.to_string())
-                    }
-                    ParameterFileValue::Secret(source) => {
-                        parameters.insert_secret(name.clone(), read_secret(file, &key, source)?)
-                    }
-                }
-                names.push(name);
-            }
-            parameter_pages.insert(page, names);
-        }
+        let (parameters, parameter_pages) = parse_pages(file, raw.parameters)?;
 
         Ok(ConnectorConfig {
             file: file.to_path_buf(),
             name: raw.name,
             token_hash,
+            previous_token,
             plugin: raw.plugin,
             autosync_minutes: raw.autosync_minutes,
             references: raw.references,
@@ -686,31 +686,6 @@ fn resource_type(
         disable,
         delete: raw.deprovisioning.delete,
     })
-}
-
-fn read_secret(file: &Path, key: &str, source: SecretSource) -> Result<String, ConfigError> {
-    match (source.env, source.file) {
-        (Some(var), None) => std::env::var(&var).map_err(|_| {
-            ConfigError::invalid(
-                file,
-                key,
-                format!("environment variable `{var}` is not set"),
-            )
-        }),
-        (None, Some(path)) => {
-            let path = relative_to(file, &path);
-            std::fs::read_to_string(&path)
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-                .map_err(|e| {
-                    ConfigError::invalid(file, key, format!("cannot read {}: {e}", path.display()))
-                })
-        }
-        _ => Err(ConfigError::invalid(
-            file,
-            key,
-            "a secret is `{ env = \"VAR\" }` or `{ file = \"path\" }`",
-        )),
-    }
 }
 
 #[cfg(test)]

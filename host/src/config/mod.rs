@@ -5,8 +5,11 @@
 //! Validation here is pure (no I/O beyond reading the files); loading plugins and checking the
 //! answers against the connector happen when a connector is built.
 
+mod answers;
 mod connector;
 mod host;
+
+pub use answers::ParameterAnswers;
 
 pub use connector::{
     AttributeConfig, ConnectorConfig, DeleteFlow, DisableFlow, DnConfig, References, ResourceKind,

@@ -55,8 +55,8 @@ pub enum BuildError {
     Plugin(#[from] PluginError),
     #[error("connector library call failed: {0}")]
     Call(#[from] CallError),
-    #[error("{file}: the connector rejected parameter answers: {issues}")]
-    Parameters { file: String, issues: String },
+    #[error("{file}: the connector rejected parameter answers: {}", issues.join("; "))]
+    Parameters { file: String, issues: Vec<String> },
     #[error(transparent)]
     Mapping(#[from] MappingBuildError),
     /// The file asks for what the connector does not declare (see [`checks`]).
@@ -386,7 +386,7 @@ impl ConnectorRuntime {
         if !problems.is_empty() {
             return Err(BuildError::Parameters {
                 file: config.file.display().to_string(),
-                issues: problems.join("; "),
+                issues: problems,
             });
         }
         let (p, v) = (plugin.clone(), parameters.clone());

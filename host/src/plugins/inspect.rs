@@ -1,10 +1,10 @@
-//! `ecmahost plugin inspect FILE [--connector TOML]`: what a library is, without creating a
+//! `ecmahost plugin inspect FILE [--answers TOML]`: what a library is, without creating a
 //! connector for it.
 //!
 //! Later parameter pages often depend on answers to earlier ones (the SQL connector's schema
 //! pages list the tables of the database it was pointed at), so pages that need answers say so
-//! instead of failing the whole inspection. Given a connector file, each page is asked with the
-//! answers of that file so far, as the host does at build time; answers a page does not define
+//! instead of failing the whole inspection. Given answers (a connector file, or a file of
+//! `[parameters.<page>]` tables), each page is asked with the answers so far, as the host does at build time; answers a page does not define
 //! are shown as the build would refuse them, and the partitions (and containers) the connector
 //! reports are listed.
 
@@ -12,34 +12,12 @@ use std::fmt::Write;
 use std::path::Path;
 
 use ecma_plugin_api::{
-    load_library, ConfigPage, ParameterKind, ParameterValues, PluginConnector, API_MAJOR, API_MINOR,
+    load_library, ConfigPage, ParameterValues, PluginConnector, API_MAJOR, API_MINOR,
 };
 
+use super::pages::{kind_name, walk};
 use super::PluginError;
-use crate::config::ConnectorConfig;
-use crate::connector::checks::check_parameter_page;
-
-/// The answers of `config`'s pages up to and including `page` (none without a config).
-fn answers_so_far(config: Option<&ConnectorConfig>, page: ConfigPage) -> ParameterValues {
-    let mut values = ParameterValues::new();
-    let Some(config) = config else {
-        return values;
-    };
-    let names: Vec<&String> = config
-        .parameter_pages
-        .range(..=page)
-        .flat_map(|(_, names)| names)
-        .collect();
-    for (name, value, secret) in config.parameters.iter() {
-        if names.iter().any(|n| n.as_str() == name) {
-            match secret {
-                true => values.insert_secret(name, value),
-                false => values.insert(name, value),
-            }
-        }
-    }
-    values
-}
+use crate::config::ParameterAnswers;
 
 /// The partitions the connector reports, and the containers of each.
 fn write_partitions(
@@ -77,9 +55,9 @@ fn write_partitions(
     }
 }
 
-/// A human-readable description of the library at `path`; with `config`, as configured by
-/// that connector file.
-pub fn inspect(path: &Path, config: Option<&ConnectorConfig>) -> Result<String, PluginError> {
+/// A human-readable description of the library at `path`; with `answers`, as configured by
+/// them.
+pub fn inspect(path: &Path, answers: Option<&ParameterAnswers>) -> Result<String, PluginError> {
     let library = load_library(path)?;
     let info = library.info();
     let (major, minor) = library.api_version();
@@ -99,9 +77,11 @@ pub fn inspect(path: &Path, config: Option<&ConnectorConfig>) -> Result<String, 
             return Ok(out);
         }
     };
-    let all = config.map(|c| c.parameters.clone()).unwrap_or_default();
-    if let Some(config) = config {
-        let _ = writeln!(out, "answers from: {}", config.file.display());
+    let none = ParameterAnswers::default();
+    let answers = answers.unwrap_or(&none);
+    let all = answers.values.clone();
+    if answers != &none {
+        let _ = writeln!(out, "answers from: {}", answers.file.display());
     }
     let mut partitions = None;
     match connector.capabilities(&all) {
@@ -149,67 +129,51 @@ pub fn inspect(path: &Path, config: Option<&ConnectorConfig>) -> Result<String, 
         }
     }
     let _ = writeln!(out, "parameter pages:");
-    let mut pages = vec![ConfigPage::Connectivity, ConfigPage::Capabilities];
-    pages.extend((1..=8).map(ConfigPage::Schema));
-    pages.extend([
-        ConfigPage::Global,
-        ConfigPage::Partition,
-        ConfigPage::RunStep,
-    ]);
-    let file = config
-        .map(|c| c.file.display().to_string())
-        .unwrap_or_default();
-    for page in pages {
-        let values = answers_so_far(config, page);
-        let answered = config
-            .and_then(|c| c.parameter_pages.get(&page))
-            .cloned()
-            .unwrap_or_default();
-        let defined = connector.config_parameters(page, &values);
-        let problems = match &defined {
-            Ok(defs) => check_parameter_page(&file, page, &answered, defs),
-            Err(_) => Vec::new(),
-        };
-        match defined {
+    for report in walk(&connector, answers) {
+        let key = report.page.key();
+        match report.parameters {
             Ok(defs) if defs.is_empty() => {
-                if !matches!(page, ConfigPage::Schema(_)) {
-                    let _ = writeln!(out, "  [{}] no parameters", page.key());
+                if !matches!(report.page, ConfigPage::Schema(_)) {
+                    let _ = writeln!(out, "  [{key}] no parameters");
                 }
             }
             Ok(defs) => {
-                let _ = writeln!(out, "  [{}]", page.key());
+                let values = answers.up_to(report.page);
+                let _ = writeln!(out, "  [{key}]");
                 for d in defs {
-                    let kind = match &d.kind {
-                        ParameterKind::DropDown { options, .. } => format!("drop-down {options:?}"),
-                        other => format!("{other:?}"),
-                    };
                     let required = if d.required { " (required)" } else { "" };
-                    let answer = match values.get(&d.name) {
-                        Some(_) if values.is_secret(&d.name) => ", answered <secret>".to_string(),
-                        Some(v) => format!(", answered \"{v}\""),
-                        None => String::new(),
-                    };
-                    let default = d
-                        .default
-                        .map(|v| format!(", default \"{v}\""))
-                        .unwrap_or_default();
                     let _ = writeln!(
                         out,
-                        "    {}: {kind}{required}{default}{answer}  {}",
-                        d.name, d.description
+                        "    {}: {}{required}{}{}  {}",
+                        d.name,
+                        kind_name(&d.kind),
+                        d.default
+                            .map(|v| format!(", default \"{v}\""))
+                            .unwrap_or_default(),
+                        answered(&values, &d.name),
+                        d.description
                     );
                 }
             }
             Err(e) => {
-                let _ = writeln!(out, "  [{}] depends on earlier answers: {e}", page.key());
+                let _ = writeln!(out, "  [{key}] depends on earlier answers: {e}");
             }
         }
-        for problem in problems {
-            let _ = writeln!(out, "  [{}] refused: {problem}", page.key());
+        for problem in report.refused {
+            let _ = writeln!(out, "  [{key}] refused: {problem}");
         }
     }
     if let Some(hierarchy) = partitions {
         write_partitions(&mut out, &connector, &all, hierarchy);
     }
     Ok(out)
+}
+
+/// `, answered "x"` (or `<secret>`), or nothing.
+fn answered(values: &ParameterValues, name: &str) -> String {
+    match values.get(name) {
+        Some(_) if values.is_secret(name) => ", answered <secret>".to_string(),
+        Some(v) => format!(", answered \"{v}\""),
+        None => String::new(),
+    }
 }

@@ -10,8 +10,11 @@
 //! library; everything else receives a [`LoadedLibrary`].
 
 mod inspect;
+pub mod pages;
+mod reference;
 
 pub use inspect::inspect;
+pub use reference::reference;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -30,6 +33,8 @@ pub enum PluginError {
     },
     #[error(transparent)]
     Load(#[from] LoadError),
+    #[error("the library cannot create a connector: {0}")]
+    Connector(#[from] ecma_plugin_api::ConnectorError),
 }
 
 /// A library loaded for one connector.

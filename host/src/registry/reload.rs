@@ -60,7 +60,8 @@ impl Registry {
         previous: Option<Arc<ConnectorRuntime>>,
     ) -> Result<(), ReloadError> {
         let name = config.name.clone();
-        let verifier = TokenVerifier::new(config.token_hash.clone());
+        let verifier = TokenVerifier::new(config.token_hash.clone())
+            .with_previous(config.previous_token.clone());
         {
             let mut lifecycle = self.lifecycle.lock();
             let entry = lifecycle.entry(key(&name)).or_default();

@@ -30,6 +30,25 @@ pub(crate) enum FailureClass {
     Other,
 }
 
+/// Why a connection could not be opened, as far as the driver tells: it decides which
+/// Connectivity answer a failure is pinned on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConnectCause {
+    /// The host name does not resolve.
+    HostName,
+    /// Nothing listens on that port (or a firewall rejects the connection).
+    Refused,
+    /// No answer within the connect time-out (a firewall dropping packets, a wrong address).
+    TimedOut,
+    /// The TLS handshake or the certificate check failed.
+    Tls,
+    /// The server refused the user name or the password.
+    Authentication,
+    /// The server has no database of that name.
+    DatabaseMissing,
+    Other,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DbError {
     #[error("the SQLite database file {0} does not exist")]
@@ -44,6 +63,7 @@ pub(crate) enum DbError {
     #[error("cannot connect to the database: {message}")]
     Connect {
         class: FailureClass,
+        cause: ConnectCause,
         message: String,
     },
     #[error("{message}")]
@@ -77,6 +97,14 @@ impl DbError {
         Self::statement(FailureClass::Other, message)
     }
 
+    /// Why a connection failed, for a connect error.
+    pub(crate) fn connect_cause(&self) -> Option<ConnectCause> {
+        match self {
+            DbError::Connect { cause, .. } => Some(*cause),
+            _ => None,
+        }
+    }
+
     /// The failure as a per-entry export error.
     pub(crate) fn to_export_error(&self) -> ExportError {
         let kind = match self.class() {
@@ -97,8 +125,13 @@ impl DbError {
     /// The same error with every secret replaced.
     pub(crate) fn redacted(self, redactor: &Redactor) -> Self {
         match self {
-            DbError::Connect { class, message } => DbError::Connect {
+            DbError::Connect {
                 class,
+                cause,
+                message,
+            } => DbError::Connect {
+                class,
+                cause,
                 message: redactor.apply(&message),
             },
             DbError::Statement { class, message } => DbError::Statement {
@@ -229,6 +262,7 @@ mod tests {
         assert_eq!(r.apply("x marks"), "x marks");
         let e = DbError::Connect {
             class: FailureClass::Connection,
+            cause: ConnectCause::Authentication,
             message: "password hunter2 refused".into(),
         }
         .redacted(&r);

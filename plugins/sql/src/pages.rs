@@ -13,7 +13,8 @@ use ecma_plugin_api::{
 };
 
 use crate::config::*;
-use crate::db::{Database, DriverKind, Pools};
+use crate::db::{ConnectionSpec, Database, DriverKind, Pools};
+use crate::error::{ConnectCause, DbError};
 use crate::source::Source;
 use crate::sql::{Flavor, NamedSql, Statement};
 use crate::values::{
@@ -579,6 +580,30 @@ fn named_parameter(message: &str) -> Option<String> {
     Some(message[start..start + len].to_string())
 }
 
+/// The answer a connection failure is pinned on: the one the driver's error points at (the
+/// user for a refused sign-in, the database for a missing one, the port for a refused
+/// connection), when it was answered; else the connection string, DSN file or host.
+fn blamed_parameter(spec: &ConnectionSpec, values: &ParameterValues, e: &DbError) -> &'static str {
+    let answered = |name: &str| answer(values, name).is_some();
+    let specific = match e.connect_cause() {
+        Some(ConnectCause::Authentication) => {
+            Some(if answered(PASSWORD) { PASSWORD } else { USER })
+        }
+        Some(ConnectCause::DatabaseMissing) => Some(DATABASE),
+        Some(ConnectCause::Refused) => Some(PORT),
+        Some(ConnectCause::Tls) => Some(TLS_MODE),
+        Some(ConnectCause::HostName | ConnectCause::TimedOut) => Some(HOST),
+        Some(ConnectCause::Other) | None => None,
+    };
+    match specific {
+        Some(name) if answered(name) => name,
+        _ if spec.connection_string.is_some() => CONNECTION_STRING,
+        _ if spec.driver == DriverKind::Odbc => DSN_FILE,
+        _ if spec.driver == DriverKind::Sqlite => DATABASE,
+        _ => HOST,
+    }
+}
+
 async fn validate_connectivity(pools: &Pools, values: &ParameterValues) -> Vec<ParameterIssue> {
     let spec = match connection_spec(values) {
         Ok(spec) => spec,
@@ -597,19 +622,9 @@ async fn validate_connectivity(pools: &Pools, values: &ParameterValues) -> Vec<P
         Ok(db) => db.ping().await,
         Err(e) => Err(e),
     };
-    // The failure is pinned on the answer that most likely caused it.
-    let parameter = if spec.connection_string.is_some() {
-        CONNECTION_STRING
-    } else if spec.driver == DriverKind::Odbc {
-        DSN_FILE
-    } else if spec.driver == DriverKind::Sqlite {
-        DATABASE
-    } else {
-        HOST
-    };
     match reached {
         Ok(()) => Vec::new(),
-        Err(e) => vec![issue(parameter, e.to_string())],
+        Err(e) => vec![issue(blamed_parameter(&spec, values, &e), e.to_string())],
     }
 }
 

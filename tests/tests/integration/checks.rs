@@ -339,7 +339,7 @@ fn inspect_with_a_connector_file_shows_partitions_and_refused_answers() {
     let config = ecmahost::config::ConnectorConfig::load(&file).unwrap();
     let out = ecmahost::plugins::inspect(
         &ecma_integration_tests::plugin_dir().join("libecma_faulty.so"),
-        Some(&config),
+        Some(&config.answers()),
     )
     .unwrap();
     assert_contains_all(

@@ -5,6 +5,7 @@
 
 mod autosync;
 mod checks;
+mod cli;
 mod compat;
 mod contract;
 mod entra;

@@ -15,12 +15,16 @@ const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 const TOKEN: &str = "postgres-connector-token-1";
 
 /// A PostgreSQL database for this test, dropped (with its connections) when this is.
-struct Database {
+pub(crate) struct Database {
     name: String,
 }
 
 impl Database {
-    async fn create() -> Self {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) async fn create() -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -38,17 +42,17 @@ impl Database {
         Self { name }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
     }
 
-    async fn exec(&self, sql: &str) {
+    pub(crate) async fn exec(&self, sql: &str) {
         let mut c = sqlx::PgConnection::connect(&self.url()).await.unwrap();
         sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
     }
 
     /// Rows as text, in the server's text format.
-    async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+    pub(crate) async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         use sqlx::Row;
         let mut c = sqlx::PgConnection::connect(&self.url()).await.unwrap();
         sqlx::raw_sql(sql)

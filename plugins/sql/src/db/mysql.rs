@@ -13,7 +13,7 @@ use sqlx::mysql::{
 use sqlx::query::Query;
 use sqlx::{Column, Decode, MySql, MySqlPool, Row as _, TypeInfo, ValueRef};
 
-use super::native::{classify_transport, connect_error, statement_error, Native};
+use super::native::{classify_transport, open_pool, statement_error, Native, Target};
 use super::{ColumnInfo, ConnectionSpec, Row, TlsMode};
 use crate::error::{classify_state, DbError, FailureClass};
 use crate::sql::Bind;
@@ -72,12 +72,24 @@ fn options(spec: &ConnectionSpec) -> Result<MySqlConnectOptions, DbError> {
 }
 
 pub(super) async fn connect(spec: &ConnectionSpec) -> Result<MySqlPool, DbError> {
-    MySqlPoolOptions::new()
+    let options = options(spec)?;
+    let target = Target::new(
+        options.get_host(),
+        options.get_port(),
+        options.get_database(),
+        options.get_username(),
+    );
+    let pool = MySqlPoolOptions::new()
         .max_connections(spec.max_connections(MAX_CONNECTIONS))
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options(spec)?)
-        .await
-        .map_err(connect_error::<MySql>)
+        .acquire_timeout(ACQUIRE_TIMEOUT);
+    open_pool(options, pool, &target, native_number).await
+}
+
+/// The server's error number (1045 access denied, 1049 unknown database, ...).
+fn native_number(e: &sqlx::Error) -> Option<i64> {
+    e.as_database_error()
+        .and_then(|d| d.try_downcast_ref::<MySqlDatabaseError>())
+        .map(|d| i64::from(d.number()))
 }
 
 /// Result columns of `sql`. MySQL describes a `SELECT` when preparing it, but not what a

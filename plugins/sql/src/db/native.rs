@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 
 use super::multirow::{self, Unit};
 use super::{Check, ColumnInfo, Operation, Outcome, Row};
-use crate::error::{DbError, FailureClass};
+use std::time::Duration;
+
+use crate::error::{ConnectCause, DbError, FailureClass};
 use crate::sql::{Bind, Dialect, Statement};
 use crate::values::Stored;
 
@@ -73,7 +75,150 @@ pub(super) fn connect_error<DB: Native>(e: sqlx::Error) -> DbError {
     };
     DbError::Connect {
         class,
+        cause: ConnectCause::Other,
         message: message(&e),
+    }
+}
+
+/// How long the first connection to a server may take before the connector says so: long
+/// enough for a slow network, short enough that a wizard page does not seem to hang.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where a connection goes, for messages: never a password.
+pub(super) struct Target {
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) database: Option<String>,
+    pub(super) user: String,
+}
+
+impl Target {
+    pub(super) fn new(host: &str, port: u16, database: Option<&str>, user: &str) -> Self {
+        Self {
+            host: host.to_string(),
+            port,
+            database: database.map(str::to_string),
+            user: user.to_string(),
+        }
+    }
+
+    fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// Why the server refused the sign-in or the database, from its SQLSTATE (PostgreSQL) or error
+/// number (MySQL and MariaDB).
+fn server_cause(state: Option<&str>, native: Option<i64>) -> Option<ConnectCause> {
+    match (state, native) {
+        (_, Some(1045 | 1698)) | (Some("28P01" | "28000"), _) => Some(ConnectCause::Authentication),
+        (_, Some(1049)) | (Some("3D000"), _) => Some(ConnectCause::DatabaseMissing),
+        _ => None,
+    }
+}
+
+/// The first connection's failure, explained: what was tried (host, port, database, user) and
+/// which answer to check.
+pub(super) fn explain_connect_failure(
+    e: &sqlx::Error,
+    target: &Target,
+    native: Option<i64>,
+) -> DbError {
+    let address = target.address();
+    let detail = message(e);
+    let (cause, text) = match e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => (
+            ConnectCause::Refused,
+            format!(
+                "{address} refused the connection ({detail}): is the database server running \
+                 and listening on port {}? Check `host` and `port`",
+                target.port
+            ),
+        ),
+        sqlx::Error::Io(io)
+            if io.to_string().contains("lookup address")
+                || io.to_string().contains("Name or service not known") =>
+        {
+            (
+                ConnectCause::HostName,
+                format!(
+                    "the host name `{}` does not resolve ({detail}); check `host`",
+                    target.host
+                ),
+            )
+        }
+        sqlx::Error::Tls(_) => (
+            ConnectCause::Tls,
+            format!("TLS with {address} failed ({detail}); check `tls_mode` and `tls_ca_file`"),
+        ),
+        _ => {
+            let state = e.as_database_error().and_then(|d| d.code());
+            match server_cause(state.as_deref(), native) {
+                Some(ConnectCause::Authentication) => (
+                    ConnectCause::Authentication,
+                    format!(
+                        "{address} refused the sign-in of user `{}` ({detail}); check `user` and `password`",
+                        target.user
+                    ),
+                ),
+                Some(cause) => (
+                    cause,
+                    format!(
+                        "{address} has no database `{}` ({detail}); check `database` (or the connection string's path)",
+                        target.database.as_deref().unwrap_or("")
+                    ),
+                ),
+                None => (ConnectCause::Other, format!("{address}: {detail}")),
+            }
+        }
+    };
+    DbError::Connect {
+        class: match DB_BUSY.contains(&state_of(e).as_deref().unwrap_or("")) {
+            true => FailureClass::Busy,
+            false => FailureClass::Connection,
+        },
+        cause,
+        message: text,
+    }
+}
+
+/// Connect-phase states that mean "try again later".
+const DB_BUSY: [&str; 2] = ["53300", "57P03"];
+
+fn state_of(e: &sqlx::Error) -> Option<String> {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.into_owned())
+}
+
+/// Open the first connection directly, within [`CONNECT_TIMEOUT`], so that a failure is the
+/// driver's own error at once (a pool retries a refused connection until its acquire time-out
+/// and then reports only "pool timed out"); then the pool, which opens the others as needed.
+pub(super) async fn open_pool<DB>(
+    options: <DB::Connection as sqlx::Connection>::Options,
+    pool: sqlx::pool::PoolOptions<DB>,
+    target: &Target,
+    native: impl Fn(&sqlx::Error) -> Option<i64>,
+) -> Result<Pool<DB>, DbError>
+where
+    DB: Native,
+{
+    use sqlx::ConnectOptions;
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Err(_) => Err(DbError::Connect {
+            class: FailureClass::Connection,
+            cause: ConnectCause::TimedOut,
+            message: format!(
+                "no answer from {} within {} s: check `host` and `port`, and that no firewall drops the connection",
+                target.address(),
+                CONNECT_TIMEOUT.as_secs()
+            ),
+        }),
+        Ok(Err(e)) => Err(explain_connect_failure(&e, target, native(&e))),
+        Ok(Ok(first)) => {
+            let _ = sqlx::Connection::close(first).await;
+            Ok(pool.connect_lazy_with(options))
+        }
     }
 }
 
@@ -443,4 +588,76 @@ where
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target::new("db.example", 5433, Some("hr"), "sync")
+    }
+
+    fn explained(e: sqlx::Error) -> (ConnectCause, String) {
+        match explain_connect_failure(&e, &target(), None) {
+            DbError::Connect { cause, message, .. } => (cause, message),
+            other => panic!("not a connect error: {other}"),
+        }
+    }
+
+    #[test]
+    fn transport_failures_name_the_address_and_the_answer_to_check() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let (cause, message) = explained(sqlx::Error::Io(refused));
+        assert_eq!(cause, ConnectCause::Refused);
+        assert!(
+            message.starts_with("db.example:5433 refused the connection"),
+            "{message}"
+        );
+        assert!(
+            message.contains("listening on port 5433? Check `host` and `port`"),
+            "{message}"
+        );
+
+        let dns = std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        );
+        let (cause, message) = explained(sqlx::Error::Io(dns));
+        assert_eq!(cause, ConnectCause::HostName);
+        assert!(
+            message.contains("the host name `db.example` does not resolve"),
+            "{message}"
+        );
+
+        let tls = sqlx::Error::Tls("invalid peer certificate: UnknownIssuer".into());
+        let (cause, message) = explained(tls);
+        assert_eq!(cause, ConnectCause::Tls);
+        assert!(
+            message.contains("TLS with db.example:5433 failed")
+                && message.contains("`tls_ca_file`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn server_refusals_are_the_sign_in_or_the_database() {
+        assert_eq!(
+            server_cause(Some("28P01"), None),
+            Some(ConnectCause::Authentication)
+        );
+        assert_eq!(
+            server_cause(None, Some(1045)),
+            Some(ConnectCause::Authentication)
+        );
+        assert_eq!(
+            server_cause(Some("3D000"), None),
+            Some(ConnectCause::DatabaseMissing)
+        );
+        assert_eq!(
+            server_cause(Some("HY000"), Some(1049)),
+            Some(ConnectCause::DatabaseMissing)
+        );
+        assert_eq!(server_cause(Some("08006"), None), None);
+    }
 }

@@ -124,6 +124,7 @@ fn open(connection_string: &str) -> Result<Connection<'static>, DbError> {
                     FailureClass::Busy => FailureClass::Busy,
                     _ => FailureClass::Connection,
                 },
+                cause: crate::error::ConnectCause::Other,
                 message: e.to_string(),
             }
         })

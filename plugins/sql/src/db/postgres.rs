@@ -16,7 +16,7 @@ use sqlx::postgres::{
 use sqlx::query::Query;
 use sqlx::{Decode, PgPool, Postgres, Row as _, TypeInfo, ValueRef};
 
-use super::native::{classify_transport, connect_error, statement_error, Native};
+use super::native::{classify_transport, open_pool, statement_error, Native, Target};
 use super::{ConnectionSpec, Row, TlsMode};
 use crate::error::{classify_state, DbError, FailureClass};
 use crate::sql::Bind;
@@ -69,13 +69,17 @@ fn options(spec: &ConnectionSpec) -> Result<PgConnectOptions, DbError> {
 }
 
 pub(super) async fn connect(spec: &ConnectionSpec) -> Result<PgPool, DbError> {
+    let options = options(spec)?;
+    let target = Target::new(
+        options.get_host(),
+        options.get_port(),
+        options.get_database(),
+        options.get_username(),
+    );
     let pool = PgPoolOptions::new()
         .max_connections(spec.max_connections(MAX_CONNECTIONS))
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options(spec)?)
-        .await
-        .map_err(connect_error::<Postgres>)?;
-    Ok(pool)
+        .acquire_timeout(ACQUIRE_TIMEOUT);
+    open_pool(options, pool, &target, |_| None).await
 }
 
 impl Native for Postgres {

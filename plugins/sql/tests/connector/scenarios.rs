@@ -1032,11 +1032,12 @@ pub fn connection_failures(kind: Kind) {
         Kind::Postgres => {
             h.answer("user", "no_such_user")
                 .answer_secret("password", secret);
-            "host"
+            // A refused sign-in is pinned on the credentials, not on the host.
+            "password"
         }
         Kind::MySql => {
             h.answer_secret("password", secret);
-            "host"
+            "password"
         }
         Kind::Sqlite => {
             h.answer(
@@ -1064,6 +1065,14 @@ pub fn connection_failures(kind: Kind) {
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert_eq!(issues[0].parameter, parameter);
     assert!(!issues[0].message.contains(secret));
+    if matches!(kind, Kind::Postgres | Kind::MySql) {
+        assert!(
+            issues[0].message.contains("refused the sign-in of user")
+                && issues[0].message.contains("check `user` and `password`"),
+            "{}",
+            issues[0].message
+        );
+    }
 }
 
 /// TLS options of the native drivers: PostgreSQL (TLS on, Debian's snake-oil certificate)

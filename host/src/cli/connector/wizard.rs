@@ -1,0 +1,602 @@
+//! `ecmahost connector new`: Microsoft's configuration wizard in the terminal.
+//!
+//! Pages in Microsoft's order: Properties (name, autosync, token, library), the connector's own
+//! pages as it declares them (each computed from the answers so far, and validated by the
+//! connector after it is answered: a refused answer gets the connector's message and the same
+//! question again), capabilities, partitions, run profiles, export page size, object types
+//! (anchor, query attribute, DN), attribute selection with the SCIM name of each, and
+//! deprovisioning. It writes one commented connector file. Secret answers go to files of their
+//! own (mode 0600) in the data folder, which the connector file names.
+//!
+//! `--answers FILE` does the same without prompts: FILE is a connector file (its token may be
+//! left out, and is then generated); each page is checked with the connector's validation, then
+//! the whole file as a start would, and it is written only if nothing is wrong.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use ecma_plugin_api::{
+    AttributeType, ConfigPage, ParameterDefinition, ParameterKind, ParameterValues, PluginConnector,
+};
+use inquire::validator::Validation;
+use inquire::{Confirm, CustomType, MultiSelect, Password, PasswordDisplayMode, Select, Text};
+
+use super::draft::{Answer, ConnectorDraft, Disable, TypeDraft};
+use super::files::declared_name;
+use super::validate::{build_report, Report, Scratch};
+use crate::config::{ConnectorConfig, HostConfig, ParameterAnswers};
+use crate::connector::checks::check_parameter_page;
+use crate::plugins::load_for_connector;
+use crate::plugins::pages::{kind_name, page_order, page_title};
+use crate::token::{generate_token, hash_token, TokenError, MIN_TOKEN_LEN};
+
+const EXTENSION: &str = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:";
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// The answers given so far, page by page, with the secret ones apart.
+#[derive(Default)]
+struct Answers {
+    values: ParameterValues,
+    /// The value and whether it is secret, by name, to rebuild `values` after a change.
+    given: BTreeMap<String, (String, bool)>,
+    pages: BTreeMap<ConfigPage, Vec<(String, Answer)>>,
+}
+
+impl Answers {
+    fn set(&mut self, page: ConfigPage, name: &str, value: String, answer: Answer) {
+        let secret = matches!(answer, Answer::Env(_) | Answer::File(_));
+        self.given.insert(name.to_string(), (value, secret));
+        let answers = self.pages.entry(page).or_default();
+        answers.retain(|(n, _)| n != name);
+        answers.push((name.to_string(), answer));
+        self.rebuild();
+    }
+
+    /// Forget an answer: the connector applies its default.
+    fn unset(&mut self, page: ConfigPage, name: &str) {
+        self.given.remove(name);
+        if let Some(answers) = self.pages.get_mut(&page) {
+            answers.retain(|(n, _)| n != name);
+        }
+        self.rebuild();
+    }
+
+    fn rebuild(&mut self) {
+        let mut values = ParameterValues::new();
+        for (name, (value, secret)) in &self.given {
+            match secret {
+                true => values.insert_secret(name, value),
+                false => values.insert(name, value),
+            }
+        }
+        self.values = values;
+    }
+}
+
+/// Ask one parameter; `None` when left empty.
+fn ask(def: &ParameterDefinition) -> anyhow::Result<Option<String>> {
+    let label = format!("{}:", def.name);
+    let help = match def.description.is_empty() {
+        true => kind_name(&def.kind),
+        false => format!("{} ({})", def.description, kind_name(&def.kind)),
+    };
+    let required = def.required;
+    let non_empty = move |s: &str| -> Result<Validation, inquire::CustomUserError> {
+        Ok(match required && s.trim().is_empty() {
+            true => Validation::Invalid("this parameter is required".into()),
+            false => Validation::Valid,
+        })
+    };
+    let answer = match &def.kind {
+        ParameterKind::Label => {
+            println!("  {}", def.description);
+            return Ok(None);
+        }
+        ParameterKind::Divider => return Ok(None),
+        ParameterKind::CheckBox => {
+            let default = def
+                .default
+                .as_deref()
+                .is_some_and(|d| d.eq_ignore_ascii_case("true"));
+            Confirm::new(&label)
+                .with_default(default)
+                .with_help_message(&help)
+                .prompt()?
+                .to_string()
+        }
+        ParameterKind::EncryptedString => Password::new(&label)
+            .without_confirmation()
+            .with_display_mode(PasswordDisplayMode::Masked)
+            .with_help_message(&help)
+            .with_validator(non_empty)
+            .prompt()?,
+        _ => {
+            let mut text = Text::new(&label)
+                .with_help_message(&help)
+                .with_validator(non_empty);
+            if let Some(default) = &def.default {
+                text = text.with_default(default);
+            }
+            text.prompt()?
+        }
+    };
+    Ok(Some(answer).filter(|a| !a.is_empty()))
+}
+
+/// Ask `def` and record the answer.
+fn ask_into(
+    answers: &mut Answers,
+    page: ConfigPage,
+    def: &ParameterDefinition,
+    secret_file: &dyn Fn(&str, &str) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    let value = ask(def)?;
+    // The connector applies its own defaults to what is not answered (a default answered
+    // explicitly could mean something else: the SQL driver follows the URL's scheme).
+    let Some(value) = value.filter(|v| def.default.as_deref() != Some(v.as_str())) else {
+        answers.unset(page, &def.name);
+        return Ok(());
+    };
+    {
+        let answer = match def.kind {
+            ParameterKind::EncryptedString => Answer::File(secret_file(&def.name, &value)?),
+            _ => Answer::Text(value.clone()),
+        };
+        answers.set(page, &def.name, value, answer);
+    }
+    Ok(())
+}
+
+/// Run the wizard, or `--answers` without prompts.
+pub(super) async fn new(host: &HostConfig, answers: Option<&Path>) -> anyhow::Result<()> {
+    match answers {
+        Some(file) => from_answers(host, file).await,
+        None => {
+            let host = host.clone();
+            tokio::task::spawn_blocking(move || interactive(&host)).await?
+        }
+    }
+}
+
+fn interactive(host: &HostConfig) -> anyhow::Result<()> {
+    println!("Properties");
+    let existing: Vec<String> = host
+        .connector_files()?
+        .iter()
+        .filter_map(|f| declared_name(f))
+        .collect();
+    let name = Text::new("Name:")
+        .with_help_message(
+            "ASCII letters and digits; the tenant URL is https://<host>:8585/ecma2host_<name>/scim",
+        )
+        .with_validator(
+            move |s: &str| -> Result<Validation, inquire::CustomUserError> {
+                Ok(if !valid_name(s) {
+                    Validation::Invalid("a connector name is ASCII letters and digits only".into())
+                } else if existing.iter().any(|e| e == s) {
+                    Validation::Invalid(format!("a connector named `{s}` exists already").into())
+                } else {
+                    Validation::Valid
+                })
+            },
+        )
+        .prompt()?;
+    let autosync_minutes = CustomType::<u32>::new("Autosync timer (minutes):")
+        .with_default(120)
+        .with_error_message("a whole number of minutes")
+        .prompt()?;
+    let token = Password::new("Secret token (empty: generate one):")
+        .without_confirmation()
+        .with_display_mode(PasswordDisplayMode::Masked)
+        .with_validator(|s: &str| -> Result<Validation, inquire::CustomUserError> {
+            Ok(match s.is_empty() || s.chars().count() >= MIN_TOKEN_LEN {
+                true => Validation::Valid,
+                false => Validation::Invalid(TokenError::TooShort.to_string().into()),
+            })
+        })
+        .prompt()?;
+    let generated = token.is_empty();
+    let token = if generated { generate_token() } else { token };
+    let mut libraries: Vec<String> = std::fs::read_dir(&host.ecma_dir)
+        .with_context(|| format!("cannot read the ECMA folder {}", host.ecma_dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".so"))
+        .collect();
+    libraries.sort();
+    if libraries.is_empty() {
+        bail!(
+            "no connector library (.so) in the ECMA folder {}: copy one there first",
+            host.ecma_dir.display()
+        );
+    }
+    let plugin = Select::new("Connector library:", libraries).prompt()?;
+
+    let scratch = Scratch::new(&host.ecma_dir.join(&plugin))?;
+    let loaded = load_for_connector(&scratch.ecma(), &name, &plugin)?;
+    let connector = loaded.library.new_connector()?;
+    let secrets_dir = host.data_dir.join("secrets");
+    let connector_name = name.clone();
+    let secret_file = move |parameter: &str, value: &str| -> anyhow::Result<String> {
+        let safe: String = parameter
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let path = secrets_dir.join(format!("{connector_name}.{safe}"));
+        crate::tls::write_file(&path, value.as_bytes(), 0o600)?;
+        Ok(path.canonicalize()?.display().to_string())
+    };
+    let answers = connector_pages(&connector, &secret_file)?;
+
+    let capabilities = connector.capabilities(&answers.values)?;
+    println!("\nCapabilities");
+    println!(
+        "  DN style {:?}, export type {:?}, delta import {}, passwords {}, object rename {}, partitions {}",
+        capabilities.dn_style, capabilities.export_type, capabilities.delta_import,
+        capabilities.passwords, capabilities.object_rename, capabilities.partitions
+    );
+    let mut draft = ConnectorDraft {
+        name: name.clone(),
+        token_hash: hash_token(&token)?.to_string(),
+        plugin: plugin.clone(),
+        autosync_minutes,
+        notes: vec![format!("Written by `ecmahost connector new` for {plugin}.")],
+        ..ConnectorDraft::default()
+    };
+    println!("\nPartitions");
+    if capabilities.partitions {
+        let partitions = connector.partitions(&answers.values)?;
+        let names: Vec<String> = partitions.iter().map(|p| p.dn.clone()).collect();
+        if !names.is_empty() {
+            draft.partitions = MultiSelect::new("Partitions to serve:", names).prompt()?;
+        }
+    } else {
+        println!("  the connector has one partition (default)");
+    }
+    println!("\nRun profiles (export is required)");
+    draft.full_import = Confirm::new("Full import:")
+        .with_default(true)
+        .with_help_message("read the target at start and at each autosync; without it the host cannot tell whether an object exists before exporting it")
+        .prompt()?;
+    if capabilities.delta_import {
+        draft.delta_import = Confirm::new("Delta import:").with_default(false).prompt()?;
+    }
+    println!("\nExport");
+    draft.export_page_size = CustomType::<u32>::new("Page size:")
+        .with_default(100)
+        .with_validator(|n: &u32| -> Result<Validation, inquire::CustomUserError> {
+            Ok(match (1..=10_000).contains(n) {
+                true => Validation::Valid,
+                false => Validation::Invalid("between 1 and 10000".into()),
+            })
+        })
+        .prompt()?;
+
+    let schema = connector.schema(&answers.values)?;
+    if schema.object_types.is_empty() {
+        bail!("the connector reports no object types for these answers");
+    }
+    println!("\nObject types");
+    let names: Vec<String> = schema.object_types.iter().map(|t| t.name.clone()).collect();
+    let user_type = Select::new("Object type for users (/Users):", names.clone()).prompt()?;
+    let mut chosen = vec![("User".to_string(), user_type.clone())];
+    for other in names.iter().filter(|n| **n != user_type) {
+        if Confirm::new(&format!("Also expose {other}?"))
+            .with_default(true)
+            .prompt()?
+        {
+            let default = if other.to_ascii_lowercase().contains("group") {
+                "Group".to_string()
+            } else {
+                other.clone()
+            };
+            let resource = Text::new(&format!("SCIM resource type for {other}:"))
+                .with_default(&default)
+                .with_validator(|s: &str| -> Result<Validation, inquire::CustomUserError> {
+                    Ok(match valid_name(s) && s != "User" {
+                        true => Validation::Valid,
+                        false => Validation::Invalid("ASCII letters and digits, not User".into()),
+                    })
+                })
+                .prompt()?;
+            chosen.push((resource, other.clone()));
+        }
+    }
+    for (resource, object_type) in chosen {
+        let Some(ot) = schema.object_type(&object_type) else {
+            continue;
+        };
+        println!("\n{resource} ({object_type})");
+        let anchor = ot.anchor.first().cloned().unwrap_or_default();
+        println!("  anchor: {anchor} (the connector's anchor for {object_type})");
+        let all: Vec<String> = ot.attributes.iter().map(|a| a.name.clone()).collect();
+        let query = Select::new("Query attribute:", all.clone())
+            .with_starting_cursor(all.iter().position(|a| *a == anchor).unwrap_or(0))
+            .prompt()?;
+        let mut dn_choices = vec!["autogenerated".to_string()];
+        dn_choices.extend(all.iter().cloned());
+        let dn = Select::new("DN:", dn_choices).prompt()?;
+        let selectable: Vec<String> = all.iter().filter(|a| **a != anchor).cloned().collect();
+        let selected = MultiSelect::new("Attributes to expose:", selectable.clone())
+            .with_all_selected_by_default()
+            .prompt()?;
+        let mut attributes = Vec::new();
+        let mut single_valued = Vec::new();
+        for attribute in &selected {
+            let default = format!("{EXTENSION}{resource}:{attribute}");
+            let scim = Text::new(&format!("SCIM name of {attribute}:"))
+                .with_default(&default)
+                .with_validator(
+                    move |s: &str| -> Result<Validation, inquire::CustomUserError> {
+                        if s.starts_with(EXTENSION) {
+                            return Ok(Validation::Valid);
+                        }
+                        Ok(match crate::connector::mapping::check_core_path(s) {
+                            Ok(()) => Validation::Valid,
+                            Err(m) => Validation::Invalid(m.into()),
+                        })
+                    },
+                )
+                .prompt()?;
+            attributes.push((attribute.clone(), Some(scim).filter(|s| *s != default)));
+            if ot.attribute(attribute).is_some_and(|a| a.multi_valued)
+                && Confirm::new(&format!("Treat {attribute} as single value?"))
+                    .with_default(false)
+                    .with_help_message(
+                        "a multi-valued attribute of the target shown and written as one value",
+                    )
+                    .prompt()?
+            {
+                single_valued.push(attribute.clone());
+            }
+        }
+        let mut t = TypeDraft {
+            name: resource.clone(),
+            object_type: object_type.clone(),
+            anchor: anchor.clone(),
+            query_attribute: Some(query).filter(|q| *q != anchor),
+            dn_attribute: Some(dn).filter(|d| d != "autogenerated"),
+            attributes,
+            single_valued,
+            ..TypeDraft::default()
+        };
+        println!("\nDeprovisioning of {resource}");
+        if resource == "User" {
+            let booleans: Vec<String> = ot
+                .attributes
+                .iter()
+                .filter(|a| {
+                    a.attribute_type == AttributeType::Boolean
+                        && !selected.contains(&a.name)
+                        && a.name != anchor
+                })
+                .map(|a| a.name.clone())
+                .collect();
+            let mut flows = vec!["None", "Delete"];
+            if !booleans.is_empty() {
+                flows.push("Set attribute value");
+            }
+            t.disable = match Select::new("Disable flow (active = false):", flows).prompt()? {
+                "Delete" => Disable::Delete,
+                "Set attribute value" => Disable::SetAttribute(
+                    Select::new(
+                        "Boolean attribute that takes the value of active:",
+                        booleans,
+                    )
+                    .prompt()?,
+                ),
+                _ => Disable::None,
+            };
+        }
+        t.delete = Select::new("Delete flow:", vec!["Delete", "None"]).prompt()? == "Delete";
+        draft.types.push(t);
+    }
+    draft.parameters = answers
+        .pages
+        .into_iter()
+        .map(|(page, list)| (page.key(), list))
+        .collect();
+    let file = host.connectors_dir.join(format!("{name}.toml"));
+    crate::tls::write_file(&file, draft.to_toml().as_bytes(), 0o640)?;
+    ConnectorConfig::load(&file)
+        .with_context(|| format!("the file written, {}, does not load", file.display()))?;
+    println!("\nwrote {}; a running host loads it now", file.display());
+    println!("tenant URL: https://<host>:8585/ecma2host_{name}/scim");
+    if generated {
+        println!("new token (shown once; give it to the IdP as the Secret Token): {token}");
+    }
+    Ok(())
+}
+
+/// The connector's own pages, in order, each validated by the connector; a refused answer is
+/// asked again after the connector's message.
+fn connector_pages(
+    connector: &PluginConnector,
+    secret_file: &dyn Fn(&str, &str) -> anyhow::Result<String>,
+) -> anyhow::Result<Answers> {
+    let mut answers = Answers::default();
+    for page in page_order() {
+        let defs = connector
+            .config_parameters(page, &answers.values)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: the connector cannot list this page: {e}",
+                    page_title(page)
+                )
+            })?;
+        let answerable: Vec<&ParameterDefinition> = defs
+            .iter()
+            .filter(|d| !matches!(d.kind, ParameterKind::Divider))
+            .collect();
+        if answerable.is_empty() {
+            continue;
+        }
+        println!("\n{}", page_title(page));
+        for def in answerable
+            .iter()
+            .filter(|d| d.required || matches!(d.kind, ParameterKind::Label))
+        {
+            ask_into(&mut answers, page, def, secret_file)?;
+        }
+        let optional: Vec<&&ParameterDefinition> = answerable
+            .iter()
+            .filter(|d| !d.required && !matches!(d.kind, ParameterKind::Label))
+            .collect();
+        if !optional.is_empty()
+            && Confirm::new(&format!(
+                "Change the {} optional settings of {}?",
+                optional.len(),
+                page_title(page)
+            ))
+            .with_default(false)
+            .prompt()?
+        {
+            for def in optional {
+                ask_into(&mut answers, page, def, secret_file)?;
+            }
+        }
+        loop {
+            let issues = connector.validate_page(page, &answers.values)?;
+            if issues.is_empty() {
+                break;
+            }
+            let mut asked = false;
+            for issue in &issues {
+                println!("  {}: {}", issue.parameter, issue.message);
+                if let Some(def) = defs.iter().find(|d| d.name == issue.parameter) {
+                    ask_into(&mut answers, page, def, secret_file)?;
+                    asked = true;
+                }
+            }
+            if !asked {
+                bail!("{}: the connector refuses these answers, and names no parameter of the page to ask again", page_title(page));
+            }
+        }
+    }
+    Ok(answers)
+}
+
+/// `--answers FILE`: the pages validated one by one, then the whole file as a start does.
+async fn from_answers(host: &HostConfig, file: &Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", file.display()))?;
+    let name = doc
+        .get("name")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    if !valid_name(&name) {
+        bail!(
+            "{}: key `name`: `{name}` must be ASCII letters and digits only",
+            file.display()
+        );
+    }
+    let target = host.connectors_dir.join(format!("{name}.toml"));
+    if target.exists()
+        || host
+            .connector_files()?
+            .iter()
+            .any(|f| declared_name(f).as_deref() == Some(name.as_str()))
+    {
+        bail!(
+            "{}: key `name`: a connector named `{name}` exists already",
+            file.display()
+        );
+    }
+    let mut token = None;
+    if doc.get("token_hash").is_none() {
+        let new = generate_token();
+        doc["token_hash"] = toml_edit::value(hash_token(&new)?.to_string());
+        token = Some(new);
+    }
+    // The answers as they would be written, beside the target, under a name the host ignores.
+    let draft_file = host.connectors_dir.join(format!(".{name}.toml.new"));
+    crate::tls::write_file(&draft_file, doc.to_string().as_bytes(), 0o640)?;
+    let outcome = check_answers(host, &draft_file, file).await;
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(&draft_file);
+        return outcome;
+    }
+    std::fs::rename(&draft_file, &target)?;
+    println!("wrote {}; a running host loads it now", target.display());
+    if let Some(token) = token {
+        println!("new token (shown once; give it to the IdP as the Secret Token): {token}");
+    }
+    Ok(())
+}
+
+async fn check_answers(host: &HostConfig, draft_file: &Path, source: &Path) -> anyhow::Result<()> {
+    let mut config = ConnectorConfig::load(draft_file).map_err(|e| {
+        anyhow::anyhow!(
+            "{}",
+            e.to_string().replace(
+                &draft_file.display().to_string(),
+                &source.display().to_string()
+            )
+        )
+    })?;
+    let library = host.ecma_dir.join(&config.plugin);
+    if !library.is_file() {
+        bail!(
+            "{}: key `plugin`: `{}` is not in the ECMA folder {}",
+            source.display(),
+            config.plugin,
+            host.ecma_dir.display()
+        );
+    }
+    let answers = ParameterAnswers {
+        file: source.to_path_buf(),
+        ..config.answers()
+    };
+    let scratch = Scratch::new(&library)?;
+    let (ecma, name, plugin) = (scratch.ecma(), config.name.clone(), config.plugin.clone());
+    let problems = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let loaded = load_for_connector(&ecma, &name, &plugin)?;
+        let connector = loaded.library.new_connector()?;
+        let file = answers.file.display().to_string();
+        let mut problems = Vec::new();
+        for page in answers.pages.keys() {
+            let values = answers.up_to(*page);
+            let defs = connector
+                .config_parameters(*page, &values)
+                .map_err(|e| anyhow::anyhow!("{file}: page {}: {e}", page.key()))?;
+            problems.extend(
+                check_parameter_page(&file, *page, answers.on_page(*page), &defs)
+                    .iter()
+                    .map(ToString::to_string),
+            );
+            for issue in connector.validate_page(*page, &values)? {
+                problems.push(format!(
+                    "{file}: key `{}`: {}",
+                    crate::connector::checks::parameter_key(*page, &issue.parameter),
+                    issue.message
+                ));
+            }
+            if !problems.is_empty() {
+                break;
+            }
+        }
+        Ok(problems)
+    })
+    .await??;
+    if !problems.is_empty() {
+        for p in &problems {
+            println!("  PROBLEM  {p}");
+        }
+        bail!("{} refused; nothing was written", source.display());
+    }
+    config.file = source.to_path_buf();
+    let mut report = Report::default();
+    build_report(&mut report, &config, &library).await?;
+    if report.problems > 0 {
+        bail!("{} refused; nothing was written", source.display());
+    }
+    Ok(())
+}

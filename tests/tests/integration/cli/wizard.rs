@@ -1,0 +1,195 @@
+//! `connector new` through a pseudo-terminal, as an administrator answers it, against a real
+//! SQLite database and a real PostgreSQL: wrong answers first (a bad name, a short token, an
+//! unreachable database, a table that does not exist), each refused with its message and the
+//! same question again; then the file it wrote serves. And `--answers` without prompts.
+
+use std::path::Path;
+
+use ecma_integration_tests::cli::ecmahost_bin;
+use rexpect::reader::ReadUntil;
+use rexpect::session::PtySession;
+
+use super::{assert_contains_all, demo_folder, run, stdout};
+use crate::postgres::Database;
+
+/// Erase what a refused prompt keeps in its input.
+const ERASE: &str = "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f";
+
+fn spawn(dir: &Path) -> PtySession {
+    let mut command = std::process::Command::new(ecmahost_bin());
+    command
+        .args(["connector", "new"])
+        .current_dir(dir)
+        .env("TERM", "xterm")
+        .env_remove("RUST_LOG");
+    rexpect::session::spawn_command(command, Some(20_000)).unwrap()
+}
+
+/// Type `keys` one at a time, as a person does (a burst of erases is read as one key).
+fn type_keys(p: &mut PtySession, keys: &str) {
+    for c in keys.chars() {
+        p.send(&c.to_string()).unwrap();
+        p.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    }
+}
+
+/// Wait for `prompt`, then type `keys` and Enter.
+fn answer(p: &mut PtySession, prompt: &str, keys: &str) {
+    p.exp_string(prompt)
+        .unwrap_or_else(|e| panic!("no prompt `{prompt}`: {e}"));
+    type_keys(p, &format!("{keys}\r"));
+}
+
+/// The wizard from the name to the written file, for a database reached by `wrong_url` (which
+/// must be refused with `refusal`) and then `right_url`, whose users are in table `Employees`.
+fn walk(dir: &Path, wrong_url: &str, refusal: &str, right_url: &str) -> String {
+    let mut p = spawn(dir);
+    answer(&mut p, "Name:", "bad-name");
+    p.exp_string("a connector name is ASCII letters and digits only")
+        .unwrap();
+    type_keys(&mut p, &format!("{ERASE}hr\r"));
+    answer(&mut p, "Autosync timer (minutes):", "");
+    answer(&mut p, "Secret token (empty: generate one):", "short");
+    p.exp_string("a secret token must be at least 12 characters")
+        .unwrap();
+    type_keys(&mut p, &format!("{ERASE}\r"));
+    answer(&mut p, "Connector library:", "");
+    answer(&mut p, "driver:", "");
+    answer(&mut p, "connection_string:", wrong_url);
+    answer(&mut p, "optional settings of Connectivity?", "");
+    // The connector's own message, then the same question again.
+    p.exp_string(&format!("connection_string: {refusal}"))
+        .unwrap();
+    answer(&mut p, "connection_string:", right_url);
+    answer(&mut p, "object_type_detection:", "");
+    answer(&mut p, "object_types:", "");
+    answer(&mut p, "optional settings of Schema 1?", "");
+    answer(&mut p, "User:attribute_detection:", "");
+    answer(&mut p, "User:table:", &format!("{ERASE}Staff"));
+    answer(&mut p, "optional settings of Schema 2?", "");
+    p.exp_string("User:table: table 'Staff' does not exist")
+        .unwrap();
+    answer(&mut p, "User:table:", &format!("{ERASE}Employees"));
+    answer(&mut p, "User:anchor:", "");
+    answer(&mut p, "optional settings of Schema 3?", "");
+    answer(&mut p, "optional settings of Schema 4?", "");
+    answer(&mut p, "delta_strategy:", "");
+    answer(&mut p, "optional settings of Global?", "");
+    answer(&mut p, "optional settings of Run step?", "");
+    answer(&mut p, "Full import:", "");
+    answer(&mut p, "Page size:", "");
+    answer(&mut p, "Object type for users (/Users):", "");
+    answer(&mut p, "Query attribute:", "");
+    answer(&mut p, "DN:", "");
+    answer(&mut p, "Attributes to expose:", "");
+    loop {
+        let (_, found) = p
+            .exp_any(vec![
+                ReadUntil::String("SCIM name of".into()),
+                ReadUntil::String("Disable flow (active = false):".into()),
+            ])
+            .unwrap();
+        if found.contains("Disable flow") {
+            type_keys(&mut p, "\r");
+            break;
+        }
+        type_keys(&mut p, "\r");
+    }
+    answer(&mut p, "Delete flow:", "");
+    let rest = p.exp_eof().unwrap();
+    assert_contains_all(
+        &rest,
+        &["wrote ", "connectors/hr.toml", "new token (shown once"],
+    );
+    std::fs::read_to_string(dir.join("connectors/hr.toml")).unwrap()
+}
+
+#[tokio::test]
+async fn the_wizard_on_sqlite_refuses_wrong_answers_and_writes_a_connector_that_validates() {
+    let dir = demo_folder().await;
+    let db = dir.path().join("data/demo.db");
+    let path = dir.path().to_path_buf();
+    let file = tokio::task::spawn_blocking(move || {
+        walk(
+            &path,
+            "sqlite:///nonexistent/folder/hr.db",
+            "the SQLite database file /nonexistent/folder/hr.db does not exist",
+            &format!("sqlite://{}", db.display()),
+        )
+    })
+    .await
+    .unwrap();
+    assert_contains_all(
+        &file,
+        &[
+            "name = \"hr\"",
+            "autosync_minutes = 120",
+            "anchor = \"Login\"",
+            "\"User:table\" = \"Employees\"",
+            "export_page_size = 100",
+        ],
+    );
+    let out = run(dir.path(), &["connector", "validate", "hr"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn the_wizard_on_postgresql_explains_an_unreachable_server_and_asks_again() {
+    let pg = Database::create().await;
+    pg.exec("CREATE TABLE \"Employees\" (\"Login\" text PRIMARY KEY, \"Email\" text, \"IsActive\" boolean)")
+        .await;
+    let dir = demo_folder().await;
+    let (path, right) = (dir.path().to_path_buf(), pg.url());
+    let wrong = format!("postgres://postgres@127.0.0.1:1/{}", pg.name());
+    let file = tokio::task::spawn_blocking(move || {
+        walk(
+            &path,
+            &wrong,
+            "cannot connect to the database: 127.0.0.1:1 refused the connection",
+            &right,
+        )
+    })
+    .await
+    .unwrap();
+    assert_contains_all(&file, &["anchor = \"Login\"", "name = \"Email\""]);
+    let out = run(dir.path(), &["connector", "validate", "hr"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn answers_without_prompts_get_the_same_validation() {
+    let dir = demo_folder().await;
+    let demo = std::fs::read_to_string(dir.path().join("connectors/demo.toml")).unwrap();
+    let answers: String = demo
+        .lines()
+        .filter(|l| !l.starts_with("token_hash"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("name = \"demo\"", "name = \"hr\"");
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        answers.replace(
+            "\"User:table\" = \"Employees\"",
+            "\"User:table\" = \"Staff\"",
+        ),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["connector", "new", "--answers", "bad.toml"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_contains_all(&stdout(&out), &["PROBLEM  bad.toml: key `parameters.schema2.\"User:table\"`: table 'Staff' does not exist"]);
+    assert!(
+        !dir.path().join("connectors/hr.toml").exists(),
+        "nothing written"
+    );
+
+    std::fs::write(dir.path().join("good.toml"), &answers).unwrap();
+    let out = run(dir.path(), &["connector", "new", "--answers", "good.toml"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_contains_all(
+        &stdout(&out),
+        &["wrote connectors/hr.toml", "new token (shown once"],
+    );
+    let out = run(dir.path(), &["connector", "validate", "hr"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}
