@@ -1,95 +1,81 @@
-//! The admin listener: `/status` (JSON) and `/metrics` (Prometheus text) for operators.
+//! The admin listener: `/healthz`, `/readyz`, `/status` (JSON) and `/metrics` (Prometheus
+//! text) for operators and orchestrators.
 //!
 //! It serves plain HTTP and is meant for loopback (`admin_listen = "127.0.0.1:8586"`): it shows
 //! connector names, states and counts, never tokens or parameter values.
+//!
+//! - `/healthz`: 200 while the process answers at all (a liveness probe).
+//! - `/readyz`: 200 when every connector serves, else 503 with each reason.
+//! - `/status`: every connector's state; 503 when a connector failed (its library or import),
+//!   so that a plain HTTP check notices.
+//! - `/metrics`: [`crate::metrics::HostMetrics`] in the OpenMetrics text format.
 
-use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::registry::{ConnectorStatus, Registry};
+use crate::registry::Registry;
 
 pub fn router(registry: Arc<Registry>) -> Router {
     Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .with_state(registry)
 }
 
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
+    let status = registry.status();
+    let reasons: serde_json::Map<String, serde_json::Value> = status
+        .iter()
+        .filter_map(|s| s.not_serving_reason().map(|r| (s.name.clone(), r.into())))
+        .collect();
+    if reasons.is_empty() {
+        (StatusCode::OK, Json(serde_json::json!({ "ready": true })))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "ready": false, "not_serving": reasons })),
+        )
+    }
+}
+
 async fn status(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
-    Json(serde_json::json!({ "connectors": registry.status() }))
+    let connectors = registry.status();
+    let code = if connectors.iter().any(|c| c.failed()) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (
+        code,
+        Json(serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "connectors": connectors,
+        })),
+    )
 }
-
-/// One Prometheus series per connector.
-struct Metric {
-    name: &'static str,
-    kind: &'static str,
-    help: &'static str,
-    value: fn(&ConnectorStatus) -> f64,
-}
-
-const METRICS: [Metric; 6] = [
-    Metric {
-        name: "ecmahost_connector_up",
-        kind: "gauge",
-        help: "1 when the connector answers requests",
-        value: |s| f64::from(u8::from(s.state == "ready")),
-    },
-    Metric {
-        name: "ecmahost_connector_objects",
-        kind: "gauge",
-        help: "Objects in the connector space",
-        value: |s| s.objects as f64,
-    },
-    Metric {
-        name: "ecmahost_plugin_versions_loaded",
-        kind: "gauge",
-        help: "Library versions loaded for the connector since start (never unloaded)",
-        value: |s| s.versions_loaded as f64,
-    },
-    Metric {
-        name: "ecmahost_reloads_total",
-        kind: "counter",
-        help: "Reloads swapped in",
-        value: |s| s.reloads_ok as f64,
-    },
-    Metric {
-        name: "ecmahost_reload_failures_total",
-        kind: "counter",
-        help: "Reloads refused",
-        value: |s| s.reloads_failed as f64,
-    },
-    Metric {
-        name: "ecmahost_last_swap_milliseconds",
-        kind: "gauge",
-        help: "Duration of the last reload",
-        value: |s| s.last_swap_ms.unwrap_or(0) as f64,
-    },
-];
 
 async fn metrics(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
-    let mut out = String::new();
-    let status = registry.status();
-    for m in &METRICS {
-        let _ = writeln!(
-            out,
-            "# HELP {} {}\n# TYPE {} {}",
-            m.name, m.help, m.name, m.kind
-        );
-        for s in &status {
-            let _ = writeln!(
-                out,
-                "{}{{connector=\"{}\"}} {}",
-                m.name,
-                s.name,
-                (m.value)(s)
-            );
-        }
+    match registry.metrics().render(&registry.status()) {
+        Ok(text) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

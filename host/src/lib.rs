@@ -12,6 +12,7 @@ pub mod config;
 pub mod connector;
 pub mod demo;
 pub mod logging;
+pub mod metrics;
 pub mod plugins;
 pub mod registry;
 pub mod scim;

@@ -212,6 +212,23 @@ impl TestHost {
             .unwrap_or(Json::Null)
     }
 
+    /// GET `path` on the admin listener: the status and the body as text.
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, String) {
+        let addr = self
+            .host
+            .as_ref()
+            .and_then(|h| h.admin_addr)
+            .expect("admin listener");
+        let response = self
+            .client
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .expect("admin listener reachable");
+        let status = response.status();
+        (status, response.text().await.expect("admin body"))
+    }
+
     /// Poll `/status` (bounded, 60 s) until `done` holds for `connector`; returns that status.
     pub async fn wait_status(&self, connector: &str, done: impl Fn(&Json) -> bool) -> Json {
         for _ in 0..600 {

@@ -203,6 +203,7 @@ pub struct ConnectorRuntime {
     state_dir: std::path::PathBuf,
     /// The selected partitions and containers.
     scope: Arc<Scope>,
+    metrics: crate::metrics::ConnectorMetrics,
 }
 
 /// One exposed resource type: its config and its mapping. Its connector space lives in
@@ -341,6 +342,18 @@ impl ConnectorRuntime {
         data_dir: &Path,
         previous: Option<&ConnectorRuntime>,
     ) -> Result<Arc<Self>, BuildError> {
+        let metrics = crate::metrics::ConnectorMetrics::detached(&config.name);
+        Self::build_with_metrics(config, ecma_dir, data_dir, previous, metrics).await
+    }
+
+    /// [`Self::build`], recording exports and imports into a host's metrics.
+    pub async fn build_with_metrics(
+        config: ConnectorConfig,
+        ecma_dir: &Path,
+        data_dir: &Path,
+        previous: Option<&ConnectorRuntime>,
+        metrics: crate::metrics::ConnectorMetrics,
+    ) -> Result<Arc<Self>, BuildError> {
         let (dir, name, file) = (
             ecma_dir.to_path_buf(),
             config.name.clone(),
@@ -450,6 +463,7 @@ impl ConnectorRuntime {
                     partition: String::new(),
                 },
                 scope: scope.clone(),
+                metrics: metrics.clone(),
             },
             if capabilities.concurrent_operations {
                 2
@@ -486,6 +500,7 @@ impl ConnectorRuntime {
             state_dir,
             shared,
             scope,
+            metrics,
         }))
     }
 
@@ -562,6 +577,7 @@ impl ConnectorRuntime {
             progress: &self.shared.progress,
             partition: partition.to_string(),
             scope: &self.scope,
+            metrics: &self.metrics,
         }
     }
 
@@ -756,6 +772,16 @@ impl ConnectorRuntime {
     /// degraded (its target hangs) while this is above zero.
     pub fn stuck_calls(&self) -> usize {
         self.calls.stuck()
+    }
+
+    /// The import running now, with its rate and (when known) the time left.
+    pub fn import_progress(&self) -> Option<import::ImportStatus> {
+        self.shared.progress.current()
+    }
+
+    /// The last import run that ended (the first full import, an autosync or a triggered one).
+    pub fn last_import(&self) -> Option<import::FinishedImport> {
+        self.shared.progress.last_finished()
     }
 
     pub fn imported_so_far(&self) -> u64 {

@@ -11,6 +11,7 @@ mod entra;
 mod failures;
 mod groups;
 mod loader;
+mod observability;
 mod postgres;
 mod protocol;
 mod reload;
