@@ -139,7 +139,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { config } => {
             let config = HostConfig::load(&config)?;
-            let _guard = logging::init(&config.logging);
+            let _guard = logging::init(&config.logging)?;
             serve(&config).await
         }
         Command::Demo {
@@ -151,7 +151,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let plugin = demo::locate_plugin(plugin.as_deref())?;
             let setup = demo::prepare(&dir, address, port, &plugin).await?;
             let config = HostConfig::load(&setup.host_config)?;
-            let _guard = logging::init(&config.logging);
+            let _guard = logging::init(&config.logging)?;
             let host = server::start(&config).await?;
             println!("{}", demo::banner(&setup));
             wait_for_shutdown(host).await
