@@ -19,22 +19,34 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::registry::Registry;
+use crate::tls::info::now_unix;
+use crate::tls::reload::ReloadingCert;
 
-pub fn router(registry: Arc<Registry>) -> Router {
+#[derive(Clone)]
+struct Admin {
+    registry: Arc<Registry>,
+    certificate: Option<Arc<ReloadingCert>>,
+}
+
+/// The admin endpoints; with `certificate`, `/status` shows it and warns before it expires.
+pub fn router(registry: Arc<Registry>, certificate: Option<Arc<ReloadingCert>>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
-        .with_state(registry)
+        .with_state(Admin {
+            registry,
+            certificate,
+        })
 }
 
 async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn readyz(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
-    let status = registry.status();
+async fn readyz(State(admin): State<Admin>) -> impl IntoResponse {
+    let status = admin.registry.status();
     let reasons: serde_json::Map<String, serde_json::Value> = status
         .iter()
         .filter_map(|s| s.not_serving_reason().map(|r| (s.name.clone(), r.into())))
@@ -49,8 +61,20 @@ async fn readyz(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
     }
 }
 
-async fn status(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
-    let connectors = registry.status();
+async fn status(State(admin): State<Admin>) -> impl IntoResponse {
+    let connectors = admin.registry.status();
+    let certificate = admin.certificate.map(|c| {
+        let info = c.info();
+        let now = now_unix();
+        serde_json::json!({
+            "subject": info.subject,
+            "subject_alt_names": info.subject_alt_names,
+            "sha256_fingerprint": info.sha256_fingerprint,
+            "not_after": info.not_after,
+            "days_left": info.days_left(now),
+            "warning": info.expiry_warning(now),
+        })
+    });
     let code = if connectors.iter().any(|c| c.failed()) {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -60,13 +84,14 @@ async fn status(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
         code,
         Json(serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
+            "certificate": certificate,
             "connectors": connectors,
         })),
     )
 }
 
-async fn metrics(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
-    match registry.metrics().render(&registry.status()) {
+async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
+    match admin.registry.metrics().render(&admin.registry.status()) {
         Ok(text) => (
             StatusCode::OK,
             [(

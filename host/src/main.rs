@@ -90,6 +90,17 @@ enum CertCommand {
         /// Extra DNS names or IP addresses for the certificate.
         #[arg(long = "name")]
         names: Vec<String>,
+        /// Replace an existing certificate and key (a running host reloads them).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a certificate's subject, SANs, SHA-256 fingerprint and expiry.
+    Show {
+        #[arg(long, default_value = "tls/cert.pem")]
+        cert: PathBuf,
+        /// Show the certificate a host configuration names instead.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -197,8 +208,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Cert {
-            command: CertCommand::Generate { cert, key, names },
+            command:
+                CertCommand::Generate {
+                    cert,
+                    key,
+                    names,
+                    force,
+                },
         } => {
+            tls::check_overwrite(&[&cert, &key], force)?;
             let mut all = tls::default_names();
             all.extend(names);
             tls::generate_self_signed(all.clone(), &cert, &key)?;
@@ -208,6 +226,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 key.display(),
                 all.join(", ")
             );
+            Ok(())
+        }
+        Command::Cert {
+            command: CertCommand::Show { cert, config },
+        } => {
+            let cert = match config {
+                Some(config) => HostConfig::load(&config)?.tls.certificate,
+                None => cert,
+            };
+            let info = tls::info::CertificateInfo::from_pem_file(&cert)?;
+            println!("file:        {}", cert.display());
+            print!("{}", info.render(tls::info::now_unix()));
             Ok(())
         }
         Command::Plugin {

@@ -44,6 +44,22 @@ pub fn plugin_dir() -> &'static Path {
     })
 }
 
+/// The `ecmahost` executable of this build (`target/debug/ecmahost`), for tests that drive the
+/// command line. Cargo does not build a dependency's binaries for another package's tests, so
+/// scripts/test.sh builds it first.
+pub fn ecmahost_bin() -> PathBuf {
+    let bin = plugin_dir()
+        .parent()
+        .expect("the target profile folder")
+        .join("ecmahost");
+    assert!(
+        bin.is_file(),
+        "{} missing: build it with `cargo build -p ecmahost --bin ecmahost` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
 /// The SDK template's CSV connector.
 pub fn csv_plugin() -> PathBuf {
     plugin_dir().join("libecma_csv.so")

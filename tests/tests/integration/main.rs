@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail loudly.
 
 mod autosync;
+mod certs;
 mod checks;
 mod compat;
 mod contract;
