@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ecmahost::config::HostConfig;
-use ecmahost::{bench, demo, logging, server, tls, token};
+use ecmahost::{bench, demo, logging, operate, server, tls, token};
 
 #[derive(Parser)]
 #[command(
@@ -76,6 +76,54 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Every connector's state, plugin version, import progress, last sync and last error,
+    /// from a running host's admin listener.
+    Status {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Connectors of a running host.
+    Connector {
+        #[command(subcommand)]
+        command: ConnectorCommand,
+    },
+    /// Write a .tar.gz for support: configs without secrets, status, recent logs, versions.
+    SupportBundle {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The archive to write (default ecmahost-support-<time>.tar.gz).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Where a running host's admin listener is.
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// The host configuration whose `admin_listen` is used.
+    #[arg(long, default_value = "host.toml")]
+    config: PathBuf,
+    /// The admin listener's URL instead (for example http://127.0.0.1:8586).
+    #[arg(long)]
+    admin: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ConnectorCommand {
+    /// Start a full (or delta) import of a connector on the running host.
+    ImportNow {
+        name: String,
+        /// A delta import instead of a full one.
+        #[arg(long)]
+        delta: bool,
+        /// Wait until the import ends and print its result.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
     },
 }
 
@@ -257,6 +305,49 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("token_hash = \"{}\"", token::hash_token(&t)?);
             Ok(())
         }
+        Command::Status { admin } => Ok(operate::status::run(&admin_client(&admin)?).await?),
+        Command::Connector {
+            command:
+                ConnectorCommand::ImportNow {
+                    name,
+                    delta,
+                    wait,
+                    admin,
+                },
+        } => {
+            let client = admin_client(&admin)?;
+            print!(
+                "{}",
+                operate::import_now::run(&client, &name, delta, wait).await?
+            );
+            Ok(())
+        }
+        Command::SupportBundle { admin, output } => {
+            let output = output.unwrap_or_else(|| {
+                PathBuf::from(format!(
+                    "ecmahost-support-{}.tar.gz",
+                    chrono::Utc::now().format("%Y%m%d-%H%M%S")
+                ))
+            });
+            // Without a reachable admin listener, the bundle says why instead of the status.
+            let client = admin_client(&admin).ok();
+            let listing = operate::bundle::write(&admin.config, client.as_ref(), &output).await?;
+            println!("wrote {}:", output.display());
+            for line in listing {
+                println!("  {line}");
+            }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "ecmahost",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Hash,
         } => {
@@ -269,6 +360,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn admin_client(admin: &AdminArgs) -> anyhow::Result<operate::AdminClient> {
+    Ok(operate::AdminClient::new(
+        admin.admin.as_deref(),
+        &admin.config,
+    )?)
 }
 
 async fn serve(config: &HostConfig) -> anyhow::Result<()> {

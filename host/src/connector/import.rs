@@ -128,7 +128,7 @@ impl ImportProgress {
         *self.last_finished.lock() = Some(FinishedImport {
             kind,
             partition: partition.to_string(),
-            finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             objects: self.objects.load(Ordering::Relaxed),
             seconds: (took.as_secs_f64() * 100.0).round() / 100.0,
             error: outcome.as_ref().err().cloned(),
@@ -370,5 +370,29 @@ pub fn apply_delta(
             space.upsert(space.object(current.anchor.clone(), current.dn.clone(), attributes));
             true
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_and_time_left_from_the_last_runs_total() {
+        let (rate, left) = rate_and_left(1_000, Some(5_000), Duration::from_secs(2));
+        assert_eq!(rate, 500.0);
+        assert_eq!(left, Some(Duration::from_secs(8)));
+        assert_eq!(rate_and_left(1_000, None, Duration::from_secs(2)).1, None);
+        assert_eq!(rate_and_left(0, Some(10), Duration::ZERO), (0.0, None));
+
+        let progress = ImportProgress::default();
+        assert_eq!(progress.begin("full", ""), None, "no earlier run, no total");
+        progress.objects.store(42, Ordering::Relaxed);
+        assert_eq!(progress.current().unwrap().objects, 42);
+        progress.end("full", "", Ok(42), Duration::from_millis(10));
+        assert!(progress.current().is_none());
+        assert_eq!(progress.last_finished().unwrap().objects, 42);
+        assert_eq!(progress.begin("full", ""), Some(42));
+        assert_eq!(progress.current().unwrap().expected_total, Some(42));
     }
 }

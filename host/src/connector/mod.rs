@@ -317,6 +317,15 @@ fn timestamp_files(config: &ConnectorConfig, state_dir: &Path) -> Vec<std::path:
         .collect()
 }
 
+/// Which import a sync runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncKind {
+    /// Delta when the run profiles, the plugin and a watermark allow it, else full.
+    Auto,
+    Full,
+    Delta,
+}
+
 /// What one autosync did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -621,12 +630,55 @@ impl ConnectorRuntime {
     /// connector space with the target (added, changed and removed objects). SCIM traffic is
     /// served throughout.
     pub async fn sync_now(&self) -> Result<SyncReport, CallError> {
+        self.sync_as(SyncKind::Auto).await
+    }
+
+    /// Why a delta import cannot run now, if it cannot.
+    pub fn delta_refusal(&self) -> Option<String> {
+        if !self.config.run_profiles.delta_import {
+            return Some(format!(
+                "{}: the run profiles have no delta import (key `run_profiles.delta_import`)",
+                self.config.file.display()
+            ));
+        }
+        if !self.capabilities.delta_import {
+            return Some(format!(
+                "the plugin of connector `{}` does not support delta import",
+                self.config.name
+            ));
+        }
+        let partitions = self.scope.import_partitions();
+        if partitions.iter().any(|p| self.watermark(p).is_empty()) {
+            return Some("no delta watermark yet: run a full import first".to_string());
+        }
+        None
+    }
+
+    /// Whether the run profiles include a full import.
+    pub fn has_full_import(&self) -> bool {
+        self.config.run_profiles.full_import
+    }
+
+    /// A sync of the requested kind: [`Self::sync_now`]'s choice (`Auto`), a full import that
+    /// reconciles the space (`Full`), or a delta (`Delta`; refused by [`Self::delta_refusal`]).
+    pub async fn sync_as(&self, kind: SyncKind) -> Result<SyncReport, CallError> {
         let _one = self.shared.syncing.lock().await;
         let partitions = self.scope.import_partitions();
         let watermarks: Vec<String> = partitions.iter().map(|p| self.watermark(p)).collect();
-        let delta = self.config.run_profiles.delta_import
+        let possible = self.config.run_profiles.delta_import
             && self.capabilities.delta_import
             && watermarks.iter().all(|w| !w.is_empty());
+        let delta = match kind {
+            SyncKind::Auto => possible,
+            SyncKind::Full => false,
+            SyncKind::Delta if possible => true,
+            SyncKind::Delta => {
+                return Err(CallError::Connector(ConnectorError::other(
+                    self.delta_refusal()
+                        .unwrap_or_else(|| "delta import not possible".to_string()),
+                )))
+            }
+        };
         let mut report = SyncReport::default();
         if delta {
             report.kind = "delta";

@@ -13,6 +13,7 @@ mod failures;
 mod groups;
 mod loader;
 mod observability;
+mod operations;
 mod postgres;
 mod protocol;
 mod reload;
