@@ -29,3 +29,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
 fi
+# cargo-deb builds the .deb (scripts/package.sh); dpkg-dev's dpkg-shlibdeps works out its
+# library dependencies.
+command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked

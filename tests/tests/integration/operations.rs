@@ -169,3 +169,62 @@ async fn support_bundle_holds_configs_without_secrets_status_logs_and_versions()
     }
     host.stop().await;
 }
+
+/// Run `ecmahost ARGS` with no host: exit code and stdout.
+fn ecmahost_offline(args: &[&str]) -> (i32, String) {
+    let assert = Command::new(ecmahost_bin()).args(args).assert();
+    let output = assert.get_output();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+    )
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish_cover_the_subcommands() {
+    for (shell, marker) in [
+        ("bash", "complete -F _ecmahost"),
+        ("zsh", "#compdef ecmahost"),
+        ("fish", "complete -c ecmahost"),
+    ] {
+        let (code, out) = ecmahost_offline(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}");
+        assert!(out.contains(marker), "{shell}: {out}");
+        for command in ["serve", "status", "import-now", "support-bundle", "cert"] {
+            assert!(out.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let (code, _) = ecmahost_offline(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "clap refuses an unknown shell");
+}
+
+#[test]
+fn the_systemd_unit_is_hardened_and_writes_only_data_and_ecma() {
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/deploy/ecmahost.service"),
+    )
+    .unwrap();
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} missing from the unit"))
+            .to_string()
+    };
+    assert_eq!(value("User"), "ecmahost");
+    assert_eq!(value("ProtectSystem"), "strict");
+    assert_eq!(value("Restart"), "on-failure");
+    assert_eq!(
+        value("ReadWritePaths"),
+        "/var/lib/ecmahost/data /var/lib/ecmahost/ECMA"
+    );
+    assert_eq!(value("NoNewPrivileges"), "yes");
+    assert_eq!(value("CapabilityBoundingSet"), "");
+    assert!(
+        value("ExecStart").starts_with("/usr/bin/ecmahost serve --config /etc/ecmahost/host.toml")
+    );
+    // The config it points at is a valid host file.
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/deploy/host.toml");
+    let host = ecmahost::config::HostConfig::load(&config).unwrap();
+    assert_eq!(host.data_dir, Path::new("/var/lib/ecmahost/data"));
+    assert_eq!(host.ecma_dir, Path::new("/var/lib/ecmahost/ECMA"));
+}
