@@ -123,6 +123,17 @@ impl Registry {
         self.connectors.read().get(&key(name)).cloned()
     }
 
+    /// The configured spelling of a connector's name, looked up without regard to case.
+    pub fn configured_name(&self, name: &str) -> Option<String> {
+        self.connectors
+            .read()
+            .get(&key(name))
+            .map(|e| match &e.slot {
+                ConnectorSlot::Running(r) => r.name().to_string(),
+                ConnectorSlot::Failed { name, .. } => name.clone(),
+            })
+    }
+
     /// Every connector, sorted by name.
     pub fn all(&self) -> Vec<ConnectorEntry> {
         let mut all: Vec<_> = self.connectors.read().values().cloned().collect();

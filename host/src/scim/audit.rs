@@ -1,4 +1,6 @@
-//! The audit trail: one log line per SCIM request (target `audit`) and its request metrics.
+//! The audit trail: one log line per SCIM request and its request metrics. Changes and
+//! failed requests log at `info` with target `audit`; successful reads at `debug` with target
+//! `audit::read` (`[logging.modules] "audit::read" = "debug"` turns them on).
 //!
 //! The line names the connector, the method, the path (query values that could be secrets
 //! redacted), the status, the latency, the export result of a change and the object's id. It
@@ -12,7 +14,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::{AppState, TENANT_PREFIX};
-use crate::registry::ConnectorSlot;
 
 /// Set on an error response by `error.rs`: the export error code (or `call_failed`) of a
 /// change the target refused.
@@ -35,17 +36,13 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let query = request.uri().query().map(redact_query);
+    let query = request.uri().query().map(str::to_string);
     let response = next.run(request).await;
     let latency = started.elapsed();
     let status = response.status().as_u16();
     // Only configured names become labels and log fields; anything else is a 404 anyway.
     let connector = connector_of(&path)
-        .and_then(|name| state.registry.get(name))
-        .map(|e| match e.slot {
-            ConnectorSlot::Running(r) => r.name().to_string(),
-            ConnectorSlot::Failed { name, .. } => name,
-        })
+        .and_then(|name| state.registry.configured_name(name))
         .unwrap_or_default();
     state
         .registry
@@ -55,6 +52,13 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     ) && !path.ends_with("/.search");
+    // Changes and failures are the audit trail, at `info`; a successful read goes at `debug`
+    // (target `audit::read`), so that read-heavy traffic does not flood the log.
+    let quiet = !changes && response.status().is_success();
+    if quiet && !tracing::enabled!(target: "audit::read", tracing::Level::DEBUG) {
+        return response;
+    }
+    let query = query.as_deref().map(redact_query);
     let export = match response.extensions().get::<ExportOutcome>() {
         Some(ExportOutcome(code)) => Some(*code),
         None if changes && response.status().is_success() => Some("success"),
@@ -68,18 +72,28 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
             .and_then(|l| l.rsplit('/').next())
             .map(str::to_string)
     });
-    tracing::info!(
-        target: "audit",
-        connector = %connector,
-        method = %method,
-        path = %path,
-        query = query.as_deref(),
-        status,
-        latency_ms = format!("{:.2}", latency.as_secs_f64() * 1000.0),
-        export,
-        id = id.as_deref(),
-        "scim request"
-    );
+    macro_rules! audit_line {
+        ($level:expr, $target:literal) => {
+            tracing::event!(
+                target: $target,
+                $level,
+                connector = %connector,
+                method = %method,
+                path = %path,
+                query = query.as_deref(),
+                status,
+                latency_ms = format!("{:.2}", latency.as_secs_f64() * 1000.0),
+                export,
+                id = id.as_deref(),
+                "scim request"
+            )
+        };
+    }
+    if quiet {
+        audit_line!(tracing::Level::DEBUG, "audit::read");
+    } else {
+        audit_line!(tracing::Level::INFO, "audit");
+    }
     response
 }
 
