@@ -11,6 +11,7 @@ mod contract;
 mod entra;
 mod failures;
 mod groups;
+mod ldap;
 mod loader;
 mod observability;
 mod operations;

@@ -120,6 +120,19 @@ impl ResourceMapping {
                 .join(", ")
         };
         let mut anchor_type = AttributeType::String;
+        // An import-only anchor is the target's to assign: no SCIM attribute carries it in.
+        let assigned_anchor = match config.anchor_parts.as_slice() {
+            [one] => {
+                type_of(object_type, one).is_some()
+                    && direction_of(object_type, one) == AttributeDirection::ImportOnly
+            }
+            _ => false,
+        };
+        let anchor_scim = if assigned_anchor {
+            "id".to_string()
+        } else {
+            config.anchor_scim.clone()
+        };
         for part in &config.anchor_parts {
             let (part_type, multi_valued) = type_of(object_type, part)
                 .filter(|_| !is_dn_name(part))
@@ -161,8 +174,9 @@ impl ResourceMapping {
         let mut attributes = Vec::new();
         let mut meta_times = Vec::new();
         for (i, a) in config.attributes.iter().enumerate() {
-            let (attribute_type, multi_valued) =
-                type_of(object_type, &a.name).ok_or_else(|| {
+            let (attribute_type, multi_valued) = type_of(object_type, &a.name)
+                .map(|(t, multi)| (t, multi && !a.single_value))
+                .ok_or_else(|| {
                     fail(
                         &format!("attributes[{i}].name"),
                         format!(
@@ -196,7 +210,7 @@ impl ResourceMapping {
                     }
                     let taken = target.urn.is_none()
                         && target.sub.is_none()
-                        && (target.name.eq_ignore_ascii_case(&config.anchor_scim)
+                        && (target.name.eq_ignore_ascii_case(&anchor_scim)
                             || (config.kind == ResourceKind::User
                                 && target.name.eq_ignore_ascii_case("active")));
                     if taken {
@@ -298,7 +312,8 @@ impl ResourceMapping {
             anchor_parts: config.anchor_parts.clone(),
             meta_times,
             anchor_type,
-            anchor_scim: config.anchor_scim.clone(),
+            anchor_scim,
+            assigned_anchor,
             query_attribute: config.query_attribute.clone(),
             attributes,
             active_attribute,

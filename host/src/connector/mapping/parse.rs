@@ -16,6 +16,20 @@ impl ResourceMapping {
         let anchor = if self.compound_anchor() {
             // Filled in below from the parts, which are ordinary attributes.
             Value::String(String::new())
+        } else if self.assigned_anchor {
+            // The target's own value: the object's, or none yet for a create.
+            match current {
+                Some(object) => {
+                    let value = json_to_value(
+                        &Json::String(object.anchor.clone()),
+                        self.anchor_type,
+                        "id",
+                    )?;
+                    out.insert(self.anchor.clone(), vec![value.clone()]);
+                    value
+                }
+                None => Value::String(String::new()),
+            }
         } else {
             let name = &self.anchor_scim;
             let given = get_ci(resource, name)
