@@ -55,3 +55,6 @@ if [ ${#ldap_missing[@]} -gt 0 ]; then
         trap - EXIT
     fi
 fi
+# cargo-deb builds the .deb (scripts/package.sh); dpkg-dev's dpkg-shlibdeps works out its
+# library dependencies.
+command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked

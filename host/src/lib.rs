@@ -13,6 +13,8 @@ pub mod config;
 pub mod connector;
 pub mod demo;
 pub mod logging;
+pub mod metrics;
+pub mod operate;
 pub mod plugins;
 pub mod registry;
 pub mod scim;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ecmahost::config::{HostConfig, ParameterAnswers};
-use ecmahost::{bench, demo, logging, server, tls, token};
+use ecmahost::{bench, demo, logging, operate, server, tls, token};
 
 #[derive(Parser)]
 #[command(
@@ -86,6 +86,33 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Every connector's state, plugin version, import progress, last sync and last error,
+    /// from a running host's admin listener.
+    Status {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Write a .tar.gz for support: configs without secrets, status, recent logs, versions.
+    SupportBundle {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The archive to write (default ecmahost-support-<time>.tar.gz).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Where a running host's admin listener is.
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// The host configuration whose `admin_listen` is used.
+    #[arg(long, default_value = "host.toml")]
+    config: PathBuf,
+    /// The admin listener's URL instead (for example http://127.0.0.1:8586).
+    #[arg(long)]
+    admin: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +126,17 @@ enum CertCommand {
         /// Extra DNS names or IP addresses for the certificate.
         #[arg(long = "name")]
         names: Vec<String>,
+        /// Replace an existing certificate and key (a running host reloads them).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a certificate's subject, SANs, SHA-256 fingerprint and expiry.
+    Show {
+        #[arg(long, default_value = "tls/cert.pem")]
+        cert: PathBuf,
+        /// Show the certificate a host configuration names instead.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -160,7 +198,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { config } => {
             let config = HostConfig::load(&config)?;
-            let _guard = logging::init(&config.logging);
+            let _guard = logging::init(&config.logging)?;
             serve(&config).await
         }
         Command::Demo {
@@ -172,7 +210,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let plugin = demo::locate_plugin(plugin.as_deref())?;
             let setup = demo::prepare(&dir, address, port, &plugin).await?;
             let config = HostConfig::load(&setup.host_config)?;
-            let _guard = logging::init(&config.logging);
+            let _guard = logging::init(&config.logging)?;
             let host = server::start(&config).await?;
             println!("{}", demo::banner(&setup));
             wait_for_shutdown(host).await
@@ -218,8 +256,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Cert {
-            command: CertCommand::Generate { cert, key, names },
+            command:
+                CertCommand::Generate {
+                    cert,
+                    key,
+                    names,
+                    force,
+                },
         } => {
+            tls::check_overwrite(&[&cert, &key], force)?;
             let mut all = tls::default_names();
             all.extend(names);
             tls::generate_self_signed(all.clone(), &cert, &key)?;
@@ -229,6 +274,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 key.display(),
                 all.join(", ")
             );
+            Ok(())
+        }
+        Command::Cert {
+            command: CertCommand::Show { cert, config },
+        } => {
+            let cert = match config {
+                Some(config) => HostConfig::load(&config)?.tls.certificate,
+                None => cert,
+            };
+            let info = tls::info::CertificateInfo::from_pem_file(&cert)?;
+            println!("file:        {}", cert.display());
+            print!("{}", info.render(tls::info::now_unix()));
             Ok(())
         }
         Command::Plugin {
@@ -264,6 +321,33 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("token_hash = \"{}\"", token::hash_token(&t)?);
             Ok(())
         }
+        Command::Status { admin } => Ok(operate::status::run(&admin_client(&admin)?).await?),
+        Command::SupportBundle { admin, output } => {
+            let output = output.unwrap_or_else(|| {
+                PathBuf::from(format!(
+                    "ecmahost-support-{}.tar.gz",
+                    chrono::Utc::now().format("%Y%m%d-%H%M%S")
+                ))
+            });
+            // Without a reachable admin listener, the bundle says why instead of the status.
+            let client = admin_client(&admin).ok();
+            let listing = operate::bundle::write(&admin.config, client.as_ref(), &output).await?;
+            println!("wrote {}:", output.display());
+            for line in listing {
+                println!("  {line}");
+            }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "ecmahost",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Hash,
         } => {
@@ -276,6 +360,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn admin_client(admin: &AdminArgs) -> anyhow::Result<operate::AdminClient> {
+    Ok(operate::AdminClient::new(
+        admin.admin.as_deref(),
+        &admin.config,
+    )?)
 }
 
 async fn serve(config: &HostConfig) -> anyhow::Result<()> {

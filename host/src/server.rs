@@ -11,7 +11,8 @@ use crate::config::HostConfig;
 use crate::registry::watch::WatchGuard;
 use crate::registry::{Registry, RegistryError};
 use crate::scim::{router, AppState};
-use crate::tls::{server_config, TlsError};
+use crate::tls::reload::{CertWatch, ReloadingCert};
+use crate::tls::{reloading_server_config, TlsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -38,6 +39,9 @@ pub struct RunningHost {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     admin: Option<(Handle, tokio::task::JoinHandle<std::io::Result<()>>)>,
     _watch: WatchGuard,
+    /// The serving certificate, re-read when its files change.
+    pub certificate: Arc<ReloadingCert>,
+    _cert_watch: CertWatch,
 }
 
 impl RunningHost {
@@ -71,7 +75,12 @@ impl RunningHost {
 
 /// Load the connectors, bind `config.listen` (port 0 picks a free port) and serve.
 pub async fn start(config: &HostConfig) -> Result<RunningHost, StartError> {
-    let tls = RustlsConfig::from_config(server_config(&config.tls.certificate, &config.tls.key)?);
+    let certificate = Arc::new(ReloadingCert::load(
+        &config.tls.certificate,
+        &config.tls.key,
+    )?);
+    let tls = RustlsConfig::from_config(reloading_server_config(certificate.clone())?);
+    let cert_watch = crate::tls::reload::watch(certificate.clone())?;
     let registry = Registry::load(config).await?;
     let app = router(AppState::new(registry.clone()));
     let listener = bind(config.listen)?;
@@ -89,7 +98,10 @@ pub async fn start(config: &HostConfig) -> Result<RunningHost, StartError> {
             let task = tokio::spawn(
                 axum_server::from_tcp(listener)
                     .handle(admin_handle.clone())
-                    .serve(crate::admin::router(registry.clone()).into_make_service()),
+                    .serve(
+                        crate::admin::router(registry.clone(), Some(certificate.clone()))
+                            .into_make_service(),
+                    ),
             );
             tracing::info!(addr = %admin_addr, "admin endpoints /status and /metrics (HTTP)");
             (Some(admin_addr), Some((admin_handle, task)))
@@ -106,6 +118,8 @@ pub async fn start(config: &HostConfig) -> Result<RunningHost, StartError> {
         server,
         admin,
         _watch: watch,
+        certificate,
+        _cert_watch: cert_watch,
     })
 }
 

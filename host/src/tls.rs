@@ -1,10 +1,12 @@
-//! TLS: the rustls server configuration (ring provider) and `ecmahost cert generate`.
+//! TLS: the rustls server configuration (ring provider) and `ecmahost cert generate`;
+//! `info.rs` reads what a certificate says, `reload.rs` serves a certificate that is re-read
+//! when its files change.
+
+pub mod info;
+pub mod reload;
 
 use std::path::Path;
 use std::sync::Arc;
-
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -21,6 +23,10 @@ pub enum TlsError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot watch {path} for a new certificate: {detail}")]
+    Watch { path: String, detail: String },
+    #[error("{path} already exists; pass --force to replace it (a running host picks up the new certificate and key)")]
+    Exists { path: String },
 }
 
 /// The ring crypto provider; we never use aws-lc.
@@ -33,28 +39,30 @@ pub fn server_config(
     certificate: &Path,
     key: &Path,
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let chain = CertificateDer::pem_file_iter(certificate)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| TlsError::Certificate {
-            path: certificate.display().to_string(),
-            detail: e.to_string(),
-        })?;
-    if chain.is_empty() {
-        return Err(TlsError::Certificate {
-            path: certificate.display().to_string(),
-            detail: "no certificate in file".into(),
-        });
-    }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
-        path: key.display().to_string(),
-        detail: e.to_string(),
-    })?;
+    reloading_server_config(Arc::new(reload::ReloadingCert::load(certificate, key)?))
+}
+
+/// A server configuration whose certificate is re-read when its files change (see
+/// [`reload`]), offering HTTP/2 and HTTP/1.1.
+pub fn reloading_server_config(
+    cert: Arc<reload::ReloadingCert>,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(chain, key_der)?;
+        .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Refuse to overwrite an existing certificate or key unless `force`.
+pub fn check_overwrite(files: &[&Path], force: bool) -> Result<(), TlsError> {
+    match files.iter().find(|f| f.exists()) {
+        Some(existing) if !force => Err(TlsError::Exists {
+            path: existing.display().to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The names a generated certificate covers: this machine's host name, `localhost`, 127.0.0.1.

@@ -47,6 +47,22 @@ pub fn plugin_dir() -> &'static Path {
     })
 }
 
+/// The `ecmahost` executable of this build (`target/debug/ecmahost`), for tests that drive the
+/// command line. Cargo does not build a dependency's binaries for another package's tests, so
+/// scripts/test.sh builds it first.
+pub fn ecmahost_bin() -> PathBuf {
+    let bin = plugin_dir()
+        .parent()
+        .expect("the target profile folder")
+        .join("ecmahost");
+    assert!(
+        bin.is_file(),
+        "{} missing: build it with `cargo build -p ecmahost --bin ecmahost` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
 /// The SDK template's CSV connector.
 pub fn csv_plugin() -> PathBuf {
     plugin_dir().join("libecma_csv.so")
@@ -213,6 +229,23 @@ impl TestHost {
             .as_array()
             .and_then(|all| all.iter().find(|c| c["name"] == connector).cloned())
             .unwrap_or(Json::Null)
+    }
+
+    /// GET `path` on the admin listener: the status and the body as text.
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, String) {
+        let addr = self
+            .host
+            .as_ref()
+            .and_then(|h| h.admin_addr)
+            .expect("admin listener");
+        let response = self
+            .client
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .expect("admin listener reachable");
+        let status = response.status();
+        (status, response.text().await.expect("admin body"))
     }
 
     /// Poll `/status` (bounded, 60 s) until `done` holds for `connector`; returns that status.

@@ -38,7 +38,42 @@ struct TlsFile {
 struct LoggingFile {
     level: Option<String>,
     directory: Option<PathBuf>,
+    #[serde(default)]
+    format: LogFormat,
+    #[serde(default)]
+    rotation: LogRotation,
+    /// Rotated files to keep (0 keeps them all).
+    max_files: Option<usize>,
+    /// Per-module levels, added to `level`: `{ "ecmahost::connector" = "debug", audit = "off" }`.
+    #[serde(default)]
+    modules: std::collections::BTreeMap<String, String>,
 }
+
+/// How log lines are written, on standard error and in files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per event (fields flattened, with `timestamp`, `level` and `target`).
+    Json,
+}
+
+/// When the log file is rotated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogRotation {
+    Minutely,
+    Hourly,
+    #[default]
+    Daily,
+    Weekly,
+    Never,
+}
+
+/// Rotated log files kept when `max_files` is not set.
+pub const DEFAULT_MAX_LOG_FILES: usize = 14;
 
 fn default_listen() -> String {
     "0.0.0.0:8585".to_string()
@@ -77,10 +112,14 @@ pub struct TlsConfig {
 
 #[derive(Clone, Debug)]
 pub struct LoggingConfig {
-    /// An `EnvFilter` directive such as `info` or `ecmahost=debug`.
+    /// `EnvFilter` directives: `level`, then one `module=level` per `[logging.modules]` entry.
     pub level: String,
-    /// Write daily-rotated log files here as well as to standard error.
+    /// Write rotated log files here as well as to standard error.
     pub directory: Option<PathBuf>,
+    pub format: LogFormat,
+    pub rotation: LogRotation,
+    /// Rotated files kept; `None` keeps them all.
+    pub max_files: Option<usize>,
 }
 
 impl HostConfig {
@@ -106,13 +145,30 @@ impl HostConfig {
                 })
             })
             .transpose()?;
-        let level = raw.logging.level.unwrap_or_else(|| "info".to_string());
+        let mut level = raw.logging.level.unwrap_or_else(|| "info".to_string());
         if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
             return Err(ConfigError::invalid(
                 file,
                 "logging.level",
-                format!("`{level}` is not a log filter"),
+                format!("`{level}` is not a log filter (try `info` or `info,ecmahost::connector=debug`)"),
             ));
+        }
+        for (module, module_level) in &raw.logging.modules {
+            let directive = format!("{module}={module_level}");
+            if module.is_empty()
+                || module.contains([',', '=', ' '])
+                || directive
+                    .parse::<tracing_subscriber::filter::Directive>()
+                    .is_err()
+            {
+                return Err(ConfigError::invalid(
+                    file,
+                    format!("logging.modules.{module}"),
+                    format!("`{module_level}` is not a level for module `{module}` (use off, error, warn, info, debug or trace)"),
+                ));
+            }
+            level.push(',');
+            level.push_str(&directive);
         }
         Ok(HostConfig {
             file: file.to_path_buf(),
@@ -128,6 +184,13 @@ impl HostConfig {
             logging: LoggingConfig {
                 level,
                 directory: raw.logging.directory.map(|d| relative_to(file, &d)),
+                format: raw.logging.format,
+                rotation: raw.logging.rotation,
+                max_files: match raw.logging.max_files {
+                    Some(0) => None,
+                    Some(n) => Some(n),
+                    None => Some(DEFAULT_MAX_LOG_FILES),
+                },
             },
         })
     }
@@ -170,6 +233,39 @@ mod tests {
         assert_eq!(config.tls.certificate, dir.path().join("tls/c.pem"));
         assert_eq!(config.tls.key, PathBuf::from("/abs/k.pem"));
         assert_eq!(config.ecma_dir, dir.path().join("ECMA"));
+    }
+
+    #[test]
+    fn logging_keys_format_rotation_retention_and_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "version = 1\n[tls]\ncertificate = \"c\"\nkey = \"k\"\n[logging]\n";
+        let file = write(
+            dir.path(),
+            &format!("{base}format = \"json\"\nrotation = \"hourly\"\nmax_files = 3\ndirectory = \"logs\"\n[logging.modules]\naudit = \"off\"\n\"ecmahost::connector\" = \"debug\"\n"),
+        );
+        let config = HostConfig::load(&file).unwrap().logging;
+        assert_eq!(config.format, LogFormat::Json);
+        assert_eq!(config.rotation, LogRotation::Hourly);
+        assert_eq!(config.max_files, Some(3));
+        assert_eq!(config.directory, Some(dir.path().join("logs")));
+        assert_eq!(config.level, "info,audit=off,ecmahost::connector=debug");
+
+        let file = write(dir.path(), &format!("{base}max_files = 0\n"));
+        let config = HostConfig::load(&file).unwrap().logging;
+        assert_eq!((config.format, config.max_files), (LogFormat::Human, None));
+
+        let file = write(
+            dir.path(),
+            &format!("{base}[logging.modules]\naudit = \"loud\"\n"),
+        );
+        let err = HostConfig::load(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("logging.modules.audit") && err.contains("loud"),
+            "{err}"
+        );
+        let file = write(dir.path(), &format!("{base}format = \"xml\"\n"));
+        let err = HostConfig::load(&file).unwrap_err().to_string();
+        assert!(err.contains("host.toml") && err.contains("xml"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub use connector::{
     AttributeConfig, ConnectorConfig, DeleteFlow, DisableFlow, DnConfig, References, ResourceKind,
     ResourceTypeConfig, RunProfiles,
 };
-pub use host::{HostConfig, LoggingConfig, TlsConfig};
+pub use host::{HostConfig, LogFormat, LogRotation, LoggingConfig, TlsConfig};
 
 use std::path::{Path, PathBuf};
 

@@ -41,6 +41,7 @@ pub struct ExportContext {
     /// The request for every session; its partition is set per batch from `scope`.
     pub request: ExportRequest,
     pub scope: Arc<Scope>,
+    pub metrics: crate::metrics::ConnectorMetrics,
 }
 
 pub struct ExportEngine {
@@ -125,6 +126,7 @@ async fn export_batch(
 ) -> Option<PluginExportSession> {
     let (entries, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.entry, j.reply)).unzip();
     let ids: Vec<String> = entries.iter().map(|e| e.identifier.clone()).collect();
+    context.metrics.export_batch(ids.len());
     let ctx = context.clone();
     let request = ExportRequest {
         partition: partition.to_string(),
@@ -157,6 +159,7 @@ async fn export_batch(
                         "the connector returned no result for this entry",
                     )
                 });
+                context.metrics.export_result(result_label(&result));
                 let _ = reply.send(Ok(result));
             }
             Some(s)
@@ -164,9 +167,18 @@ async fn export_batch(
         Err(e) => {
             tracing::warn!(connector = %context.connector, partition, error = %e, batch = ids.len(), "export batch failed");
             for reply in replies {
+                context.metrics.export_result("call_failed");
                 let _ = reply.send(Err(e.clone()));
             }
             None
         }
     }
+}
+
+/// The metrics label of one entry's result: `success` or the export error code.
+fn result_label(result: &ExportResult) -> &'static str {
+    result
+        .error
+        .as_ref()
+        .map_or("success", |e| crate::metrics::export_code(e.kind))
 }

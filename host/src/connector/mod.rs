@@ -203,6 +203,7 @@ pub struct ConnectorRuntime {
     state_dir: std::path::PathBuf,
     /// The selected partitions and containers.
     scope: Arc<Scope>,
+    metrics: crate::metrics::ConnectorMetrics,
 }
 
 /// One exposed resource type: its config and its mapping. Its connector space lives in
@@ -316,6 +317,15 @@ fn timestamp_files(config: &ConnectorConfig, state_dir: &Path) -> Vec<std::path:
         .collect()
 }
 
+/// Which import a sync runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncKind {
+    /// Delta when the run profiles, the plugin and a watermark allow it, else full.
+    Auto,
+    Full,
+    Delta,
+}
+
 /// What one autosync did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -340,6 +350,18 @@ impl ConnectorRuntime {
         ecma_dir: &Path,
         data_dir: &Path,
         previous: Option<&ConnectorRuntime>,
+    ) -> Result<Arc<Self>, BuildError> {
+        let metrics = crate::metrics::ConnectorMetrics::detached(&config.name);
+        Self::build_with_metrics(config, ecma_dir, data_dir, previous, metrics).await
+    }
+
+    /// [`Self::build`], recording exports and imports into a host's metrics.
+    pub async fn build_with_metrics(
+        config: ConnectorConfig,
+        ecma_dir: &Path,
+        data_dir: &Path,
+        previous: Option<&ConnectorRuntime>,
+        metrics: crate::metrics::ConnectorMetrics,
     ) -> Result<Arc<Self>, BuildError> {
         let (dir, name, file) = (
             ecma_dir.to_path_buf(),
@@ -450,6 +472,7 @@ impl ConnectorRuntime {
                     partition: String::new(),
                 },
                 scope: scope.clone(),
+                metrics: metrics.clone(),
             },
             if capabilities.concurrent_operations {
                 2
@@ -486,6 +509,7 @@ impl ConnectorRuntime {
             state_dir,
             shared,
             scope,
+            metrics,
         }))
     }
 
@@ -562,6 +586,7 @@ impl ConnectorRuntime {
             progress: &self.shared.progress,
             partition: partition.to_string(),
             scope: &self.scope,
+            metrics: &self.metrics,
         }
     }
 
@@ -605,12 +630,55 @@ impl ConnectorRuntime {
     /// connector space with the target (added, changed and removed objects). SCIM traffic is
     /// served throughout.
     pub async fn sync_now(&self) -> Result<SyncReport, CallError> {
+        self.sync_as(SyncKind::Auto).await
+    }
+
+    /// Why a delta import cannot run now, if it cannot.
+    pub fn delta_refusal(&self) -> Option<String> {
+        if !self.config.run_profiles.delta_import {
+            return Some(format!(
+                "{}: the run profiles have no delta import (key `run_profiles.delta_import`)",
+                self.config.file.display()
+            ));
+        }
+        if !self.capabilities.delta_import {
+            return Some(format!(
+                "the plugin of connector `{}` does not support delta import",
+                self.config.name
+            ));
+        }
+        let partitions = self.scope.import_partitions();
+        if partitions.iter().any(|p| self.watermark(p).is_empty()) {
+            return Some("no delta watermark yet: run a full import first".to_string());
+        }
+        None
+    }
+
+    /// Whether the run profiles include a full import.
+    pub fn has_full_import(&self) -> bool {
+        self.config.run_profiles.full_import
+    }
+
+    /// A sync of the requested kind: [`Self::sync_now`]'s choice (`Auto`), a full import that
+    /// reconciles the space (`Full`), or a delta (`Delta`; refused by [`Self::delta_refusal`]).
+    pub async fn sync_as(&self, kind: SyncKind) -> Result<SyncReport, CallError> {
         let _one = self.shared.syncing.lock().await;
         let partitions = self.scope.import_partitions();
         let watermarks: Vec<String> = partitions.iter().map(|p| self.watermark(p)).collect();
-        let delta = self.config.run_profiles.delta_import
+        let possible = self.config.run_profiles.delta_import
             && self.capabilities.delta_import
             && watermarks.iter().all(|w| !w.is_empty());
+        let delta = match kind {
+            SyncKind::Auto => possible,
+            SyncKind::Full => false,
+            SyncKind::Delta if possible => true,
+            SyncKind::Delta => {
+                return Err(CallError::Connector(ConnectorError::other(
+                    self.delta_refusal()
+                        .unwrap_or_else(|| "delta import not possible".to_string()),
+                )))
+            }
+        };
         let mut report = SyncReport::default();
         if delta {
             report.kind = "delta";
@@ -756,6 +824,16 @@ impl ConnectorRuntime {
     /// degraded (its target hangs) while this is above zero.
     pub fn stuck_calls(&self) -> usize {
         self.calls.stuck()
+    }
+
+    /// The import running now, with its rate and (when known) the time left.
+    pub fn import_progress(&self) -> Option<import::ImportStatus> {
+        self.shared.progress.current()
+    }
+
+    /// The last import run that ended (the first full import, an autosync or a triggered one).
+    pub fn last_import(&self) -> Option<import::FinishedImport> {
+        self.shared.progress.last_finished()
     }
 
     pub fn imported_so_far(&self) -> u64 {

@@ -71,6 +71,7 @@ pub struct Registry {
     lifecycle: Mutex<HashMap<String, Lifecycle>>,
     /// Reloads run one at a time.
     reloading: tokio::sync::Mutex<()>,
+    metrics: Arc<crate::metrics::HostMetrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +100,7 @@ impl Registry {
             connectors: RwLock::new(HashMap::new()),
             lifecycle: Mutex::new(HashMap::new()),
             reloading: tokio::sync::Mutex::new(()),
+            metrics: Arc::default(),
         });
         let mut files: HashMap<String, String> = HashMap::new();
         for file in host.connector_files()? {
@@ -121,6 +123,17 @@ impl Registry {
         self.connectors.read().get(&key(name)).cloned()
     }
 
+    /// The configured spelling of a connector's name, looked up without regard to case.
+    pub fn configured_name(&self, name: &str) -> Option<String> {
+        self.connectors
+            .read()
+            .get(&key(name))
+            .map(|e| match &e.slot {
+                ConnectorSlot::Running(r) => r.name().to_string(),
+                ConnectorSlot::Failed { name, .. } => name.clone(),
+            })
+    }
+
     /// Every connector, sorted by name.
     pub fn all(&self) -> Vec<ConnectorEntry> {
         let mut all: Vec<_> = self.connectors.read().values().cloned().collect();
@@ -129,6 +142,11 @@ impl Registry {
             ConnectorSlot::Failed { name, .. } => name.clone(),
         });
         all
+    }
+
+    /// The host's metrics, which the connectors and the SCIM layer record into.
+    pub fn metrics(&self) -> &Arc<crate::metrics::HostMetrics> {
+        &self.metrics
     }
 
     /// The host configuration the registry was built from.

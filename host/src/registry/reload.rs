@@ -71,11 +71,13 @@ impl Registry {
         }
         let started = Instant::now();
         let reload = previous.is_some();
-        let built = match ConnectorRuntime::build(
+        let metrics = self.metrics.connector(&name);
+        let built = match ConnectorRuntime::build_with_metrics(
             config,
             &self.host.ecma_dir,
             &self.host.data_dir,
             previous.as_deref(),
+            metrics,
         )
         .await
         {

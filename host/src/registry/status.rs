@@ -1,8 +1,10 @@
-//! `/status`: each connector's state, library, partitions and reload history, as JSON.
+//! `/status`: each connector's state, library, partitions, import progress and reload
+//! history, as JSON, and the readiness verdict `/readyz` and `/status` answer with.
 
 use serde::Serialize;
 
 use super::{ConnectorSlot, Registry};
+use crate::connector::import::{FinishedImport, ImportStatus};
 use crate::connector::Availability;
 
 /// A connector's state, as `/status` reports it.
@@ -18,6 +20,12 @@ pub struct ConnectorStatus {
     pub reason: Option<String>,
     pub objects: usize,
     pub imported_so_far: u64,
+    /// The import running now: objects so far, rate, expected total and time left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportStatus>,
+    /// The last import run that ended, with its error if it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_import: Option<FinishedImport>,
     /// The selected partitions' DNs (none: the connector's default partition).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<String>,
@@ -56,6 +64,8 @@ impl Registry {
                     stuck_calls: 0,
                     objects: 0,
                     imported_so_far: 0,
+                    import: None,
+                    last_import: None,
                     partitions: Vec::new(),
                     containers: Vec::new(),
                     plugin_file: l.plugin.clone(),
@@ -87,6 +97,8 @@ impl Registry {
                         s.reason = reason;
                         s.objects = r.object_count();
                         s.imported_so_far = r.imported_so_far();
+                        s.import = r.import_progress();
+                        s.last_import = r.last_import();
                         s.partitions = r.scope().partitions().map(|p| p.dn.clone()).collect();
                         s.containers = r.scope().containers().map(|c| c.dn.clone()).collect();
                         s.plugin = Some(r.library().library.info().name.clone());
@@ -101,5 +113,33 @@ impl Registry {
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+}
+
+impl ConnectorStatus {
+    /// Whether the connector answers SCIM requests (`ready`, or `degraded`: it serves from its
+    /// connector space while some calls to the target hang).
+    pub fn serving(&self) -> bool {
+        matches!(self.state, "ready" | "degraded")
+    }
+
+    /// Whether the connector cannot serve until an administrator acts (or a retry succeeds).
+    pub fn failed(&self) -> bool {
+        matches!(self.state, "failed" | "import_failed")
+    }
+
+    /// Why the connector is not serving, in one line, for `/readyz`.
+    pub fn not_serving_reason(&self) -> Option<String> {
+        if self.serving() {
+            return None;
+        }
+        Some(match (&self.reason, self.state) {
+            (Some(reason), state) => format!("{state}: {reason}"),
+            (None, "importing") => format!(
+                "importing: the first import has read {} object(s) so far",
+                self.imported_so_far
+            ),
+            (None, state) => state.to_string(),
+        })
     }
 }

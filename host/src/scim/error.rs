@@ -131,6 +131,21 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        // For the audit line: what the target said about the change.
+        let export = match &self {
+            ApiError::Runtime(RuntimeError::Export { kind, .. }) => {
+                Some(crate::metrics::export_code(*kind))
+            }
+            ApiError::Runtime(RuntimeError::Call(_) | RuntimeError::Password(_)) => {
+                Some("call_failed")
+            }
+            _ => None,
+        };
+        if let Some(code) = export {
+            response
+                .extensions_mut()
+                .insert(super::audit::ExportOutcome(code));
+        }
         response
     }
 }

@@ -5,6 +5,7 @@
 //! become responses in `error.rs` only; no plugin call and no slow work happens on this layer
 //! except the Argon2 token check, which runs on the blocking pool with a bound.
 
+mod audit;
 mod bulk;
 mod discovery;
 pub mod error;
@@ -59,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         )
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NoRoute })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
+        ))
         .with_state(state)
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail loudly.
 
 mod autosync;
+mod certs;
 mod checks;
 mod cli;
 mod compat;
@@ -13,6 +14,8 @@ mod failures;
 mod groups;
 mod ldap;
 mod loader;
+mod observability;
+mod operations;
 mod postgres;
 mod protocol;
 mod reload;

@@ -30,6 +30,20 @@ pub enum ConnectorCommand {
     /// Every connector file of the host, with its library and object types, and whether it
     /// parses.
     List,
+    /// Start a full (or delta) import of a connector on the running host, through its admin
+    /// listener (`admin_listen` of the host configuration, or `--admin`).
+    ImportNow {
+        connector: String,
+        /// A delta import instead of a full one.
+        #[arg(long)]
+        delta: bool,
+        /// Wait until the import ends and print its result.
+        #[arg(long)]
+        wait: bool,
+        /// The admin listener's URL instead (for example http://127.0.0.1:8586).
+        #[arg(long)]
+        admin: Option<String>,
+    },
     /// One connector's file, with its tokens and secrets hidden.
     Show { connector: String },
     /// Every check a start runs: the file, the library, the parameter pages with the plugin's
@@ -87,6 +101,17 @@ pub async fn run(config: PathBuf, command: ConnectorCommand) -> anyhow::Result<(
     match command {
         ConnectorCommand::New { answers } => wizard::new(&host, answers.as_deref()).await,
         ConnectorCommand::List => show::list(&host),
+        ConnectorCommand::ImportNow {
+            connector,
+            delta,
+            wait,
+            admin,
+        } => {
+            let client = crate::operate::AdminClient::new(admin.as_deref(), &config)?;
+            let report = crate::operate::import_now::run(&client, &connector, delta, wait).await?;
+            print!("{report}");
+            Ok(())
+        }
         ConnectorCommand::Show { connector } => show::show(&find_connector(&host, &connector)?),
         ConnectorCommand::Validate { connector } => {
             validate::validate(&host, &find_connector(&host, &connector)?).await
