@@ -7,6 +7,7 @@
 //! See docs/ARCHITECTURE.md for the code map and its invariants.
 
 pub mod admin;
+pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod connector;

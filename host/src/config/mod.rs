@@ -7,12 +7,14 @@
 
 mod connector;
 mod host;
+mod limits;
 
 pub use connector::{
     AttributeConfig, ConnectorConfig, DeleteFlow, DisableFlow, DnConfig, References, ResourceKind,
     ResourceTypeConfig, RunProfiles,
 };
-pub use host::{HostConfig, LoggingConfig, TlsConfig};
+pub use host::{public_url_for, HostConfig, LoggingConfig, TlsConfig};
+pub use limits::{Limits, HYPER_HEAD_BUFFER};
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,90 @@
+//! The token gate: decides whether a request's bearer token opens a connector, cheaply for the
+//! right token and for repeated wrong ones, and with bounded CPU and memory for a flood.
+//!
+//! Order of a check: the digest of the last accepted token (constant time, no lock contention);
+//! then the failure limits (429 once an address or a connector used them up, [`limiter`]); then
+//! the connector's set of recently refused digests; only then Argon2 on the bounded
+//! [`pool`]. An unknown connector is checked against a throw-away hash the same way, so a wrong
+//! name and a wrong token cost the same and answer the same 401.
+
+pub mod limiter;
+pub mod pool;
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use self::limiter::FailureLimiter;
+use self::pool::{PoolRefusal, TokenCheckPool};
+use crate::config::Limits;
+use crate::token::{digest, generate_token, hash_token, TokenVerifier};
+
+/// Why a request was not let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No token, a wrong token, or no such connector: all look the same to the client.
+    Unauthorized,
+    /// Too many failed checks; try again after this long.
+    TooManyFailures(Duration),
+}
+
+pub struct TokenGate {
+    limiter: FailureLimiter,
+    pool: TokenCheckPool,
+    /// Stands in for connectors that do not exist.
+    nobody: TokenVerifier,
+}
+
+impl TokenGate {
+    pub fn new(limits: &Limits) -> std::io::Result<Self> {
+        let nobody = hash_token(&generate_token())
+            .map(TokenVerifier::new)
+            .map_err(std::io::Error::other)?;
+        Ok(Self {
+            limiter: FailureLimiter::new(
+                limits.auth_failures_per_address_per_minute,
+                limits.auth_failures_per_connector_per_minute,
+                Instant::now(),
+            ),
+            pool: TokenCheckPool::new(limits.token_check_workers)?,
+            nobody,
+        })
+    }
+
+    /// Check `token` for `connector` (`None`: no connector has the name asked for), sent from
+    /// `address`. `name` keys the per-connector limit.
+    pub async fn check(
+        &self,
+        connector: Option<(&str, &TokenVerifier)>,
+        token: Option<&str>,
+        address: IpAddr,
+    ) -> Result<(), Refusal> {
+        let (name, verifier) = connector.unwrap_or(("", &self.nobody));
+        let presented = token.map(|t| (t, digest(t)));
+        if let Some((_, d)) = &presented {
+            if verifier.matches_digest(d) {
+                return Ok(());
+            }
+        }
+        if let Some(wait) = self.limiter.blocked(address, name, Instant::now()) {
+            return Err(Refusal::TooManyFailures(wait));
+        }
+        let verified = match presented {
+            Some((token, d)) if !verifier.recently_refused(&d) => {
+                match self.pool.verify(verifier.clone(), token).await {
+                    Ok(ok) => ok,
+                    Err(PoolRefusal::Busy) => {
+                        return Err(Refusal::TooManyFailures(Duration::from_secs(1)))
+                    }
+                    Err(PoolRefusal::Stopped) => false,
+                }
+            }
+            _ => false,
+        };
+        // A right token for a name that does not exist is still refused.
+        if verified && connector.is_some() {
+            return Ok(());
+        }
+        self.limiter.failed(address, name, Instant::now());
+        Err(Refusal::Unauthorized)
+    }
+}
