@@ -10,6 +10,7 @@ pub mod admin;
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod connection;
 pub mod connector;
 pub mod demo;
 pub mod logging;

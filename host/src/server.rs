@@ -8,6 +8,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 
 use crate::config::{public_url_for, HostConfig, Limits, HYPER_HEAD_BUFFER};
+use crate::connection::{ConnectionBounds, GuardedAcceptor};
 use crate::registry::watch::WatchGuard;
 use crate::registry::{Registry, RegistryError};
 use crate::scim::{router, AppState};
@@ -36,6 +37,10 @@ pub struct RunningHost {
     /// Where `/status` and `/metrics` are served, when `admin_listen` is set.
     pub admin_addr: Option<SocketAddr>,
     pub registry: Arc<Registry>,
+    /// Open SCIM connections and their bounds.
+    pub connections: Arc<ConnectionBounds>,
+    /// How long requests in flight may run once shutdown starts (`limits.shutdown_grace_seconds`).
+    pub grace: Duration,
     handle: Handle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     admin: Option<(Handle, tokio::task::JoinHandle<std::io::Result<()>>)>,
@@ -43,9 +48,9 @@ pub struct RunningHost {
 }
 
 impl RunningHost {
-    /// Stop accepting, let requests in flight finish (up to 10 s), and wait.
+    /// Stop accepting, let requests in flight finish (up to the grace period), and wait.
     pub async fn shutdown(self) {
-        self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        self.handle.graceful_shutdown(Some(self.grace));
         if let Some((handle, task)) = self.admin {
             handle.shutdown();
             let _ = task.await;
@@ -81,7 +86,11 @@ pub async fn start(config: &HostConfig) -> Result<RunningHost, StartError> {
     let state = AppState::new(registry.clone(), public_url).map_err(StartError::Workers)?;
     let app = router(state);
     let handle = Handle::new();
-    let mut server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
+    let connections = ConnectionBounds::new(&config.limits);
+    let guarded = connections.clone();
+    let mut server = axum_server::from_tcp_rustls(listener, tls)
+        .handle(handle.clone())
+        .map(|tls| GuardedAcceptor::new(tls, guarded));
     configure_http(server.http_builder(), &config.limits);
     let server = server.serve(app.into_make_service_with_connect_info::<SocketAddr>());
     let server = tokio::spawn(server);
@@ -106,6 +115,8 @@ pub async fn start(config: &HostConfig) -> Result<RunningHost, StartError> {
         addr,
         admin_addr,
         registry,
+        connections,
+        grace: config.limits.shutdown_grace,
         handle,
         server,
         admin,

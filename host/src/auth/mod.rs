@@ -88,3 +88,33 @@ impl TokenGate {
         Err(Refusal::Unauthorized)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::hash_token;
+
+    #[tokio::test]
+    async fn repeated_wrong_tokens_and_unknown_names_cost_one_argon2_check_each() {
+        let gate = TokenGate::new(&Limits::default()).unwrap();
+        let token = generate_token();
+        let verifier = TokenVerifier::new(hash_token(&token).unwrap());
+        let address: IpAddr = "10.1.2.3".parse().unwrap();
+        let demo = Some(("demo", &verifier));
+        for _ in 0..5 {
+            let refused = gate.check(demo, Some("wrong token value"), address).await;
+            assert_eq!(refused, Err(Refusal::Unauthorized));
+        }
+        assert_eq!(gate.pool.checks_run(), 1, "refused again from the cache");
+        assert_eq!(gate.check(demo, Some(&token), address).await, Ok(()));
+        assert_eq!(gate.check(demo, Some(&token), address).await, Ok(()));
+        assert_eq!(gate.pool.checks_run(), 2, "accepted again from the cache");
+        // An unknown name with the right token of another connector is refused the same way.
+        let unknown = gate.check(None, Some(&token), address).await;
+        assert_eq!(unknown, Err(Refusal::Unauthorized));
+        assert_eq!(
+            gate.check(demo, None, address).await,
+            Err(Refusal::Unauthorized)
+        );
+    }
+}

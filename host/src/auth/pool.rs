@@ -5,6 +5,7 @@
 //! [`crate::token::MAX_MEMORY_KIB`]) plus [`QUEUE`] queued tokens. A check that finds the queue
 //! full is not queued: the caller answers 429.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +34,7 @@ pub enum PoolRefusal {
 #[derive(Clone)]
 pub struct TokenCheckPool {
     jobs: SyncSender<Job>,
+    checks: Arc<AtomicU64>,
 }
 
 impl TokenCheckPool {
@@ -40,13 +42,19 @@ impl TokenCheckPool {
     pub fn new(workers: usize) -> std::io::Result<Self> {
         let (jobs, queue) = sync_channel::<Job>(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
+        let checks = Arc::new(AtomicU64::new(0));
         for i in 0..workers.max(1) {
-            let queue = queue.clone();
+            let (queue, checks) = (queue.clone(), checks.clone());
             std::thread::Builder::new()
                 .name(format!("token-check-{i}"))
-                .spawn(move || work(&queue))?;
+                .spawn(move || work(&queue, &checks))?;
         }
-        Ok(Self { jobs })
+        Ok(Self { jobs, checks })
+    }
+
+    /// Argon2 checks run so far.
+    pub fn checks_run(&self) -> u64 {
+        self.checks.load(Ordering::Relaxed)
     }
 
     /// Run the full check of `token` against `verifier` on a worker.
@@ -65,7 +73,7 @@ impl TokenCheckPool {
     }
 }
 
-fn work(queue: &Mutex<Receiver<Job>>) {
+fn work(queue: &Mutex<Receiver<Job>>, checks: &AtomicU64) {
     let mut memory = Argon2Memory::default();
     loop {
         // The lock is held only while waiting for the next job, not while checking it.
@@ -75,6 +83,7 @@ fn work(queue: &Mutex<Receiver<Job>>) {
         };
         let Ok(job) = job else { return };
         let ok = job.verifier.verify_slow(&job.token, &mut memory);
+        checks.fetch_add(1, Ordering::Relaxed);
         let _ = job.reply.send(ok);
     }
 }

@@ -120,7 +120,7 @@ impl FromRequestParts<AppState> for Tenant {
             .map_err(|refusal| match refusal {
                 Refusal::Unauthorized => ApiError::Unauthorized,
                 Refusal::TooManyFailures(wait) => ApiError::TooManyFailures {
-                    retry_after: wait.as_secs().max(1),
+                    retry_after: (wait.as_secs_f64().ceil() as u64).max(1),
                 },
             })?;
         let (Some(name), Some(entry)) = (name, entry) else {

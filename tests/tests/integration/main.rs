@@ -6,6 +6,7 @@
 mod autosync;
 mod checks;
 mod compat;
+mod connections;
 mod contract;
 mod entra;
 mod failures;

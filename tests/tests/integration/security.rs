@@ -195,3 +195,49 @@ async fn refusals_of_the_http_layer_are_scim_errors() {
     }
     host.stop().await;
 }
+
+#[tokio::test]
+async fn failed_token_checks_are_limited_per_address_with_429() {
+    let host = TestHost::start_with(Vec::new(), |dir| {
+        let file = dir.join("host.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(
+            &file,
+            format!("{text}\n[limits]\nauth_failures_per_address_per_minute = 5\n"),
+        )
+        .unwrap();
+    })
+    .await;
+    // Five failures are answered 401: four distinct wrong tokens and one repeated.
+    for token in [
+        "wrong-1-aaaaaaaa",
+        "wrong-2-aaaaaaaa",
+        "wrong-3-aaaaaaaa",
+        "wrong-4-aaaaaaaa",
+        "wrong-1-aaaaaaaa",
+    ] {
+        let (status, _) = host.send(Method::GET, "demo", "/Users", token, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token}");
+    }
+    // The sixth, whatever the token or the connector name, is 429 with Retry-After.
+    for (connector, token) in [("demo", "wrong-5-aaaaaaaa"), ("nosuch", "wrong-1-aaaaaaaa")] {
+        let response = host
+            .client
+            .get(host.url(connector, "/Users"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = response.bytes().await.unwrap();
+        let detail = assert_scim_error(status, &headers, &body, 429);
+        assert_eq!(headers["retry-after"], "12", "5 per minute: one every 12 s");
+        assert!(detail.contains("too many failed token checks"), "{detail}");
+    }
+    // The connector's own token still opens it from the same address.
+    let (status, body) = host
+        .send(Method::GET, "demo", "/Users?count=1", &host.token, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    host.stop().await;
+}
