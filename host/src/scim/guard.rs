@@ -1,5 +1,6 @@
 //! The request guard, around every SCIM route: refuses a request target or headers over the
-//! configured limits and query parameters that are not strict UTF-8, before routing; and turns
+//! configured limits, query parameters that are not strict UTF-8, and a path with control
+//! characters (an id with `%00`), before routing; and turns
 //! any refusal made below the handlers (the body limit, extractor rejections) into a SCIM error
 //! body, so that no answer of this listener is `text/plain` or empty.
 
@@ -50,6 +51,15 @@ fn check(limits: &Limits, request: &Request) -> Result<(), ApiError> {
     }
     if let Some(query) = request.uri().query() {
         strict_utf8_query(query)?;
+    }
+    let path = percent_decode_str(request.uri().path()).decode_utf8();
+    if path
+        .as_ref()
+        .map_or(true, |p| p.chars().any(char::is_control))
+    {
+        return Err(ApiError::InvalidRequest(
+            "the URL path must be UTF-8 without control characters after percent-decoding".into(),
+        ));
     }
     Ok(())
 }

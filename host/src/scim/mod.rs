@@ -11,6 +11,7 @@ mod discovery;
 pub mod error;
 mod guard;
 mod handlers;
+mod input;
 pub mod response;
 
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct Tenant {
     pub runtime: Arc<ConnectorRuntime>,
     /// `https://host/ecma2host_x/scim`, for `Location` and `meta.location`.
     pub base: String,
+    /// The longest string value a body may carry (`limits.max_value_bytes`).
+    pub max_value_bytes: usize,
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -130,6 +133,7 @@ impl FromRequestParts<AppState> for Tenant {
             ConnectorSlot::Running(runtime) => Ok(Tenant {
                 runtime,
                 base: format!("{}/{TENANT_PREFIX}{name}/scim", state.public_url),
+                max_value_bytes: state.limits.max_value_bytes,
             }),
             ConnectorSlot::Failed { name, reason } => {
                 Err(ApiError::ConnectorFailed { name, reason })

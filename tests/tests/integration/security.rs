@@ -18,6 +18,12 @@ fn user(login: &str) -> String {
     .to_string()
 }
 
+/// A user with only a `userName`.
+fn bare_user(login: &str) -> String {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": login})
+        .to_string()
+}
+
 /// The SCIM error body every refusal must have: `application/scim+json`, the status as a
 /// string, a detail; returns the detail.
 fn assert_scim_error(
@@ -239,5 +245,67 @@ async fn failed_token_checks_are_limited_per_address_with_429() {
         .send(Method::GET, "demo", "/Users?count=1", &host.token, None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn input_limits_are_scim_400s_that_name_the_limit_and_change_nothing() {
+    let host = TestHost::start().await;
+    let before = host.rows().await;
+    let t = host.token.clone();
+    let refuse = |path: &'static str, method: Method, body: Option<String>| {
+        let host = &host;
+        let t = t.clone();
+        async move {
+            let (status, body) = host.send(method, "demo", path, &t, body.as_deref()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+            assert_eq!(body["status"], "400");
+            body["detail"].as_str().unwrap().to_string()
+        }
+    };
+    // A 900 KB userName, and a 70 KB one: over the 64 KiB default.
+    for size in [900 * 1024, 70 * 1024] {
+        let detail = refuse("/Users", Method::POST, Some(bare_user(&"u".repeat(size)))).await;
+        assert_eq!(
+            detail,
+            format!("attribute `userName`: the value is {size} bytes; the limit is 65536 bytes (`limits.max_value_bytes`)")
+        );
+    }
+    // NUL, and other control characters, in an identifier.
+    let detail = refuse("/Users", Method::POST, Some(bare_user("nul\u{0}user"))).await;
+    assert!(
+        detail.contains("`userName`") && detail.contains("NUL"),
+        "{detail}"
+    );
+    let detail = refuse("/Users", Method::POST, Some(bare_user("bell\u{7}user"))).await;
+    assert!(detail.contains("control characters"), "{detail}");
+    // The same through PATCH.
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "userName", "value": "x\u{1}y"}]
+    })
+    .to_string();
+    let detail = refuse("/Users/alex.wilber", Method::PATCH, Some(patch)).await;
+    assert!(detail.contains("control characters"), "{detail}");
+    // Invalid UTF-8 in a query parameter, and a NUL in a path id.
+    let detail = refuse("/Users?filter=%FF%FE", Method::GET, None).await;
+    assert_eq!(
+        detail,
+        "query parameter `filter` is not valid UTF-8 after percent-decoding"
+    );
+    let detail = refuse("/Users/alex%00wilber", Method::GET, None).await;
+    assert!(detail.contains("control characters"), "{detail}");
+    assert_eq!(host.rows().await, before, "nothing reached the target");
+    // A value at the limit goes through.
+    let (status, body) = host
+        .send(
+            Method::POST,
+            "demo",
+            "/Users",
+            &t,
+            Some(&user(&format!("limit.{}", "l".repeat(1000)))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     host.stop().await;
 }
