@@ -94,26 +94,33 @@ impl FailureLimiter {
         }
     }
 
-    /// `Some(wait)` when `address` or `connector` has used up its failures; the caller
-    /// answers 429 and checks nothing.
-    pub fn blocked(&self, address: IpAddr, connector: &str, now: Instant) -> Option<Duration> {
+    /// Take one failure from both `address`'s and `connector`'s buckets before a check, or
+    /// `Some(wait)` when either is used up (then nothing is taken, and the caller answers 429
+    /// and checks nothing). Taking before checking keeps concurrent checks within the limit.
+    pub fn take(&self, address: IpAddr, connector: &str, now: Instant) -> Option<Duration> {
         let mut guard = self.inner.lock();
         let (addresses, connectors) = &mut *guard;
         let (a_cap, c_cap) = (addresses.capacity, connectors.capacity);
         let a = addresses.bucket(&address, now).wait(a_cap);
         let c = connectors.bucket(&connector.to_string(), now).wait(c_cap);
         let wait = a.max(c);
-        (!wait.is_zero()).then_some(wait)
+        if !wait.is_zero() {
+            return Some(wait);
+        }
+        addresses.bucket(&address, now).tokens -= 1.0;
+        connectors.bucket(&connector.to_string(), now).tokens -= 1.0;
+        None
     }
 
-    /// Count one failed check against `address` and `connector`.
-    pub fn failed(&self, address: IpAddr, connector: &str, now: Instant) {
+    /// Give back what [`Self::take`] took, when the check succeeded.
+    pub fn refund(&self, address: IpAddr, connector: &str, now: Instant) {
         let mut guard = self.inner.lock();
         let (addresses, connectors) = &mut *guard;
+        let (a_cap, c_cap) = (addresses.capacity, connectors.capacity);
         let a = addresses.bucket(&address, now);
-        a.tokens = (a.tokens - 1.0).max(0.0);
+        a.tokens = (a.tokens + 1.0).min(a_cap);
         let c = connectors.bucket(&connector.to_string(), now);
-        c.tokens = (c.tokens - 1.0).max(0.0);
+        c.tokens = (c.tokens + 1.0).min(c_cap);
     }
 }
 
@@ -127,39 +134,35 @@ mod tests {
         let limiter = FailureLimiter::new(3, 100, t0);
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         for _ in 0..3 {
-            assert_eq!(limiter.blocked(a, "demo", t0), None);
-            limiter.failed(a, "demo", t0);
+            assert_eq!(limiter.take(a, "demo", t0), None);
         }
-        let wait = limiter.blocked(a, "demo", t0).unwrap();
+        let wait = limiter.take(a, "demo", t0).unwrap();
         assert_eq!(
             wait,
             Duration::from_secs(20),
             "3 per minute: one every 20 s"
         );
+        assert_eq!(limiter.take(b, "demo", t0), None, "other addresses are not");
+        limiter.refund(a, "demo", t0);
         assert_eq!(
-            limiter.blocked(b, "demo", t0),
+            limiter.take(a, "demo", t0),
             None,
-            "other addresses are not"
+            "a success gives its take back"
         );
-        assert_eq!(
-            limiter.blocked(a, "demo", t0 + Duration::from_secs(20)),
-            None
-        );
+        assert!(limiter.take(a, "demo", t0).is_some());
+        let later = t0 + Duration::from_secs(20);
+        assert_eq!(limiter.take(a, "demo", later), None);
     }
 
     #[test]
     fn a_connector_is_blocked_across_addresses() {
         let t0 = Instant::now();
         let limiter = FailureLimiter::new(100, 2, t0);
-        limiter.failed("10.0.0.1".parse().unwrap(), "demo", t0);
-        limiter.failed("10.0.0.2".parse().unwrap(), "demo", t0);
-        assert!(limiter
-            .blocked("10.0.0.3".parse().unwrap(), "demo", t0)
-            .is_some());
-        assert_eq!(
-            limiter.blocked("10.0.0.3".parse().unwrap(), "other", t0),
-            None
-        );
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        assert_eq!(limiter.take(ip("10.0.0.1"), "demo", t0), None);
+        assert_eq!(limiter.take(ip("10.0.0.2"), "demo", t0), None);
+        assert!(limiter.take(ip("10.0.0.3"), "demo", t0).is_some());
+        assert_eq!(limiter.take(ip("10.0.0.3"), "other", t0), None);
     }
 
     #[test]
@@ -167,11 +170,11 @@ mod tests {
         let t0 = Instant::now();
         let limiter = FailureLimiter::new(1, 1_000_000, t0);
         for i in 0..(MAX_ADDRESSES as u32 + 100) {
-            limiter.failed(IpAddr::from(i.to_be_bytes()), "demo", t0);
+            limiter.take(IpAddr::from(i.to_be_bytes()), "demo", t0);
         }
         assert_eq!(limiter.inner.lock().0.map.len(), MAX_ADDRESSES);
         // Addresses beyond the bound share the overflow bucket, which is now empty.
         let late = IpAddr::from((MAX_ADDRESSES as u32 + 50).to_be_bytes());
-        assert!(limiter.blocked(late, "demo", t0).is_some());
+        assert!(limiter.take(late, "demo", t0).is_some());
     }
 }

@@ -6,12 +6,20 @@
 //! the connector's set of recently refused digests; only then Argon2 on the bounded
 //! [`pool`]. An unknown connector is checked against a throw-away hash the same way, so a wrong
 //! name and a wrong token cost the same and answer the same 401.
+//!
+//! A 429 is answered after [`TARPIT`] while fewer than [`TARPIT_SLOTS`] are waiting (at once
+//! otherwise): a client that ignores `Retry-After` is slowed to one request per connection per
+//! second, so a flood cannot take the CPU from legitimate clients, and the waiting answers
+//! hold a bounded amount of memory.
 
 pub mod limiter;
 pub mod pool;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 use self::limiter::FailureLimiter;
 use self::pool::{PoolRefusal, TokenCheckPool};
@@ -27,8 +35,14 @@ pub enum Refusal {
     TooManyFailures(Duration),
 }
 
+/// How long a 429 waits before it is sent.
+pub const TARPIT: Duration = Duration::from_secs(1);
+/// How many 429s may wait at once.
+pub const TARPIT_SLOTS: usize = 1024;
+
 pub struct TokenGate {
     limiter: FailureLimiter,
+    tarpit: Arc<Semaphore>,
     pool: TokenCheckPool,
     /// Stands in for connectors that do not exist.
     nobody: TokenVerifier,
@@ -47,12 +61,31 @@ impl TokenGate {
             ),
             pool: TokenCheckPool::new(limits.token_check_workers)?,
             nobody,
+            tarpit: Arc::new(Semaphore::new(TARPIT_SLOTS)),
         })
     }
 
     /// Check `token` for `connector` (`None`: no connector has the name asked for), sent from
     /// `address`. `name` keys the per-connector limit.
     pub async fn check(
+        &self,
+        connector: Option<(&str, &TokenVerifier)>,
+        token: Option<&str>,
+        address: IpAddr,
+    ) -> Result<(), Refusal> {
+        match self.decide(connector, token, address).await {
+            Err(Refusal::TooManyFailures(wait)) => match self.tarpit.try_acquire() {
+                Ok(_waiting) => {
+                    tokio::time::sleep(TARPIT).await;
+                    Err(Refusal::TooManyFailures(wait.saturating_sub(TARPIT)))
+                }
+                Err(_) => Err(Refusal::TooManyFailures(wait)),
+            },
+            other => other,
+        }
+    }
+
+    async fn decide(
         &self,
         connector: Option<(&str, &TokenVerifier)>,
         token: Option<&str>,
@@ -65,7 +98,7 @@ impl TokenGate {
                 return Ok(());
             }
         }
-        if let Some(wait) = self.limiter.blocked(address, name, Instant::now()) {
+        if let Some(wait) = self.limiter.take(address, name, Instant::now()) {
             return Err(Refusal::TooManyFailures(wait));
         }
         let verified = match presented {
@@ -73,7 +106,8 @@ impl TokenGate {
                 match self.pool.verify(verifier.clone(), token).await {
                     Ok(ok) => ok,
                     Err(PoolRefusal::Busy) => {
-                        return Err(Refusal::TooManyFailures(Duration::from_secs(1)))
+                        self.limiter.refund(address, name, Instant::now());
+                        return Err(Refusal::TooManyFailures(Duration::from_secs(1)));
                     }
                     Err(PoolRefusal::Stopped) => false,
                 }
@@ -82,9 +116,9 @@ impl TokenGate {
         };
         // A right token for a name that does not exist is still refused.
         if verified && connector.is_some() {
+            self.limiter.refund(address, name, Instant::now());
             return Ok(());
         }
-        self.limiter.failed(address, name, Instant::now());
         Err(Refusal::Unauthorized)
     }
 }

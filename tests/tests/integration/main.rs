@@ -10,6 +10,7 @@ mod connections;
 mod contract;
 mod entra;
 mod failures;
+mod fuzz_corpus;
 mod groups;
 mod loader;
 mod postgres;
