@@ -12,6 +12,7 @@ mod entra;
 mod failures;
 mod fuzz_corpus;
 mod groups;
+mod ldap;
 mod loader;
 mod postgres;
 mod protocol;
