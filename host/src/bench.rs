@@ -5,7 +5,8 @@
 //! time. Three phases: a bare axum + rustls server answering a fixed ListResponse (started here,
 //! on 127.0.0.1), GET-by-filter against the host, and POST (new users) against the host. It
 //! prints req/s, p50 and p99 per phase, and the ratio to the baseline. This is a benchmark, not
-//! a test: nothing here asserts a figure.
+//! a test: nothing here asserts a figure. `--flood` runs the wrong-token flood instead
+//! (`flood.rs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 use crate::tls::{provider, server_config};
+
+pub mod flood;
 
 /// What to load and how hard.
 pub struct BenchOptions {

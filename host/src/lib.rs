@@ -7,9 +7,11 @@
 //! See docs/ARCHITECTURE.md for the code map and its invariants.
 
 pub mod admin;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod connector;
 pub mod demo;
 pub mod logging;

@@ -61,6 +61,12 @@ enum Command {
             default_value = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User:AzureID eq \"6e3f5a3e-1b4c-4c5e-9a51-0a1b2c3d4e01\""
         )]
         filter: String,
+        /// Instead: legitimate GETs next to a flood of wrong tokens (`clients` flood
+        /// connections), sampling the RSS of the host process `--pid`.
+        #[arg(long)]
+        flood: bool,
+        #[arg(long)]
+        pid: Option<u32>,
     },
     /// Connector libraries.
     Plugin {
@@ -185,7 +191,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let result = runtime.block_on(run(cli.command));
+    // Plugin calls stuck past the grace period still hold blocking threads: abandon them
+    // rather than wait for them, so that SIGTERM always ends the process.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -222,6 +232,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             seconds,
             swaps,
             filter,
+            flood,
+            pid,
         } => {
             let token = std::fs::read_to_string(dir.join("secrets/demo.token"))?
                 .trim()
@@ -244,6 +256,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 connector: demo::CONNECTOR.to_string(),
             };
             println!("{clients} keep-alive TLS clients, {seconds} s per phase");
+            if flood {
+                println!(
+                    "{} legitimate clients, one GET each every {} ms",
+                    bench::flood::LEGIT_CLIENTS,
+                    bench::flood::LEGIT_INTERVAL.as_millis()
+                );
+                let results = bench::flood::run(&options, pid).await?;
+                println!("{}", bench::flood::table(&results));
+                return Ok(());
+            }
             let results = bench::run(&options).await?;
             println!("{}", bench::table(&results));
             if options.swaps > 0 {
@@ -376,6 +398,7 @@ async fn serve(config: &HostConfig) -> anyhow::Result<()> {
 
 async fn wait_for_shutdown(host: server::RunningHost) -> anyhow::Result<()> {
     let handle = host.handle();
+    let grace = host.grace;
     tokio::spawn(async move {
         // Ctrl-C, or SIGTERM from systemd or `kill`: finish requests in flight, then stop.
         let terminate = async {
@@ -390,8 +413,11 @@ async fn wait_for_shutdown(host: server::RunningHost) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminate => {}
         }
-        tracing::info!("shutting down");
-        handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "shutting down: no new connections; requests in flight may finish within the grace period"
+        );
+        handle.graceful_shutdown(Some(grace));
     });
     host.wait().await?;
     Ok(())

@@ -7,7 +7,8 @@ use std::time::Duration;
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 
-use crate::config::HostConfig;
+use crate::config::{public_url_for, HostConfig, Limits, HYPER_HEAD_BUFFER};
+use crate::connection::{ConnectionBounds, GuardedAcceptor};
 use crate::registry::watch::WatchGuard;
 use crate::registry::{Registry, RegistryError};
 use crate::scim::{router, AppState};
@@ -27,6 +28,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Watch(#[from] crate::registry::watch::WatchError),
+    #[error("cannot start the token-check workers: {0}")]
+    Workers(std::io::Error),
 }
 
 /// A host that is serving. Dropping it does not stop it; call [`RunningHost::shutdown`].
@@ -35,6 +38,10 @@ pub struct RunningHost {
     /// Where `/status` and `/metrics` are served, when `admin_listen` is set.
     pub admin_addr: Option<SocketAddr>,
     pub registry: Arc<Registry>,
+    /// Open SCIM connections and their bounds.
+    pub connections: Arc<ConnectionBounds>,
+    /// How long requests in flight may run once shutdown starts (`limits.shutdown_grace_seconds`).
+    pub grace: Duration,
     handle: Handle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     admin: Option<(Handle, tokio::task::JoinHandle<std::io::Result<()>>)>,
@@ -45,9 +52,9 @@ pub struct RunningHost {
 }
 
 impl RunningHost {
-    /// Stop accepting, let requests in flight finish (up to 10 s), and wait.
+    /// Stop accepting, let requests in flight finish (up to the grace period), and wait.
     pub async fn shutdown(self) {
-        self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        self.handle.graceful_shutdown(Some(self.grace));
         if let Some((handle, task)) = self.admin {
             handle.shutdown();
             let _ = task.await;
@@ -82,13 +89,19 @@ pub async fn start(config: &HostConfig) -> Result<RunningHost, StartError> {
     let tls = RustlsConfig::from_config(reloading_server_config(certificate.clone())?);
     let cert_watch = crate::tls::reload::watch(certificate.clone())?;
     let registry = Registry::load(config).await?;
-    let app = router(AppState::new(registry.clone()));
     let listener = bind(config.listen)?;
     let addr = local_addr(&listener, config.listen)?;
+    let public_url = public_url_for(config.public_url.as_deref(), addr);
+    let state = AppState::new(registry.clone(), public_url).map_err(StartError::Workers)?;
+    let app = router(state);
     let handle = Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, tls)
+    let connections = ConnectionBounds::new(&config.limits);
+    let guarded = connections.clone();
+    let mut server = axum_server::from_tcp_rustls(listener, tls)
         .handle(handle.clone())
-        .serve(app.into_make_service());
+        .map(|tls| GuardedAcceptor::new(tls, guarded));
+    configure_http(server.http_builder(), &config.limits);
+    let server = server.serve(app.into_make_service_with_connect_info::<SocketAddr>());
     let server = tokio::spawn(server);
     let (admin_addr, admin) = match config.admin_listen {
         Some(admin_listen) => {
@@ -114,6 +127,8 @@ pub async fn start(config: &HostConfig) -> Result<RunningHost, StartError> {
         addr,
         admin_addr,
         registry,
+        connections,
+        grace: config.limits.shutdown_grace,
         handle,
         server,
         admin,
@@ -121,6 +136,25 @@ pub async fn start(config: &HostConfig) -> Result<RunningHost, StartError> {
         certificate,
         _cert_watch: cert_watch,
     })
+}
+
+/// hyper's own limits, set above the host's (`guard.rs` answers those in SCIM) so that only a
+/// request far over them meets hyper's bare refusals; and the HTTP/1.1 header-read time-out,
+/// which hyper applies to every request head, the first and each one on a kept-alive
+/// connection.
+fn configure_http(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    limits: &Limits,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(HYPER_HEAD_BUFFER);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_header_list_size(u32::try_from(HYPER_HEAD_BUFFER).unwrap_or(u32::MAX));
 }
 
 fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, StartError> {

@@ -77,6 +77,8 @@ pub struct TestHost {
     pub port: u16,
     /// The demo folder's `host.toml`.
     pub host_config: PathBuf,
+    /// The host's certificate (PEM), for clients of other kinds than `client`.
+    pub certificate: PathBuf,
 }
 
 /// Extra connector file written next to `demo.toml` before the host starts.
@@ -124,6 +126,7 @@ impl TestHost {
             client,
             port,
             host_config: setup.host_config,
+            certificate: setup.certificate,
         };
         test.wait_ready("demo").await;
         test
@@ -292,6 +295,13 @@ async fn start_on(host_config: &Path) -> RunningHost {
 
 /// An HTTPS client (ring provider) that trusts exactly `certificate`.
 pub fn client_trusting(certificate: &Path) -> reqwest::Client {
+    client_builder_trusting(certificate)
+        .build()
+        .expect("client")
+}
+
+/// The same client's builder, for tests that need HTTP/1.1 only or other settings.
+pub fn client_builder_trusting(certificate: &Path) -> reqwest::ClientBuilder {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
     let mut roots = rustls::RootCertStore::empty();
@@ -303,8 +313,5 @@ pub fn client_trusting(certificate: &Path) -> reqwest::Client {
         .expect("protocol versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .build()
-        .expect("client")
+    reqwest::Client::builder().use_preconfigured_tls(tls)
 }

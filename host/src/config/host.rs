@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::limits::{Limits, LimitsFile};
 use super::{check_version, read_toml, relative_to, ConfigError};
 
 #[derive(Debug, Deserialize)]
@@ -24,6 +25,10 @@ struct HostFile {
     logging: LoggingFile,
     /// Plain-HTTP `/status` and `/metrics`; keep it on loopback.
     admin_listen: Option<String>,
+    /// The base of every URL the host puts in a response (`Location`, `meta.location`).
+    public_url: Option<String>,
+    #[serde(default)]
+    limits: LimitsFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +107,10 @@ pub struct HostConfig {
     pub logging: LoggingConfig,
     /// Where `/status` and `/metrics` are served (plain HTTP), if anywhere.
     pub admin_listen: Option<SocketAddr>,
+    /// `https://name:port` that URLs in responses start with; `None` means derived from the
+    /// listen address and the host name when the port is known (see [`public_url_for`]).
+    pub public_url: Option<String>,
+    pub limits: Limits,
 }
 
 #[derive(Clone, Debug)]
@@ -170,8 +179,17 @@ impl HostConfig {
             level.push(',');
             level.push_str(&directive);
         }
+        let public_url = raw
+            .public_url
+            .map(|url| {
+                check_public_url(&url).map_err(|m| ConfigError::invalid(file, "public_url", m))
+            })
+            .transpose()?;
+        let limits = raw.limits.validate(file)?;
         Ok(HostConfig {
             file: file.to_path_buf(),
+            public_url,
+            limits,
             listen,
             tls: TlsConfig {
                 certificate: relative_to(file, &raw.tls.certificate),
@@ -211,6 +229,49 @@ impl HostConfig {
     }
 }
 
+/// `public_url` as written, without a trailing `/`: an `http(s)://` URL with a host, and no
+/// query or fragment.
+fn check_public_url(url: &str) -> Result<String, String> {
+    let trimmed = url.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{url}` must start with https:// (or http:// behind a proxy)"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || rest
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '?' | '#' | '@'))
+    {
+        return Err(format!(
+            "`{url}` must be a base URL like https://host.example:8585, with a host and no \
+             query, fragment, user or spaces"
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// The base URL responses use: `public_url` when configured, else `https://{name}:{port}`,
+/// where the name is the listen address, or this machine's host name when the host listens
+/// on every address.
+pub fn public_url_for(configured: Option<&str>, bound: SocketAddr) -> String {
+    if let Some(url) = configured {
+        return url.to_string();
+    }
+    let name = if bound.ip().is_unspecified() {
+        gethostname::gethostname()
+            .into_string()
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_string())
+    } else if bound.is_ipv6() {
+        format!("[{}]", bound.ip())
+    } else {
+        bound.ip().to_string()
+    };
+    format!("https://{name}:{}", bound.port())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +294,45 @@ mod tests {
         assert_eq!(config.tls.certificate, dir.path().join("tls/c.pem"));
         assert_eq!(config.tls.key, PathBuf::from("/abs/k.pem"));
         assert_eq!(config.ecma_dir, dir.path().join("ECMA"));
+        assert_eq!(config.public_url, None);
+        assert_eq!(config.limits, Limits::default());
+    }
+
+    #[test]
+    fn public_url_and_limits_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = "[tls]\ncertificate = \"c\"\nkey = \"k\"\n";
+        let file = write(
+            dir.path(),
+            &format!("version = 1\npublic_url = \"https://scim.example:8585/\"\n[limits]\nmax_value_bytes = 10\n{tls}"),
+        );
+        let config = HostConfig::load(&file).unwrap();
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://scim.example:8585")
+        );
+        assert_eq!(config.limits.max_value_bytes, 10);
+        for (line, key) in [
+            ("public_url = \"evil.example/x?\"", "`public_url`"),
+            ("public_url = \"https://h/x?y\"", "`public_url`"),
+            (
+                "[limits]\nidle_timeout_seconds = 0",
+                "`limits.idle_timeout_seconds`",
+            ),
+            (
+                "[limits]\nmax_header_bytes = 1000000",
+                "`limits.max_header_bytes`",
+            ),
+        ] {
+            let file = write(dir.path(), &format!("version = 1\n{tls}{line}\n"));
+            let err = HostConfig::load(&file).unwrap_err().to_string();
+            assert!(err.contains(key), "{line}: {err}");
+        }
+        let bound: SocketAddr = "127.0.0.1:8585".parse().unwrap();
+        assert_eq!(public_url_for(None, bound), "https://127.0.0.1:8585");
+        assert_eq!(public_url_for(Some("https://a"), bound), "https://a");
+        let any: SocketAddr = "0.0.0.0:9".parse().unwrap();
+        assert!(!public_url_for(None, any).contains("0.0.0.0"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod answers;
 mod connector;
 mod host;
+mod limits;
 
 pub use answers::ParameterAnswers;
 
@@ -15,7 +16,8 @@ pub use connector::{
     AttributeConfig, ConnectorConfig, DeleteFlow, DisableFlow, DnConfig, References, ResourceKind,
     ResourceTypeConfig, RunProfiles,
 };
-pub use host::{HostConfig, LogFormat, LogRotation, LoggingConfig, TlsConfig};
+pub use host::{public_url_for, HostConfig, LogFormat, LogRotation, LoggingConfig, TlsConfig};
+pub use limits::{Limits, HYPER_HEAD_BUFFER};
 
 use std::path::{Path, PathBuf};
 

@@ -66,7 +66,8 @@ struct Lifecycle {
 
 pub struct Registry {
     host: HostConfig,
-    /// Keyed by lower-cased name: URLs match connector names without regard to case.
+    /// Keyed by lower-cased name, so that two names differing only in case are refused; URLs
+    /// match names exactly (see [`Registry::get`]).
     connectors: RwLock<HashMap<String, ConnectorEntry>>,
     lifecycle: Mutex<HashMap<String, Lifecycle>>,
     /// Reloads run one at a time.
@@ -119,8 +120,14 @@ impl Registry {
         Ok(registry)
     }
 
+    /// The connector named exactly `name` (case-sensitive, as Microsoft's host).
     pub fn get(&self, name: &str) -> Option<ConnectorEntry> {
-        self.connectors.read().get(&key(name)).cloned()
+        let entry = self.connectors.read().get(&key(name)).cloned()?;
+        let exact = match &entry.slot {
+            ConnectorSlot::Running(runtime) => runtime.name() == name,
+            ConnectorSlot::Failed { name: failed, .. } => failed == name,
+        };
+        exact.then_some(entry)
     }
 
     /// The configured spelling of a connector's name, looked up without regard to case.

@@ -178,6 +178,7 @@ pub async fn bulk(tenant: &Tenant, body: &[u8]) -> Result<Response, ApiError> {
     }
     let request: Json =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    super::input::check_body(&request, tenant.max_value_bytes)?;
     let schemas_ok = request["schemas"].as_array().is_some_and(|s| {
         s.iter().any(|v| {
             v.as_str()

@@ -15,10 +15,11 @@ use crate::connector::RuntimeError;
 pub enum ApiError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// No token, a wrong token, or no connector of that name: one answer for all three.
     #[error("missing or invalid bearer token")]
     Unauthorized,
-    #[error("no connector is configured at {0}")]
-    UnknownConnector(String),
+    #[error("too many failed token checks from this address or for this connector; retry after {retry_after} s")]
+    TooManyFailures { retry_after: u64 },
     #[error("connector '{name}' is not available: {reason}")]
     ConnectorFailed { name: String, reason: String },
     #[error("this connector has no resource type or endpoint '{0}'")]
@@ -33,6 +34,16 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("no such endpoint")]
     NoRoute,
+    #[error("the request headers are larger than this host accepts (limit {limit} bytes, `max_header_bytes`)")]
+    HeadersTooLarge { limit: usize },
+    #[error(
+        "the request URL is longer than this host accepts (limit {limit} bytes, `max_uri_bytes`)"
+    )]
+    UriTooLong { limit: usize },
+    /// A refusal made below the handlers (a body-limit or extractor rejection), re-served as
+    /// a SCIM error with the status it had.
+    #[error("{detail}")]
+    Http { status: u16, detail: String },
 }
 
 /// Seconds a client should wait before retrying a 503.
@@ -44,8 +55,16 @@ pub(crate) fn classify(error: &ApiError) -> (StatusCode, Option<ScimType>, Optio
     use StatusCode as S;
     match error {
         ApiError::Unauthorized => (S::UNAUTHORIZED, None, None),
-        ApiError::UnknownConnector(_) | ApiError::UnknownResource(_) | ApiError::NoRoute => {
-            (S::NOT_FOUND, None, None)
+        ApiError::TooManyFailures { retry_after } => (
+            S::TOO_MANY_REQUESTS,
+            None,
+            Some(u32::try_from(*retry_after).unwrap_or(u32::MAX)),
+        ),
+        ApiError::UnknownResource(_) | ApiError::NoRoute => (S::NOT_FOUND, None, None),
+        ApiError::HeadersTooLarge { .. } => (S::REQUEST_HEADER_FIELDS_TOO_LARGE, None, None),
+        ApiError::UriTooLong { .. } => (S::URI_TOO_LONG, None, None),
+        ApiError::Http { status, .. } => {
+            (S::from_u16(*status).unwrap_or(S::BAD_REQUEST), None, None)
         }
         ApiError::ConnectorFailed { .. } => {
             (S::SERVICE_UNAVAILABLE, None, Some(RETRY_AFTER_UNAVAILABLE))
@@ -210,6 +229,23 @@ mod tests {
                 false,
             ),
             (ApiError::Unauthorized, 401, None, false),
+            (
+                ApiError::TooManyFailures { retry_after: 7 },
+                429,
+                None,
+                true,
+            ),
+            (ApiError::HeadersTooLarge { limit: 1 }, 431, None, false),
+            (ApiError::UriTooLong { limit: 1 }, 414, None, false),
+            (
+                ApiError::Http {
+                    status: 415,
+                    detail: "x".into(),
+                },
+                415,
+                None,
+                false,
+            ),
         ];
         for (error, status, scim_type, retry) in cases {
             let (s, t, r) = classify(&error);

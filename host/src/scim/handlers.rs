@@ -83,14 +83,14 @@ fn if_match(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok())
 }
 
-fn parse_body(body: &Bytes) -> Result<Json, ApiError> {
+fn parse_body(body: &Bytes, tenant: &Tenant) -> Result<Json, ApiError> {
     let value: Json =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    if value.is_object() {
-        Ok(value)
-    } else {
-        Err(ApiError::MalformedJson("expected a JSON object".into()))
+    if !value.is_object() {
+        return Err(ApiError::MalformedJson("expected a JSON object".into()));
     }
+    super::input::check_body(&value, tenant.max_value_bytes)?;
+    Ok(value)
 }
 
 /// Everything a list or search asks for, from the query string or a SearchRequest body.
@@ -318,13 +318,13 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if resource.eq_ignore_ascii_case(".search") {
-        return ListRequest::from_search(&parse_body(&body)?)?.respond_all(&tenant);
+        return ListRequest::from_search(&parse_body(&body, &tenant)?)?.respond_all(&tenant);
     }
     if resource.eq_ignore_ascii_case("bulk") {
         return super::bulk::bulk(&tenant, &body).await;
     }
     let r = require_resource(&tenant, &resource)?;
-    let body = parse_body(&body)?;
+    let body = parse_body(&body, &tenant)?;
     let object = r.create(&body).await?;
     let response = resource_response(StatusCode::CREATED, &tenant, r, &object, None);
     let location = resource_location(&tenant.base, r.mapping().endpoint(), &object.anchor);
@@ -341,7 +341,7 @@ pub async fn search(
     if !id.eq_ignore_ascii_case(".search") {
         return Err(ApiError::MethodNotAllowed);
     }
-    ListRequest::from_search(&parse_body(&body)?)?.respond(&tenant, r)
+    ListRequest::from_search(&parse_body(&body, &tenant)?)?.respond(&tenant, r)
 }
 
 fn outcome_response(
@@ -376,7 +376,7 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     let r = require_resource(&tenant, &resource)?;
     let request = ListRequest::from_query(&query)?;
-    let body = parse_body(&body)?;
+    let body = parse_body(&body, &tenant)?;
     let ops = parse_patch(&body).map_err(RuntimeError::from)?;
     let outcome = r.patch(&id, &ops, if_match(&headers), &tenant.base).await?;
     let asked = !request.attributes.is_empty() || !request.excluded.is_empty();
@@ -398,7 +398,7 @@ pub async fn replace(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let r = require_resource(&tenant, &resource)?;
-    let body = parse_body(&body)?;
+    let body = parse_body(&body, &tenant)?;
     let outcome = r.replace(&id, &body, if_match(&headers)).await?;
     Ok(outcome_response(&tenant, r, outcome, None))
 }

@@ -3,25 +3,31 @@
 //!
 //! Architecture invariants: handlers are thin (extract, call the runtime, render); all errors
 //! become responses in `error.rs` only; no plugin call and no slow work happens on this layer
-//! except the Argon2 token check, which runs on the blocking pool with a bound.
+//! (the Argon2 token check runs on the token gate's own bounded pool, `auth/`). URLs in
+//! responses start with the configured public URL, never with the request's `Host`.
 
 mod audit;
 mod bulk;
 mod discovery;
 pub mod error;
+mod guard;
 mod handlers;
+mod input;
 pub mod response;
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::routing::get;
 use axum::Router;
-use tokio::sync::Semaphore;
 
 use self::error::ApiError;
+use crate::auth::{Refusal, TokenGate};
+use crate::config::Limits;
 use crate::connector::ConnectorRuntime;
 use crate::registry::{ConnectorSlot, Registry};
 
@@ -31,20 +37,28 @@ pub const TENANT_PREFIX: &str = "ecma2host_";
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
-    /// Bounds concurrent Argon2 checks, so wrong tokens cannot starve the blocking pool.
-    slow_auth: Arc<Semaphore>,
+    /// Token checks: caches, failure limits and the bounded Argon2 pool.
+    gate: Arc<TokenGate>,
+    /// `https://name:port`, without a trailing `/`: the start of every URL in a response.
+    public_url: Arc<str>,
+    limits: Arc<Limits>,
 }
 
 impl AppState {
-    pub fn new(registry: Arc<Registry>) -> Self {
-        Self {
+    /// `public_url` is the configured or derived base (`config::public_url_for`).
+    pub fn new(registry: Arc<Registry>, public_url: String) -> std::io::Result<Self> {
+        let limits = registry.host().limits.clone();
+        Ok(Self {
+            gate: Arc::new(TokenGate::new(&limits)?),
             registry,
-            slow_auth: Arc::new(Semaphore::new(2)),
-        }
+            public_url: public_url.into(),
+            limits: Arc::new(limits),
+        })
     }
 }
 
 pub fn router(state: AppState) -> Router {
+    let limits = state.limits.clone();
     Router::new()
         .route(
             "/{tenant}/scim/{resource}",
@@ -60,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         )
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NoRoute })
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(limits, guard::guard))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit::record,
@@ -72,6 +88,8 @@ pub struct Tenant {
     pub runtime: Arc<ConnectorRuntime>,
     /// `https://host/ecma2host_x/scim`, for `Location` and `meta.location`.
     pub base: String,
+    /// The longest string value a body may carry (`limits.max_value_bytes`).
+    pub max_value_bytes: usize,
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -93,45 +111,35 @@ impl FromRequestParts<AppState> for Tenant {
             .trim_start_matches('/')
             .split('/')
             .next()
-            .unwrap_or_default()
-            .to_string();
-        let name = segment
-            .get(..TENANT_PREFIX.len())
-            .filter(|p| p.eq_ignore_ascii_case(TENANT_PREFIX))
-            .map(|_| &segment[TENANT_PREFIX.len()..])
-            .ok_or_else(|| ApiError::UnknownConnector(format!("/{segment}")))?;
-        let entry = state
-            .registry
-            .get(name)
-            .ok_or_else(|| ApiError::UnknownConnector(format!("/{segment}")))?;
-        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
-        if !entry.verifier.matches_cached(token) {
-            let _permit = state
-                .slow_auth
-                .acquire()
-                .await
-                .map_err(|_| ApiError::Unauthorized)?;
-            let (verifier, token) = (entry.verifier.clone(), token.to_string());
-            let ok = tokio::task::spawn_blocking(move || verifier.verify_slow(&token))
-                .await
-                .unwrap_or(false);
-            if !ok {
-                return Err(ApiError::Unauthorized);
-            }
-        }
+            .unwrap_or_default();
+        // Names match exactly, as in Microsoft's host; an unknown name is refused like a wrong
+        // token, so names cannot be probed.
+        let name = segment.strip_prefix(TENANT_PREFIX);
+        let entry = name.and_then(|n| state.registry.get(n));
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        let connector = name.zip(entry.as_ref().map(|e| &e.verifier));
+        state
+            .gate
+            .check(connector, bearer(&parts.headers), address)
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::Unauthorized => ApiError::Unauthorized,
+                Refusal::TooManyFailures(wait) => ApiError::TooManyFailures {
+                    retry_after: (wait.as_secs_f64().ceil() as u64).max(1),
+                },
+            })?;
+        let (Some(name), Some(entry)) = (name, entry) else {
+            return Err(ApiError::Unauthorized);
+        };
         match entry.slot {
-            ConnectorSlot::Running(runtime) => {
-                let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-                    .unwrap_or("localhost");
-                Ok(Tenant {
-                    runtime,
-                    base: format!("https://{host}/{segment}/scim"),
-                })
-            }
+            ConnectorSlot::Running(runtime) => Ok(Tenant {
+                runtime,
+                base: format!("{}/{TENANT_PREFIX}{name}/scim", state.public_url),
+                max_value_bytes: state.limits.max_value_bytes,
+            }),
             ConnectorSlot::Failed { name, reason } => {
                 Err(ApiError::ConnectorFailed { name, reason })
             }

@@ -98,17 +98,6 @@ async fn malformed_json_is_400_invalid_syntax_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn unknown_connector_is_404() {
-    let host = TestHost::start().await;
-    let (status, body) = host
-        .send(Method::GET, "nosuchconnector", "/Users", &host.token, None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["status"], "404");
-    host.stop().await;
-}
-
-#[tokio::test]
 async fn broken_library_leaves_other_connectors_serving() {
     let extra = vec![connector("broken", "libnotaplugin.so", "")];
     let host = TestHost::start_with(extra, |dir| {
