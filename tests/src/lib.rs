@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 pub mod api_1_0;
 pub mod log_capture;
+pub mod people_api;
 
 use ecmahost::config::HostConfig;
 use ecmahost::server::{start, RunningHost};
@@ -33,6 +34,7 @@ pub fn plugin_dir() -> &'static Path {
             "libecma_wrong_api_major.so",
             "libecma_panicking_init.so",
             "libecma_csv.so",
+            "libecma_webservices.so",
         ] {
             assert!(
                 dir.join(lib).is_file(),
@@ -42,6 +44,11 @@ pub fn plugin_dir() -> &'static Path {
         }
         dir
     })
+}
+
+/// The generic web services connector.
+pub fn webservices_plugin() -> PathBuf {
+    plugin_dir().join("libecma_webservices.so")
 }
 
 /// The SDK template's CSV connector.

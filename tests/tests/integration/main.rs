@@ -14,3 +14,4 @@ mod loader;
 mod postgres;
 mod protocol;
 mod reload;
+mod webservices;

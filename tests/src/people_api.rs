@@ -1,0 +1,502 @@
+//! The Contoso People API, a small REST application the web services tests provision into:
+//! users and groups in an in-memory store, over HTTPS on 127.0.0.1 with a generated
+//! certificate, behind an OAuth2 client-credentials token endpoint whose tokens expire, with
+//! cursor paging (at most two items a page), and a switch that makes the next requests answer
+//! 429 or 503 with `Retry-After`. It answers as `plugins/webservices/examples/rest-users`
+//! expects.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+pub const CLIENT_ID: &str = "ecma-connector";
+pub const CLIENT_SECRET: &str = "people-client-secret-9f2c";
+/// Items per page, whatever the client asks: paging is exercised with a handful of users.
+pub const PAGE_LIMIT: usize = 2;
+
+/// A user as the API stores it (the password is kept apart and never returned).
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub user_name: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub department: Option<String>,
+    pub active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub id: String,
+    pub display_name: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct Store {
+    pub users: BTreeMap<String, User>,
+    pub groups: BTreeMap<String, Group>,
+    pub passwords: HashMap<String, String>,
+    next_id: u64,
+    tokens: HashMap<String, Instant>,
+    /// Statuses the next `/api` requests answer instead of doing anything.
+    pub fail_next: VecDeque<u16>,
+    /// How long tokens really live, and the `expires_in` the endpoint announces.
+    pub token_lifetime: Duration,
+    pub announced_expires_in: u64,
+    pub tokens_issued: u32,
+    pub rejected_tokens: u32,
+    pub failures_served: u32,
+    pub list_requests: u32,
+}
+
+impl Store {
+    fn id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}-{}", self.next_id)
+    }
+
+    pub fn add_user(&mut self, user_name: &str, department: &str) {
+        let id = self.id("u");
+        self.users.insert(
+            id.clone(),
+            User {
+                id,
+                user_name: user_name.into(),
+                display_name: Some(user_name.to_uppercase()),
+                email: Some(format!("{user_name}@contoso.example")),
+                department: Some(department.into()),
+                active: true,
+            },
+        );
+    }
+
+    pub fn user(&self, user_name: &str) -> Option<&User> {
+        self.users.values().find(|u| u.user_name == user_name)
+    }
+
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.values().find(|g| g.display_name == name)
+    }
+
+    /// Every token issued so far stops working.
+    pub fn expire_tokens(&mut self) {
+        self.tokens.clear();
+    }
+}
+
+type Shared = Arc<Mutex<Store>>;
+
+/// The running API; stopped when dropped.
+pub struct PeopleApi {
+    pub addr: SocketAddr,
+    pub store: Shared,
+    /// The CA file the connector trusts (the API's self-signed certificate).
+    pub certificate: PathBuf,
+    handle: axum_server::Handle,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for PeopleApi {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+impl PeopleApi {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (certificate, key) = (dir.path().join("api.pem"), dir.path().join("api.key"));
+        ecmahost::tls::generate_self_signed(
+            vec!["localhost".into(), "127.0.0.1".into()],
+            &certificate,
+            &key,
+        )
+        .expect("API certificate");
+        let tls = axum_server::tls_rustls::RustlsConfig::from_config(
+            ecmahost::tls::server_config(&certificate, &key).expect("API TLS config"),
+        );
+        let store: Shared = Arc::new(Mutex::new(Store {
+            token_lifetime: Duration::from_secs(3600),
+            announced_expires_in: 3600,
+            ..Store::default()
+        }));
+        let app = Router::new()
+            .route("/oauth/token", axum::routing::post(token))
+            .route("/api/users", get(list_users).post(create_user))
+            .route("/api/users/{id}", put(update_user).delete(delete_user))
+            .route("/api/users/{id}/password", put(set_password))
+            .route("/api/groups", get(list_groups).post(create_group))
+            .route("/api/groups/{id}", put(update_group).delete(delete_group))
+            .with_state(store.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind API");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("API address");
+        let handle = axum_server::Handle::new();
+        let server = axum_server::from_tcp_rustls(listener, tls)
+            .handle(handle.clone())
+            .serve(app.into_make_service());
+        tokio::spawn(server);
+        Self {
+            addr,
+            store,
+            certificate,
+            handle,
+            _dir: dir,
+        }
+    }
+
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().expect("store lock")
+    }
+
+    pub fn certificate(&self) -> &Path {
+        &self.certificate
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": status.as_u16(), "message": message})),
+    )
+        .into_response()
+}
+
+async fn token(State(store): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+    );
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected);
+    if !authorized {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client", "error_description": "unknown client"})),
+        )
+            .into_response();
+    }
+    if !body.contains("grant_type=client_credentials") {
+        return error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    let mut store = store.lock().expect("store");
+    store.tokens_issued += 1;
+    let value = format!("tok-{}-{}", store.tokens_issued, rand::random::<u32>());
+    let lifetime = store.token_lifetime;
+    store
+        .tokens
+        .insert(value.clone(), Instant::now() + lifetime);
+    Json(json!({"access_token": value, "token_type": "Bearer", "expires_in": store.announced_expires_in}))
+        .into_response()
+}
+
+/// The token check and the failure switch, in front of every `/api` handler.
+fn admit(store: &mut Store, headers: &HeaderMap) -> Result<(), Response> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let valid = token
+        .and_then(|t| store.tokens.get(t))
+        .is_some_and(|expiry| Instant::now() < *expiry);
+    if !valid {
+        store.rejected_tokens += 1;
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "the access token is missing or expired",
+        ));
+    }
+    if let Some(status) = store.fail_next.pop_front() {
+        store.failures_served += 1;
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let mut response = error(status, "try again later");
+        response
+            .headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        return Err(response);
+    }
+    Ok(())
+}
+
+fn user_json(u: &User) -> Value {
+    json!({"id": u.id, "userName": u.user_name, "displayName": u.display_name,
+           "email": u.email, "department": u.department, "active": u.active})
+}
+
+fn group_json(g: &Group) -> Value {
+    json!({"id": g.id, "displayName": g.display_name, "members": g.members})
+}
+
+/// One page of `items` (sorted by id) from `cursor` (the first id of the page).
+fn page(items: Vec<(String, Value)>, cursor: Option<&String>) -> Value {
+    let start = cursor.map_or(0, |c| {
+        items
+            .iter()
+            .position(|(id, _)| id >= c)
+            .unwrap_or(items.len())
+    });
+    let slice: Vec<Value> = items
+        .iter()
+        .skip(start)
+        .take(PAGE_LIMIT)
+        .map(|(_, v)| v.clone())
+        .collect();
+    let next = items.get(start + PAGE_LIMIT).map(|(id, _)| id.clone());
+    json!({"items": slice, "next_cursor": next})
+}
+
+async fn list_users(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut store = store.lock().expect("store");
+    if let Err(r) = admit(&mut store, &headers) {
+        return r;
+    }
+    store.list_requests += 1;
+    let items = store
+        .users
+        .values()
+        .filter(|u| q.get("userName").is_none_or(|n| &u.user_name == n))
+        .map(|u| (u.id.clone(), user_json(u)))
+        .collect();
+    Json(page(items, q.get("cursor"))).into_response()
+}
+
+/// A user from a request body, checked as the real API would.
+fn read_user(body: &Value, id: String) -> Result<User, Response> {
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+    let user_name = text("userName")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "userName is required"))?;
+    let email = text("email");
+    if let Some(email) = &email {
+        if !email.contains('@') {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &format!("email '{email}' is not an email address"),
+            ));
+        }
+    }
+    Ok(User {
+        id,
+        user_name,
+        display_name: text("displayName"),
+        email,
+        department: text("department"),
+        active: body.get("active").and_then(Value::as_bool).unwrap_or(true),
+    })
+}
+
+async fn create_user(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut store = store.lock().expect("store");
+    if let Err(r) = admit(&mut store, &headers) {
+        return r;
+    }
+    let id = store.id("u");
+    let user = match read_user(&body, id.clone()) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if store.user(&user.user_name).is_some() {
+        return error(
+            StatusCode::CONFLICT,
+            &format!("userName {} already exists", user.user_name),
+        );
+    }
+    if let Some(password) = body.get("password").and_then(Value::as_str) {
+        store
+            .passwords
+            .insert(user.user_name.clone(), password.to_string());
+    }
+    let answer = user_json(&user);
+    store.users.insert(id, user);
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+async fn update_user(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut store = store.lock().expect("store");
+    if let Err(r) = admit(&mut store, &headers) {
+        return r;
+    }
+    if !store.users.contains_key(&id) {
+        return error(StatusCode::NOT_FOUND, &format!("no user {id}"));
+    }
+    match read_user(&body, id.clone()) {
+        Ok(user) => {
+            let answer = user_json(&user);
+            store.users.insert(id, user);
+            Json(answer).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn delete_user(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    let mut store = store.lock().expect("store");
+    if let Err(r) = admit(&mut store, &headers) {
+        return r;
+    }
+    match store.users.remove(&id) {
+        Some(user) => {
+            store.passwords.remove(&user.user_name);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, &format!("no user {id}")),
+    }
+}
+
+async fn set_password(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut store = store.lock().expect("store");
+    if let Err(r) = admit(&mut store, &headers) {
+        return r;
+    }
+    let Some(user_name) = store.users.get(&id).map(|u| u.user_name.clone()) else {
+        return error(StatusCode::NOT_FOUND, &format!("no user {id}"));
+    };
+    match body.get("password").and_then(Value::as_str) {
+        Some(p) if p.len() >= 8 => {
+            store.passwords.insert(user_name, p.to_string());
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "the password must have at least 8 characters",
+        ),
+    }
+}
+
+async fn list_groups(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut store = store.lock().expect("store");
+    if let Err(r) = admit(&mut store, &headers) {
+        return r;
+    }
+    let items = store
+        .groups
+        .values()
+        .filter(|g| q.get("displayName").is_none_or(|n| &g.display_name == n))
+        .map(|g| (g.id.clone(), group_json(g)))
+        .collect();
+    Json(page(items, q.get("cursor"))).into_response()
+}
+
+fn read_group(body: &Value, id: String) -> Result<Group, Response> {
+    let display_name = body
+        .get("displayName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "displayName is required"))?;
+    let members = body
+        .get("members")
+        .and_then(Value::as_array)
+        .map(|m| {
+            m.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Group {
+        id,
+        display_name: display_name.into(),
+        members,
+    })
+}
+
+async fn create_group(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut store = store.lock().expect("store");
+    if let Err(r) = admit(&mut store, &headers) {
+        return r;
+    }
+    let id = store.id("g");
+    match read_group(&body, id.clone()) {
+        Ok(g) if store.group(&g.display_name).is_some() => error(
+            StatusCode::CONFLICT,
+            &format!("group {} already exists", g.display_name),
+        ),
+        Ok(g) => {
+            let answer = group_json(&g);
+            store.groups.insert(id, g);
+            (StatusCode::CREATED, Json(answer)).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn update_group(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut store = store.lock().expect("store");
+    if let Err(r) = admit(&mut store, &headers) {
+        return r;
+    }
+    if !store.groups.contains_key(&id) {
+        return error(StatusCode::NOT_FOUND, &format!("no group {id}"));
+    }
+    match read_group(&body, id.clone()) {
+        Ok(g) => {
+            let answer = group_json(&g);
+            store.groups.insert(id, g);
+            Json(answer).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn delete_group(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    let mut store = store.lock().expect("store");
+    if let Err(r) = admit(&mut store, &headers) {
+        return r;
+    }
+    match store.groups.remove(&id) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => error(StatusCode::NOT_FOUND, &format!("no group {id}")),
+    }
+}

@@ -1,0 +1,309 @@
+//! The generic web services connector through the host, into the People API (a real HTTPS
+//! REST application the test starts on 127.0.0.1, `ecma_integration_tests::people_api`), with
+//! the shipped `rest-users` example project: OAuth2 client credentials, cursor paging, users
+//! and groups. The API's store is checked after every step; then an expired token, retries on
+//! 429/503, and the error mapping (409, 400 with the service's message, 503 when it stays busy).
+
+use std::path::PathBuf;
+
+use ecma_integration_tests::people_api::{PeopleApi, CLIENT_ID, CLIENT_SECRET};
+use ecma_integration_tests::{webservices_plugin, ExtraConnector, TestHost};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const EXT: &str = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User";
+const TOKEN: &str = "people-connector-token-1";
+
+fn example_project() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/webservices/examples/rest-users/project.toml")
+        .canonicalize()
+        .unwrap()
+}
+
+fn connector(api: &PeopleApi) -> ExtraConnector {
+    let hash = ecmahost::token::hash_token(TOKEN).unwrap();
+    ExtraConnector {
+        file_name: "people.toml",
+        toml: format!(
+            r#"version = 1
+name = "people"
+token_hash = "{hash}"
+plugin = "libecma_webservices.so"
+object_type = "User"
+anchor = "userName"
+password_attribute = "password"
+
+[[attributes]]
+name = "displayName"
+[[attributes]]
+name = "email"
+[[attributes]]
+name = "department"
+[[attributes]]
+name = "id"
+
+[deprovisioning]
+disable = "set_attribute"
+disable_attribute = "active"
+delete = "delete"
+
+[[resource_types]]
+name = "Group"
+object_type = "Group"
+anchor = "displayName"
+
+[[resource_types.attributes]]
+name = "members"
+scim = "members"
+
+[parameters.connectivity]
+project = "{project}"
+host = "localhost"
+port = "{port}"
+client_id = "{CLIENT_ID}"
+client_secret = {{ file = "people.secret" }}
+ca_file = "{ca}"
+"#,
+            project = example_project().display(),
+            port = api.addr.port(),
+            ca = api.certificate().display(),
+        ),
+    }
+}
+
+async fn start(api: &PeopleApi) -> TestHost {
+    let host = TestHost::start_with(vec![connector(api)], |dir| {
+        std::fs::copy(
+            webservices_plugin(),
+            dir.join("ECMA/libecma_webservices.so"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("connectors/people.secret"), CLIENT_SECRET).unwrap();
+    })
+    .await;
+    let status = host
+        .wait_status("people", |s| s["state"] != "starting")
+        .await;
+    assert_eq!(status["state"], "ready", "{status}");
+    host
+}
+
+fn patch(path: &str, value: serde_json::Value) -> String {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": path, "value": value}]
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn rest_users_and_groups_through_the_host() {
+    let api = PeopleApi::start().await;
+    {
+        let mut store = api.store();
+        for (name, department) in [
+            ("adele", "Retail"),
+            ("alex", "Sales"),
+            ("bianca", "Legal"),
+            ("diego", "Sales"),
+            ("emma", "Finance"),
+        ] {
+            store.add_user(name, department);
+        }
+    }
+    let host = start(&api).await;
+    let send = |method: Method, path: &str, body: Option<String>| {
+        let host = &host;
+        let path = path.to_string();
+        async move {
+            host.send(method, "people", &path, TOKEN, body.as_deref())
+                .await
+        }
+    };
+
+    // The full import paged through the API two users at a time.
+    let (status, body) = send(Method::GET, "/Users?count=100", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["totalResults"], 5, "{body}");
+    assert!(api.store().list_requests >= 3);
+    let (_, body) = send(Method::GET, "/Users/diego", None).await;
+    assert_eq!(body[EXT]["department"], "Sales", "{body}");
+    assert_eq!(body[EXT]["id"], api.store().user("diego").unwrap().id);
+
+    // Create, with an initial password through the password_set flow.
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", EXT],
+        "userName": "isaiah",
+        "active": true,
+        "password": "Initial-Passw0rd",
+        EXT: {"displayName": "Isaiah Langer", "email": "isaiah@contoso.example", "department": "R&D"}
+    });
+    let (status, body) = send(Method::POST, "/Users", Some(user.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    {
+        let store = api.store();
+        let stored = store.user("isaiah").expect("isaiah in the API");
+        assert_eq!(stored.display_name.as_deref(), Some("Isaiah Langer"));
+        assert_eq!(stored.email.as_deref(), Some("isaiah@contoso.example"));
+        assert_eq!(stored.department.as_deref(), Some("R&D"));
+        assert!(stored.active);
+        assert_eq!(store.passwords["isaiah"], "Initial-Passw0rd");
+    }
+
+    // The same userName again: the API's 409 is SCIM's 409.
+    let (status, body) = send(Method::POST, "/Users", Some(user.to_string())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["scimType"], "uniqueness");
+    assert_eq!(api.store().users.len(), 6);
+
+    // A value the API refuses: 400 with the API's own message, nothing stored.
+    let bad = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", EXT],
+        "userName": "nomail",
+        EXT: {"email": "not-an-address"}
+    });
+    let (status, body) = send(Method::POST, "/Users", Some(bad.to_string())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("email 'not-an-address' is not an email address"),
+        "{body}"
+    );
+    assert!(api.store().user("nomail").is_none());
+
+    // PATCH: the whole object goes to the API (ObjectReplace), then the disable flow.
+    let (status, body) = send(
+        Method::PATCH,
+        "/Users/isaiah",
+        Some(patch(&format!("{EXT}:department"), json!("Research"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    {
+        let store = api.store();
+        let stored = store.user("isaiah").unwrap();
+        assert_eq!(stored.department.as_deref(), Some("Research"));
+        assert_eq!(stored.display_name.as_deref(), Some("Isaiah Langer"));
+    }
+    let (status, body) = send(
+        Method::PATCH,
+        "/Users/isaiah",
+        Some(patch("active", json!("False"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!api.store().user("isaiah").unwrap().active);
+
+    // A new password in a PATCH goes through the password flow, never into the object.
+    let (status, body) = send(
+        Method::PATCH,
+        "/Users/isaiah",
+        Some(patch("password", json!("Changed-Passw0rd"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(api.store().passwords["isaiah"], "Changed-Passw0rd");
+    assert!(body.get("password").is_none(), "{body}");
+
+    // Groups: members are users' anchors.
+    let group = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Engineering",
+        "members": [{"value": "isaiah"}, {"value": "adele"}]
+    });
+    let (status, body) = send(Method::POST, "/Groups", Some(group.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut members = api.store().group("Engineering").unwrap().members.clone();
+    members.sort();
+    assert_eq!(members, ["adele", "isaiah"]);
+    let remove = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Remove", "path": "members[value eq \"adele\"]"}]
+    });
+    let (status, body) = send(
+        Method::PATCH,
+        "/Groups/Engineering",
+        Some(remove.to_string()),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(
+        api.store().group("Engineering").unwrap().members,
+        ["isaiah"]
+    );
+
+    // Delete.
+    let (status, body) = send(Method::DELETE, "/Users/isaiah", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(api.store().user("isaiah").is_none());
+    let (status, _) = send(Method::GET, "/Users/isaiah", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The API revokes every token: the connector fetches a new one once, and goes on.
+    let issued = {
+        let mut store = api.store();
+        store.expire_tokens();
+        store.tokens_issued
+    };
+    let (status, body) = send(
+        Method::PATCH,
+        "/Users/adele",
+        Some(patch(&format!("{EXT}:department"), json!("Audit"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    {
+        let store = api.store();
+        assert_eq!(
+            store.user("adele").unwrap().department.as_deref(),
+            Some("Audit")
+        );
+        assert_eq!(store.tokens_issued, issued + 1);
+    }
+
+    // 429, then 503, each with Retry-After: the connector waits and retries.
+    api.store().fail_next.extend([429, 503]);
+    let (status, body) = send(
+        Method::PATCH,
+        "/Users/adele",
+        Some(patch(&format!("{EXT}:department"), json!("Retail"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    {
+        let store = api.store();
+        assert_eq!(store.failures_served, 2);
+        assert_eq!(
+            store.user("adele").unwrap().department.as_deref(),
+            Some("Retail")
+        );
+    }
+
+    // Busy beyond the retries: SCIM 503 with Retry-After, and nothing changed.
+    api.store().fail_next.extend([503, 503, 503, 503]);
+    let (status, headers, body) = host
+        .send_full(
+            Method::PATCH,
+            "people",
+            "/Users/adele",
+            TOKEN,
+            Some(&patch(&format!("{EXT}:department"), json!("Gone"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(
+        api.store().user("adele").unwrap().department.as_deref(),
+        Some("Retail")
+    );
+    api.store().fail_next.clear();
+
+    // Nothing the connector logged carries the client secret.
+    for line in ecma_integration_tests::log_capture::plugin_logs("people") {
+        assert!(!line.message.contains(CLIENT_SECRET), "{line:?}");
+    }
+    host.stop().await;
+}
