@@ -5,6 +5,9 @@
 //! 429 or 503 with `Retry-After`. It answers as `plugins/webservices/examples/rest-users`
 //! expects.
 
+// Handlers refuse with a ready response; its size does not matter in a test service.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
