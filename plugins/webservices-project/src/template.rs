@@ -1,5 +1,6 @@
 //! Templates: text with `{placeholder}`s that name values of the flow's context, with an
-//! optional JSON Pointer (`{response./items/0/id}`) and filter (`{response./items|len}`).
+//! optional JSON Pointer (`{response./items/0/id}`) and filter (`{response./items|len}`,
+//! `{var.offset|add:100}`).
 //! `{{` and `}}` are literal braces.
 
 use std::fmt;
@@ -55,6 +56,8 @@ pub enum Source {
 pub enum Filter {
     /// The length of an array or string.
     Len,
+    /// The value as an integer (null counts as 0) plus this: offsets and page numbers.
+    Add(i64),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +68,7 @@ pub enum TemplateError {
     StrayClose,
     #[error("empty placeholder '{{}}'")]
     Empty,
-    #[error("unknown filter '|{0}' (known: len)")]
+    #[error("unknown filter '|{0}' (known: len, add:N with N an integer)")]
     UnknownFilter(String),
     #[error("'{0}' needs a name after the dot, as in '{0}.NAME'")]
     MissingName(String),
@@ -145,7 +148,10 @@ impl Reference {
         }
         let (inner, filter) = match inner.split_once('|') {
             Some((head, "len")) => (head, Some(Filter::Len)),
-            Some((_, other)) => return Err(TemplateError::UnknownFilter(other.to_string())),
+            Some((head, other)) => match other.strip_prefix("add:").map(|n| n.trim().parse()) {
+                Some(Ok(n)) => (head, Some(Filter::Add(n))),
+                _ => return Err(TemplateError::UnknownFilter(other.to_string())),
+            },
             None => (inner, None),
         };
         let (head, pointer) = match inner.split_once("./") {
@@ -278,6 +284,8 @@ mod tests {
         );
         let t = Template::parse("{response./items|len}").unwrap();
         assert_eq!(t.single().unwrap().filter, Some(Filter::Len));
+        let t = Template::parse("{var.offset|add:-25}").unwrap();
+        assert_eq!(t.single().unwrap().filter, Some(Filter::Add(-25)));
         let t = Template::parse("{user./emails/*/value}").unwrap();
         assert_eq!(t.single().unwrap().source, Source::Item("user".into()));
         assert_eq!(
@@ -298,6 +306,10 @@ mod tests {
         assert_eq!(
             Template::parse("{x|upper}"),
             Err(TemplateError::UnknownFilter("upper".into()))
+        );
+        assert_eq!(
+            Template::parse("{x|add:one}"),
+            Err(TemplateError::UnknownFilter("add:one".into()))
         );
         assert!(Target::parse("attr.x").is_err());
         assert_eq!(Target::parse("var.next"), Ok(Target::Var("next".into())));

@@ -381,6 +381,14 @@ impl<'a> FlowRun<'a> {
                 Json::Object(o) => o.len(),
                 _ => 0,
             }),
+            Some(Filter::Add(n)) => {
+                let base = match &value {
+                    Json::Number(v) => v.as_i64().unwrap_or_default(),
+                    Json::String(s) => s.trim().parse().unwrap_or_default(),
+                    _ => 0,
+                };
+                Json::from(base.saturating_add(n))
+            }
             None => value,
         }
     }

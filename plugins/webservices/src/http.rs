@@ -4,13 +4,14 @@
 //! with exponential back-off on 429, 502, 503 and 504 that honour a bounded `Retry-After`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ecma_ws_project::{Auth, Method, ProjectFile, Retry};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::Url;
 use serde_json::Value as Json;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use crate::auth::{self, Credentials, Placement, TokenCache};
 use crate::error::{service_message, WsError};
@@ -461,13 +462,24 @@ impl RateLimiter {
             *next = slot + self.interval;
             slot
         };
-        tokio::time::sleep_until(slot.into()).await;
+        tokio::time::sleep_until(slot).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limit_spaces_requests() {
+        let limiter = RateLimiter::new(5);
+        let start = Instant::now();
+        for _ in 0..11 {
+            limiter.wait().await;
+        }
+        // The first goes at once, each further one 200 ms later (virtual time).
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
 
     #[test]
     fn host_and_port_override_the_base_url() {

@@ -13,7 +13,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use ecma_plugin_api::ExportErrorKind;
 use ecma_plugin_testkit::{entry, ConnectorHarness};
-use ecma_webservices::WebServicesConnector;
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
@@ -36,20 +35,11 @@ struct Service {
 
 impl Service {
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
         let items: Items = Arc::new(Mutex::new(vec![("a1".into(), "Alice".into())]));
         let app = Router::new()
             .route("/{kind}/items", get(list).post(create))
             .with_state(items.clone());
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        runtime.spawn(async move { axum::serve(listener, app).await });
+        let (addr, runtime) = crate::serve(|_| app);
         Self {
             addr,
             items,
@@ -216,8 +206,7 @@ fn harness(
     secrets: &[(&str, &str)],
     plain: &[(&str, &str)],
 ) -> ConnectorHarness {
-    let mut h = ConnectorHarness::in_process::<WebServicesConnector>().unwrap();
-    h.answer("project", project.display().to_string());
+    let mut h = crate::harness(project);
     for (name, value) in plain {
         h.answer(name, *value);
     }

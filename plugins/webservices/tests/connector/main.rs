@@ -5,3 +5,34 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail loudly.
 
 mod auth;
+mod paging;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use ecma_plugin_testkit::ConnectorHarness;
+use ecma_webservices::WebServicesConnector;
+
+/// Serve the router `app` makes for its address on 127.0.0.1, from a runtime of its own (the
+/// test kit's calls block); the server stops when the runtime is dropped.
+fn serve(app: impl FnOnce(SocketAddr) -> axum::Router) -> (SocketAddr, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = app(addr);
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (addr, runtime)
+}
+
+/// The connector in-process, answering `project`.
+fn harness(project: &Path) -> ConnectorHarness {
+    let mut h = ConnectorHarness::in_process::<WebServicesConnector>().unwrap();
+    h.answer("project", project.display().to_string());
+    h
+}
