@@ -50,10 +50,10 @@ impl Service {
 
     /// A project for `kind` with this `[auth]` table body.
     fn project(&self, kind: &str, auth: &str) -> PathBuf {
-        let path = self.dir.path().join(format!("{kind}.toml"));
-        std::fs::write(
-            &path,
-            format!(
+        crate::write_project(
+            self.dir.path(),
+            kind,
+            &format!(
                 r#"version = 1
 name = "auth-{kind}"
 
@@ -83,8 +83,6 @@ request = {{ method = "POST", path = "/items", body = {{ id = "{{anchor}}", name
                 port = self.addr.port()
             ),
         )
-        .unwrap();
-        path
     }
 }
 

@@ -36,3 +36,10 @@ fn harness(project: &Path) -> ConnectorHarness {
     h.answer("project", project.display().to_string());
     h
 }
+
+/// Write `toml` as the project `name` in `dir`.
+fn write_project(dir: &Path, name: &str, toml: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, toml).unwrap();
+    path
+}

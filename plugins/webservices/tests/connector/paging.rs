@@ -44,10 +44,10 @@ fn app(base: String) -> Router {
 }
 
 fn project(dir: &std::path::Path, port: u16, style: &str, flow: &str) -> std::path::PathBuf {
-    let path = dir.join(format!("{style}.toml"));
-    std::fs::write(
-        &path,
-        format!(
+    crate::write_project(
+        dir,
+        style,
+        &format!(
             r#"version = 1
 name = "paging-{style}"
 
@@ -66,8 +66,6 @@ steps = [{{ emit = {{ attributes = {{ id = "{{item./id}}", name = "{{item./name}
 "#
         ),
     )
-    .unwrap();
-    path
 }
 
 fn import_all(project: &std::path::Path) -> Vec<String> {
@@ -82,11 +80,10 @@ fn import_all(project: &std::path::Path) -> Vec<String> {
 fn offset_and_next_link_paging_read_every_item_once() {
     let (addr, _runtime) = crate::serve(|addr| app(format!("http://{addr}")));
     let (dir, port) = (tempfile::tempdir().unwrap(), addr.port());
-    let offset = project(
-        dir.path(),
-        port,
-        "offset",
-        r#"
+    let styles = [
+        (
+            "offset",
+            r#"
 [[object_types.flows.full_import.steps]]
 set = { "var.offset" = "0" }
 
@@ -100,12 +97,10 @@ request = { method = "GET", path = "/items", query = { offset = "{var.offset}", 
 [[object_types.flows.full_import.steps.steps]]
 set = { "var.offset" = "{var.offset|add:2}" }
 "#,
-    );
-    let link = project(
-        dir.path(),
-        port,
-        "link",
-        r#"
+        ),
+        (
+            "link",
+            r#"
 [[object_types.flows.full_import.steps]]
 set = { "var.next" = "/items" }
 
@@ -116,8 +111,10 @@ max_iterations = 10
 [[object_types.flows.full_import.steps.steps]]
 request = { method = "GET", path = "{var.next}", save = { "var.next" = "/next" } }
 "#,
-    );
-    for project in [offset, link] {
+        ),
+    ];
+    for (style, flow) in styles {
+        let project = project(dir.path(), port, style, flow);
         assert_eq!(import_all(&project), NAMES, "{}", project.display());
     }
 }
