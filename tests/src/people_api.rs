@@ -52,6 +52,8 @@ pub struct Store {
     pub passwords: HashMap<String, String>,
     next_id: u64,
     tokens: HashMap<String, Instant>,
+    /// The change log: one user name per change, in order (its index + 1 is the watermark).
+    changes: Vec<String>,
     /// Statuses the next `/api` requests answer instead of doing anything.
     pub fail_next: VecDeque<u16>,
     /// How long tokens really live, and the `expires_in` the endpoint announces.
@@ -69,19 +71,30 @@ impl Store {
         format!("{prefix}-{}", self.next_id)
     }
 
+    /// Insert or replace a user, recording the change.
+    pub fn put_user(&mut self, user: User) {
+        self.changes.push(user.user_name.clone());
+        self.users.insert(user.id.clone(), user);
+    }
+
+    /// Remove a user by name, recording the change.
+    pub fn remove_user(&mut self, user_name: &str) -> Option<User> {
+        let id = self.user(user_name)?.id.clone();
+        self.passwords.remove(user_name);
+        self.changes.push(user_name.to_string());
+        self.users.remove(&id)
+    }
+
     pub fn add_user(&mut self, user_name: &str, department: &str) {
         let id = self.id("u");
-        self.users.insert(
-            id.clone(),
-            User {
-                id,
-                user_name: user_name.into(),
-                display_name: Some(user_name.to_uppercase()),
-                email: Some(format!("{user_name}@contoso.example")),
-                department: Some(department.into()),
-                active: true,
-            },
-        );
+        self.put_user(User {
+            id,
+            user_name: user_name.into(),
+            display_name: Some(user_name.to_uppercase()),
+            email: Some(format!("{user_name}@contoso.example")),
+            department: Some(department.into()),
+            active: true,
+        });
     }
 
     pub fn user(&self, user_name: &str) -> Option<&User> {
@@ -137,6 +150,7 @@ impl PeopleApi {
         let app = Router::new()
             .route("/oauth/token", axum::routing::post(token))
             .route("/api/users", get(list_users).post(create_user))
+            .route("/api/users/changes", get(user_changes))
             .route("/api/users/{id}", put(update_user).delete(delete_user))
             .route("/api/users/{id}/password", put(set_password))
             .route("/api/groups", get(list_groups).post(create_group))
@@ -277,7 +291,39 @@ async fn list_users(
         .filter(|u| q.get("userName").is_none_or(|n| &u.user_name == n))
         .map(|u| (u.id.clone(), user_json(u)))
         .collect();
-    Json(page(items, q.get("cursor"))).into_response()
+    let mut body = page(items, q.get("cursor"));
+    body["watermark"] = json!(store.changes.len().to_string());
+    Json(body).into_response()
+}
+
+/// The users changed since `since` (a watermark from a list or an earlier call), each once in
+/// its latest state: `replace` with the user, or `delete` with its name.
+async fn user_changes(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut store = store.lock().expect("store");
+    if let Err(r) = admit(&mut store, &headers) {
+        return r;
+    }
+    let Some(since) = q.get("since").and_then(|s| s.parse::<usize>().ok()) else {
+        return error(StatusCode::BAD_REQUEST, "since must be a watermark");
+    };
+    let mut seen = Vec::new();
+    for name in store.changes.iter().skip(since) {
+        if !seen.contains(name) {
+            seen.push(name.clone());
+        }
+    }
+    let changes: Vec<Value> = seen
+        .iter()
+        .map(|name| match store.user(name) {
+            Some(u) => json!({"op": "replace", "userName": name, "user": user_json(u)}),
+            None => json!({"op": "delete", "userName": name}),
+        })
+        .collect();
+    Json(json!({"changes": changes, "watermark": store.changes.len().to_string()})).into_response()
 }
 
 /// A user from a request body, checked as the real API would.
@@ -331,7 +377,7 @@ async fn create_user(
             .insert(user.user_name.clone(), password.to_string());
     }
     let answer = user_json(&user);
-    store.users.insert(id, user);
+    store.put_user(user);
     (StatusCode::CREATED, Json(answer)).into_response()
 }
 
@@ -351,7 +397,7 @@ async fn update_user(
     match read_user(&body, id.clone()) {
         Ok(user) => {
             let answer = user_json(&user);
-            store.users.insert(id, user);
+            store.put_user(user);
             Json(answer).into_response()
         }
         Err(r) => r,
@@ -367,13 +413,11 @@ async fn delete_user(
     if let Err(r) = admit(&mut store, &headers) {
         return r;
     }
-    match store.users.remove(&id) {
-        Some(user) => {
-            store.passwords.remove(&user.user_name);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => error(StatusCode::NOT_FOUND, &format!("no user {id}")),
-    }
+    let Some(user_name) = store.users.get(&id).map(|u| u.user_name.clone()) else {
+        return error(StatusCode::NOT_FOUND, &format!("no user {id}"));
+    };
+    store.remove_user(&user_name);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn set_password(

@@ -28,7 +28,8 @@ fn the_rest_example_loads() {
     assert!(user.flows.get(FlowKind::FullImport).is_some());
     assert!(user.flows.get(FlowKind::PasswordSet).is_some());
     assert!(matches!(project.auth, Auth::Oauth2ClientCredentials { .. }));
-    assert_eq!(project.discovery.rest.len(), 7);
+    assert_eq!(project.discovery.rest.len(), 8);
+    assert!(user.flows.get(FlowKind::DeltaImport).is_some());
 }
 
 fn error_of(text: &str) -> String {

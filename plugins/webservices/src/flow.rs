@@ -46,6 +46,8 @@ pub(crate) struct FlowRun<'a> {
     pub password: Option<Secret>,
     pub old_password: Option<Secret>,
     pub sink: Option<EntrySink>,
+    /// Part of a delta import: emitted entries default to `Replace`.
+    pub delta: bool,
     redactor: Redactor,
     variables: BTreeMap<String, Json>,
     items: Vec<(String, Json)>,
@@ -81,6 +83,7 @@ impl<'a> FlowRun<'a> {
             password: None,
             old_password: None,
             sink: None,
+            delta: false,
             redactor: http.redactor.clone(),
             variables: BTreeMap::new(),
             items: Vec::new(),
@@ -408,7 +411,7 @@ impl<'a> FlowRun<'a> {
                     )))
                 }
             },
-            None if self.kind == FlowKind::DeltaImport => ObjectModification::Replace,
+            None if self.delta => ObjectModification::Replace,
             None => ObjectModification::Add,
         };
         let mut anchor = Vec::new();

@@ -70,10 +70,15 @@ async fn run_flows(
 ) -> Result<String, ConnectorError> {
     let mut watermarks = Map::new();
     for t in &service.project.object_types {
-        let Some(flow) = t.flows.get(kind) else {
-            continue;
+        // A delta reads a type without a delta flow whole, as upserts: its deletions wait for
+        // the next full import.
+        let (flow_kind, flow) = match (t.flows.get(kind), t.flows.get(FlowKind::FullImport)) {
+            (Some(flow), _) => (kind, flow),
+            (None, Some(full)) => (FlowKind::FullImport, full),
+            (None, None) => continue,
         };
-        let mut run = FlowRun::new(&service.http, kind, Some(t), parameters);
+        let mut run = FlowRun::new(&service.http, flow_kind, Some(t), parameters);
+        run.delta = kind == FlowKind::DeltaImport;
         run.page_size = page_size;
         run.watermark = previous
             .get(&t.name)
@@ -85,7 +90,7 @@ async fn run_flows(
             let e = e.connector_error();
             ConnectorError::new(
                 e.kind,
-                format!("{} of {}: {}", kind.key(), t.name, e.message),
+                format!("{} of {}: {}", flow_kind.key(), t.name, e.message),
             )
         })?;
         let watermark = outcome.watermark.or_else(|| {

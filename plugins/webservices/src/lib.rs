@@ -15,7 +15,8 @@
 //! syntax violation with the service's message, 401/403 permission issue, 429/5xx busy.
 //!
 //! Capabilities: generic DNs, export type `ObjectReplace` (as Microsoft's), concurrent
-//! operations, delta import when every object type has a `delta_import` flow, passwords when
+//! operations, delta import when an object type has a `delta_import` flow (a delta reads the
+//! other types whole, as upserts), passwords when
 //! one has a `password_set` flow. `export_password = true` adds the export-only
 //! `export_password` attribute to an object type's schema.
 //!
@@ -139,10 +140,9 @@ impl Connector for WebServicesConnector {
             Ok(service) => {
                 let types = &service.project.object_types;
                 (
-                    !types.is_empty()
-                        && types
-                            .iter()
-                            .all(|t| t.flows.get(FlowKind::DeltaImport).is_some()),
+                    types
+                        .iter()
+                        .any(|t| t.flows.get(FlowKind::DeltaImport).is_some()),
                     types
                         .iter()
                         .any(|t| t.flows.get(FlowKind::PasswordSet).is_some()),

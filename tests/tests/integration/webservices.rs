@@ -43,6 +43,10 @@ name = "department"
 [[attributes]]
 name = "id"
 
+[run_profiles]
+full_import = true
+delta_import = true
+
 [deprovisioning]
 disable = "set_attribute"
 disable_attribute = "active"
@@ -130,6 +134,41 @@ async fn rest_users_and_groups_through_the_host() {
     let (_, body) = send(Method::GET, "/Users/diego", None).await;
     assert_eq!(body[EXT]["department"], "Sales", "{body}");
     assert_eq!(body[EXT]["id"], api.store().user("diego").unwrap().id);
+
+    // Changes behind the host's back come in with the next delta (the API's change feed, from
+    // the watermark the full import saved); groups are read whole.
+    {
+        let mut store = api.store();
+        store.add_user("frank", "Ops");
+        let mut bianca = store.user("bianca").unwrap().clone();
+        bianca.department = Some("Compliance".into());
+        store.put_user(bianca);
+        store.remove_user("emma");
+    }
+    let runtime = match &host
+        .host
+        .as_ref()
+        .unwrap()
+        .registry
+        .get("people")
+        .unwrap()
+        .slot
+    {
+        ecmahost::registry::ConnectorSlot::Running(r) => r.clone(),
+        ecmahost::registry::ConnectorSlot::Failed { reason, .. } => {
+            panic!("people failed: {reason}")
+        }
+    };
+    let report = runtime.sync_now().await.unwrap();
+    assert_eq!(report.kind, "delta");
+    assert_eq!((report.entries, report.removed), (3, 1), "{report:?}");
+    let (status, body) = send(Method::GET, "/Users/frank", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[EXT]["department"], "Ops");
+    let (_, body) = send(Method::GET, "/Users/bianca", None).await;
+    assert_eq!(body[EXT]["department"], "Compliance");
+    let (status, _) = send(Method::GET, "/Users/emma", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Create, with an initial password through the password_set flow.
     let user = json!({
