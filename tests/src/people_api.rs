@@ -220,6 +220,16 @@ async fn token(State(store): State<Shared>, headers: HeaderMap, body: String) ->
         .into_response()
 }
 
+/// The store, once the request passed [`admit`].
+fn admitted<'a>(
+    store: &'a Shared,
+    headers: &HeaderMap,
+) -> Result<std::sync::MutexGuard<'a, Store>, Response> {
+    let mut guard = store.lock().expect("store");
+    admit(&mut guard, headers)?;
+    Ok(guard)
+}
+
 /// The token check and the failure switch, in front of every `/api` handler.
 fn admit(store: &mut Store, headers: &HeaderMap) -> Result<(), Response> {
     let token = headers
@@ -280,10 +290,10 @@ async fn list_users(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut store = store.lock().expect("store");
-    if let Err(r) = admit(&mut store, &headers) {
-        return r;
-    }
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
     store.list_requests += 1;
     let items = store
         .users
@@ -303,10 +313,10 @@ async fn user_changes(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut store = store.lock().expect("store");
-    if let Err(r) = admit(&mut store, &headers) {
-        return r;
-    }
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
     let Some(since) = q.get("since").and_then(|s| s.parse::<usize>().ok()) else {
         return error(StatusCode::BAD_REQUEST, "since must be a watermark");
     };
@@ -356,10 +366,10 @@ async fn create_user(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let mut store = store.lock().expect("store");
-    if let Err(r) = admit(&mut store, &headers) {
-        return r;
-    }
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
     let id = store.id("u");
     let user = match read_user(&body, id.clone()) {
         Ok(u) => u,
@@ -387,10 +397,10 @@ async fn update_user(
     UrlPath(id): UrlPath<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    let mut store = store.lock().expect("store");
-    if let Err(r) = admit(&mut store, &headers) {
-        return r;
-    }
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
     if !store.users.contains_key(&id) {
         return error(StatusCode::NOT_FOUND, &format!("no user {id}"));
     }
@@ -409,10 +419,10 @@ async fn delete_user(
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    let mut store = store.lock().expect("store");
-    if let Err(r) = admit(&mut store, &headers) {
-        return r;
-    }
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
     let Some(user_name) = store.users.get(&id).map(|u| u.user_name.clone()) else {
         return error(StatusCode::NOT_FOUND, &format!("no user {id}"));
     };
@@ -426,10 +436,10 @@ async fn set_password(
     UrlPath(id): UrlPath<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    let mut store = store.lock().expect("store");
-    if let Err(r) = admit(&mut store, &headers) {
-        return r;
-    }
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
     let Some(user_name) = store.users.get(&id).map(|u| u.user_name.clone()) else {
         return error(StatusCode::NOT_FOUND, &format!("no user {id}"));
     };
@@ -450,10 +460,10 @@ async fn list_groups(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut store = store.lock().expect("store");
-    if let Err(r) = admit(&mut store, &headers) {
-        return r;
-    }
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
     let items = store
         .groups
         .values()
@@ -491,10 +501,10 @@ async fn create_group(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let mut store = store.lock().expect("store");
-    if let Err(r) = admit(&mut store, &headers) {
-        return r;
-    }
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
     let id = store.id("g");
     match read_group(&body, id.clone()) {
         Ok(g) if store.group(&g.display_name).is_some() => error(
@@ -516,10 +526,10 @@ async fn update_group(
     UrlPath(id): UrlPath<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    let mut store = store.lock().expect("store");
-    if let Err(r) = admit(&mut store, &headers) {
-        return r;
-    }
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
     if !store.groups.contains_key(&id) {
         return error(StatusCode::NOT_FOUND, &format!("no group {id}"));
     }
@@ -538,10 +548,10 @@ async fn delete_group(
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    let mut store = store.lock().expect("store");
-    if let Err(r) = admit(&mut store, &headers) {
-        return r;
-    }
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
     match store.groups.remove(&id) {
         Some(_) => StatusCode::NO_CONTENT.into_response(),
         None => error(StatusCode::NOT_FOUND, &format!("no group {id}")),
