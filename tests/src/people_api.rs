@@ -313,7 +313,7 @@ async fn user_changes(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut store = match admitted(&store, &headers) {
+    let store = match admitted(&store, &headers) {
         Ok(store) => store,
         Err(refusal) => return refusal,
     };
@@ -460,7 +460,7 @@ async fn list_groups(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut store = match admitted(&store, &headers) {
+    let store = match admitted(&store, &headers) {
         Ok(store) => store,
         Err(refusal) => return refusal,
     };

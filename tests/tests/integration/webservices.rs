@@ -87,7 +87,9 @@ async fn start(api: &PeopleApi) -> TestHost {
     })
     .await;
     let status = host
-        .wait_status("people", |s| s["state"] != "starting")
+        .wait_status("people", |s| {
+            s["state"] == "ready" || s["state"] == "failed"
+        })
         .await;
     assert_eq!(status["state"], "ready", "{status}");
     host
