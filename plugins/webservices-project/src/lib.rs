@@ -9,13 +9,18 @@
 //! steps: REST calls, assignments, conditions, for-each, do-while, emitted entries, results).
 //! [`load`] reads and checks one; every error names the file, the line and the key.
 //! [`json_schema`] is the JSON Schema of the format (docs/webservices-project.schema.json).
-//! Templates (`{attr.mail}`, `{response./items}`) are parsed by [`template`].
+//! Templates (`{attr.mail}`, `{response./items}`) are parsed by [`template`]. [`wsdl`] reads a
+//! WSDL 1.1 (with its imports) into SOAP discovery results; [`add_soap`] and [`add_rest`]
+//! record discovery results in a project file, keeping its text.
 
+mod edit;
 mod load;
 pub mod model;
 pub mod template;
 mod validate;
+pub mod wsdl;
 
+pub use edit::{add_rest, add_soap, EditError};
 pub use load::{load, parse, Issue, KeyPath, ProjectError};
 pub use model::*;
 pub use validate::{FlowKind, DEFAULT_MAX_ITERATIONS, EXPORT_PASSWORD, SECRET_PARAMETERS};

@@ -135,3 +135,77 @@ fn the_published_json_schema_is_current() {
         );
     }
 }
+
+fn soap_example() -> PathBuf {
+    repo().join("plugins/webservices/examples/soap-users/users.wsdl")
+}
+
+#[test]
+fn the_bapi_wsdl_is_discovered_with_its_imported_schema() {
+    let services = wsdl::discover(&soap_example()).unwrap();
+    let tree = wsdl::render(&services);
+    assert!(tree.starts_with(
+        "service ZUserService\n  port ZUserServicePort (binding ZUserServiceBinding, SOAP 1.1) at http://sap.contoso.example:8000/sap/bc/srt/rfc/sap/zuserservice\n"
+    ), "{tree}");
+    let port = &services[0].ports[0];
+    let names: Vec<&str> = port.operations.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "BAPI_USER_GETLIST",
+            "BAPI_USER_GET_DETAIL",
+            "BAPI_USER_CREATE1",
+            "BAPI_USER_CHANGE",
+            "BAPI_USER_DELETE"
+        ]
+    );
+    // The structure comes from users.xsd, which the WSDL's inline schema imports.
+    assert!(tree.contains(
+        "    operation BAPI_USER_GETLIST (document, action \"urn:contoso:users:BAPI_USER_GETLIST\")\n      input\n        BAPI_USER_GETLIST\n          MAX_ROWS: xsd:int\n          FROM_ROW: xsd:int\n      output\n        BAPI_USER_GETLISTResponse\n          USERLIST\n            item [*]\n              USERNAME: xsd:string\n          ROWS: xsd:int\n          RETURN\n            TYPE: xsd:string\n            MESSAGE: xsd:string\n"
+    ), "{tree}");
+}
+
+#[test]
+fn discovery_is_added_to_a_project_keeping_its_text_and_repeats_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("p.toml");
+    let original = format!(
+        "# my comment\n{HEAD}\n[[object_types]]\nname = \"User\"\nanchor = \"id\"\nattributes = [{{ name = \"id\" }}]\n"
+    );
+    std::fs::write(&project, &original).unwrap();
+    let services = wsdl::discover(&soap_example()).unwrap();
+    add_soap(&project, &services).unwrap();
+    add_soap(&project, &services).unwrap();
+    add_rest(
+        &project,
+        &RestService {
+            name: "list".into(),
+            base_url: None,
+            resource_path: "/users".into(),
+            method: Method::Get,
+            parameters: Vec::new(),
+            sample_request: None,
+            sample_response: None,
+            description: String::new(),
+        },
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&project).unwrap();
+    assert!(text.starts_with(&original), "{text}");
+    let loaded = load(&project).unwrap();
+    assert_eq!(loaded.discovery.soap.len(), 1);
+    assert_eq!(loaded.discovery.soap[0].ports[0].operations.len(), 5);
+    assert_eq!(loaded.discovery.rest[0].resource_path, "/users");
+}
+
+#[test]
+fn a_broken_wsdl_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.wsdl");
+    std::fs::write(&file, "<definitions><oops></definitions>").unwrap();
+    let e = wsdl::discover(&file).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{}: not well-formed XML", file.display())),
+        "{e}"
+    );
+}
