@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ecmahost::config::HostConfig;
-use ecmahost::{bench, demo, logging, server, tls, token};
+use ecmahost::{bench, demo, logging, server, tls, token, webservices};
 
 #[derive(Parser)]
 #[command(
@@ -76,6 +76,35 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Web services connector projects: discovery and checks.
+    Ws {
+        #[command(subcommand)]
+        command: WsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WsCommand {
+    /// Add the services, ports and operations of a WSDL 1.1 file (and the files it imports)
+    /// to a project, and print them.
+    Discover {
+        #[arg(long)]
+        wsdl: PathBuf,
+        #[arg(long)]
+        project: PathBuf,
+    },
+    /// Record a REST service (endpoint, resource path, method, parameters, samples).
+    AddRest {
+        #[arg(long)]
+        project: PathBuf,
+        #[command(flatten)]
+        service: webservices::RestArguments,
+    },
+    /// Load a project (every error with its file, line and key) and print what it offers.
+    Check {
+        #[arg(long)]
+        project: PathBuf,
     },
 }
 
@@ -227,6 +256,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("token_hash = \"{}\"", token::hash_token(&t)?);
             Ok(())
         }
+        Command::Ws { command } => {
+            print!("{}", ws(command)?);
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Hash,
         } => {
@@ -238,6 +271,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+fn ws(command: WsCommand) -> Result<String, webservices::WsCommandError> {
+    match command {
+        WsCommand::Discover { wsdl, project } => webservices::discover(&wsdl, &project),
+        WsCommand::AddRest { project, service } => webservices::add_rest(&project, service),
+        WsCommand::Check { project } => webservices::check(&project),
     }
 }
 

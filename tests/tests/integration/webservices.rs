@@ -348,3 +348,69 @@ async fn rest_users_and_groups_through_the_host() {
     }
     host.stop().await;
 }
+
+/// `ecmahost ws discover`, `add-rest` and `check` on a copy of the example project: each
+/// step adds to the project, a repeat replaces, and a broken project names file, line and key.
+#[test]
+fn ws_commands_edit_and_check_a_project() {
+    use ecmahost::webservices::{add_rest, check, discover, RestArguments};
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project.toml");
+    std::fs::copy(example_project(), &project).unwrap();
+    let wsdl = example_project()
+        .parent()
+        .unwrap()
+        .join("../soap-users/users.wsdl");
+    for _ in 0..2 {
+        let tree = discover(&wsdl, &project).unwrap();
+        assert!(tree.contains("operation BAPI_USER_CREATE1 (document, action \"urn:contoso:users:BAPI_USER_CREATE1\")"), "{tree}");
+    }
+    let line = add_rest(
+        &project,
+        RestArguments {
+            name: "get_user".into(),
+            method: "get".into(),
+            path: "/api/users/{id}".into(),
+            base_url: None,
+            parameters: vec!["id:path:required".into()],
+            sample_request: None,
+            sample_response: None,
+            description: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        line,
+        format!(
+            "recorded REST service get_user (GET /api/users/{{id}}) in {}\n",
+            project.display()
+        )
+    );
+    let summary = check(&project).unwrap();
+    assert!(
+        summary.contains("discovery: 9 REST services, 1 SOAP services"),
+        "{summary}"
+    );
+    assert!(summary.contains("object type User: anchor userName, 6 attributes + export_password; flows: full_import, delta_import, export_add, export_replace, export_delete, password_set"), "{summary}");
+
+    let bad = std::fs::read_to_string(&project).unwrap().replace(
+        "path = \"/api/users/{steps.find./items/0/id}/password\"",
+        "path = \"/api/users/{attr.nickname}/password\"",
+    );
+    std::fs::write(&project, bad).unwrap();
+    let e = check(&project).unwrap_err().to_string();
+    assert!(
+        e.contains(": object_types[0].flows.password_set.steps[2].request.path: in '/api/users/{attr.nickname}/password': 'nickname' is not an attribute of this object type"),
+        "{e}"
+    );
+    let after = e
+        .strip_prefix(&format!("{}:", project.display()))
+        .expect("names the file");
+    let line: usize = after
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("then the line");
+    assert!(line > 100, "{e}");
+}
