@@ -116,6 +116,9 @@ pub enum Auth {
         /// The header or query parameter name, e.g. `X-API-Key`.
         name: String,
     },
+    /// WS-Security UsernameToken (`PasswordText`) in the header of every SOAP call, with the
+    /// `user` and `password` parameters. REST calls go without credentials.
+    WsSecurity,
     /// OAuth 2.0 client credentials (RFC 6749 §4.4) with the `client_id` and `client_secret`
     /// parameters. The token is cached, fetched again shortly before it expires, and once
     /// more when the service answers 401.
@@ -371,6 +374,9 @@ pub struct Step {
     /// A REST call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Request>,
+    /// A SOAP operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soap: Option<SoapCall>,
     /// Assignments: target (`var.NAME`, `anchor.NAME`, `watermark`) = template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<BTreeMap<String, String>>,
@@ -431,6 +437,43 @@ pub struct Request {
     pub accept: Vec<u16>,
     /// Assignments from the response: target (`var.NAME`, `anchor.NAME`, `watermark`) =
     /// a JSON Pointer into the body (`/id`) or a template.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub save: BTreeMap<String, String>,
+}
+
+/// A SOAP call: the operation's element in the Body, its children from `body`. The response
+/// Body becomes JSON (an element with children an object, repeated elements an array, text a
+/// string), so `save` and templates use JSON Pointers into it:
+/// `{response./BAPI_USER_GETLISTResponse/ROWS}`. A SOAP fault fails the flow.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SoapCall {
+    /// The discovered SOAP service (`[[discovery.soap]]`) whose port gives the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The operation, and the name of the Body's element.
+    pub operation: String,
+    /// The SOAP action; default: the discovered operation's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// The endpoint (a template; relative to the base URL, or absolute); default: the path of
+    /// the discovered port's address, else the base URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `1.1` or `1.2`; default: the discovered port's, else 1.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The operation element's namespace; default: the service's target namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Child elements are in the namespace too (`elementFormDefault="qualified"`).
+    #[serde(default)]
+    pub qualified: bool,
+    /// The operation element's children as an XML fragment, a template whose placeholders
+    /// are XML-escaped: `<USERNAME>{anchor}</USERNAME><ADDRESS><E_MAIL>{attr.email}</E_MAIL></ADDRESS>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Assignments from the response, as in a REST request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub save: BTreeMap<String, String>,
 }

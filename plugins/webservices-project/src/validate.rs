@@ -259,6 +259,7 @@ impl FlowChecker<'_, '_> {
     fn step(&mut self, step: &Step, key: &KeyPath) {
         let actions: Vec<&str> = [
             ("request", step.request.is_some()),
+            ("soap", step.soap.is_some()),
             ("set", step.set.is_some()),
             ("for_each", step.for_each.is_some()),
             ("do_while", step.do_while.is_some()),
@@ -274,7 +275,7 @@ impl FlowChecker<'_, '_> {
             [_] => {}
             [] => self.problem(
                 key.clone(),
-                "the step does nothing; give it one of request, set, for_each, do_while, emit, result, log",
+                "the step does nothing; give it one of request, soap, set, for_each, do_while, emit, result, log",
             ),
             many => self.problem(
                 key.clone(),
@@ -302,6 +303,9 @@ impl FlowChecker<'_, '_> {
         }
         if let Some(request) = &step.request {
             self.request(request, &key.key("request"));
+        }
+        if let Some(call) = &step.soap {
+            self.soap(call, &key.key("soap"));
         }
         if let Some(set) = &step.set {
             for (target, value) in set {
@@ -384,6 +388,47 @@ impl FlowChecker<'_, '_> {
             }
         }
         for (target, value) in &request.save {
+            let at = key.key("save").key(target);
+            self.target(target, &at);
+            if !value.starts_with('/') {
+                self.template(value, &at);
+            }
+        }
+    }
+
+    fn soap(&mut self, call: &SoapCall, key: &KeyPath) {
+        if let Some(service) = &call.service {
+            match self.project.discovery.soap.iter().find(|s| &s.name == service) {
+                None => self.problem(
+                    key.key("service"),
+                    format!("no SOAP service '{service}' in [[discovery.soap]]; run `ecmahost ws discover` or remove the key"),
+                ),
+                Some(s) => {
+                    let known = s
+                        .ports
+                        .iter()
+                        .any(|p| p.operations.iter().any(|o| o.name == call.operation));
+                    if !known {
+                        self.problem(
+                            key.key("operation"),
+                            format!("SOAP service '{service}' has no operation '{}'", call.operation),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(version) = &call.version {
+            if version != "1.1" && version != "1.2" {
+                self.problem(key.key("version"), format!("'{version}' is not 1.1 or 1.2"));
+            }
+        }
+        if let Some(path) = &call.path {
+            self.template(path, &key.key("path"));
+        }
+        if let Some(body) = &call.body {
+            self.template(body, &key.key("body"));
+        }
+        for (target, value) in &call.save {
             let at = key.key("save").key(target);
             self.target(target, &at);
             if !value.starts_with('/') {

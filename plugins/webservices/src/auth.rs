@@ -67,7 +67,7 @@ impl Credentials {
         };
         match auth {
             Auth::None => {}
-            Auth::Basic | Auth::Digest => {
+            Auth::Basic | Auth::Digest | Auth::WsSecurity => {
                 need(self.user.is_some(), "user");
                 need(self.password.is_some(), "password");
             }

@@ -27,6 +27,13 @@ pub(crate) enum WsError {
         message: String,
         retry_after: Option<Duration>,
     },
+    /// The service answered a SOAP call with a fault.
+    #[error("{operation} answered a SOAP fault ({code}): {message}")]
+    Fault {
+        operation: String,
+        code: String,
+        message: String,
+    },
     /// The flow could not run (a loop bound, a value of the wrong shape).
     #[error("{0}")]
     Flow(String),
@@ -45,6 +52,7 @@ impl WsError {
             WsError::Transport(_) => ExportErrorKind::Busy,
             WsError::Authentication(_) => ExportErrorKind::PermissionIssue,
             WsError::Status { status, .. } => status_kind(*status),
+            WsError::Fault { code, .. } => fault_kind(code),
             WsError::Result { code, .. } => result_kind(*code),
         };
         (kind, self.to_string())
@@ -78,6 +86,17 @@ pub(crate) fn status_kind(status: u16) -> ExportErrorKind {
         401 | 403 => ExportErrorKind::PermissionIssue,
         429 | 500..=599 => ExportErrorKind::Busy,
         _ => ExportErrorKind::ConnectedDirectoryError,
+    }
+}
+
+/// A fault the client caused (`Client`, SOAP 1.2 `Sender`) is a syntax violation; the
+/// server's own (`Server`, `Receiver`) a connected-directory error.
+pub(crate) fn fault_kind(code: &str) -> ExportErrorKind {
+    let local = code.rsplit(':').next().unwrap_or(code);
+    if local.starts_with("Client") || local.starts_with("Sender") {
+        ExportErrorKind::SyntaxViolation
+    } else {
+        ExportErrorKind::ConnectedDirectoryError
     }
 }
 

@@ -97,7 +97,7 @@ async fn run_export(
         .flows
         .get(kind)
         .ok_or_else(|| flow_missing(service, t, kind))?;
-    let mut run = FlowRun::new(&service.http, kind, Some(t), parameters);
+    let mut run = FlowRun::new(service, kind, Some(t), parameters);
     run.object = Some(FlowObject::from_entry(t, entry)?);
     let outcome = run.run(&flow.steps).await?;
     let mut anchors = Vec::new();
@@ -130,7 +130,7 @@ pub(crate) async fn password(
         .flows
         .get(kind)
         .ok_or_else(|| flow_missing(service, t, kind))?;
-    let mut run = FlowRun::new(&service.http, kind, Some(t), parameters);
+    let mut run = FlowRun::new(service, kind, Some(t), parameters);
     let anchor: Vec<_> = target
         .anchor
         .iter()
@@ -153,7 +153,7 @@ pub(crate) async fn test_connection(
     parameters: &ParameterValues,
 ) -> Result<(), WsError> {
     if let Some(flow) = &service.project.test_connection {
-        let run = FlowRun::new(&service.http, FlowKind::TestConnection, None, parameters);
+        let run = FlowRun::new(service, FlowKind::TestConnection, None, parameters);
         return run.run(&flow.steps).await.map(|_| ());
     }
     let request = crate::http::HttpRequest {

@@ -13,15 +13,18 @@ use ecma_plugin_api::{
 };
 use ecma_ws_project::template::{Filter, Part, Reference, Source, Target, Template};
 use ecma_ws_project::{
-    Condition, Emit, FlowKind, ObjectType, Request, ResultCode, Step, DEFAULT_MAX_ITERATIONS,
+    Condition, Discovery, Emit, FlowKind, ObjectType, Request, ResultCode, SoapCall, Step,
+    DEFAULT_MAX_ITERATIONS,
 };
 use serde_json::Value as Json;
 use tokio::sync::mpsc;
 
 use crate::error::WsError;
-use crate::http::{HttpRequest, HttpService};
+use crate::http::{HttpRequest, HttpService, RequestBody};
 use crate::pointer::select;
 use crate::redact::Redactor;
+use crate::service::Service;
+use crate::soap;
 use crate::values::{self, FlowObject};
 
 /// What a finished flow assigned.
@@ -37,6 +40,7 @@ pub(crate) type EntrySink = mpsc::Sender<CsEntryChange>;
 /// Everything a flow run may read, and what it has assigned so far.
 pub(crate) struct FlowRun<'a> {
     pub http: &'a HttpService,
+    discovery: &'a Discovery,
     pub kind: FlowKind,
     pub object_type: Option<&'a ObjectType>,
     pub object: Option<FlowObject>,
@@ -67,13 +71,15 @@ type StepsFuture<'f> = Pin<Box<dyn Future<Output = Result<Control, WsError>> + S
 
 impl<'a> FlowRun<'a> {
     pub(crate) fn new(
-        http: &'a HttpService,
+        service: &'a Service,
         kind: FlowKind,
         object_type: Option<&'a ObjectType>,
         parameters: &'a ParameterValues,
     ) -> Self {
+        let http = &service.http;
         Self {
             http,
+            discovery: &service.project.discovery,
             kind,
             object_type,
             object: None,
@@ -128,6 +134,8 @@ impl<'a> FlowRun<'a> {
     async fn step(&mut self, step: &Step) -> Result<Control, WsError> {
         if let Some(request) = &step.request {
             self.request(request, step.name.as_deref()).await?;
+        } else if let Some(call) = &step.soap {
+            self.soap(call, step.name.as_deref()).await?;
         } else if let Some(set) = &step.set {
             for (target, value) in set {
                 let value = self.value(value)?;
@@ -137,6 +145,8 @@ impl<'a> FlowRun<'a> {
             let elements = match self.value(source)? {
                 Json::Array(elements) => elements,
                 Json::Null => Vec::new(),
+                // XML has no arrays: one repeated element comes as an object.
+                one @ Json::Object(_) => vec![one],
                 other => {
                     return Err(WsError::Flow(format!(
                         "for_each '{source}' is not an array: {}",
@@ -206,7 +216,7 @@ impl<'a> FlowRun<'a> {
             headers.push((key.clone(), values::text(&self.value(value)?)));
         }
         let body = match &request.body {
-            Some(body) => Some(self.body(body, request.omit_null)?),
+            Some(body) => Some(RequestBody::Json(self.body(body, request.omit_null)?)),
             None => None,
         };
         let http_request = HttpRequest {
@@ -222,11 +232,22 @@ impl<'a> FlowRun<'a> {
         if !accepted {
             return Err(self.http.refusal(&http_request, &response));
         }
+        self.answered(name, response.status, response.body, &request.save)
+    }
+
+    /// Keep a response as the last one (and under the step's name), then apply `save`.
+    fn answered(
+        &mut self,
+        name: Option<&str>,
+        status: u16,
+        body: Json,
+        save: &BTreeMap<String, String>,
+    ) -> Result<(), WsError> {
         if let Some(name) = name {
-            self.named.insert(name.to_string(), response.body.clone());
+            self.named.insert(name.to_string(), body.clone());
         }
-        self.last = Some((response.status, response.body));
-        for (target, value) in &request.save {
+        self.last = Some((status, body));
+        for (target, value) in save {
             let value = match value.strip_prefix('/') {
                 Some(_) => select(self.last_body(), value),
                 None => self.value(value)?,
@@ -234,6 +255,99 @@ impl<'a> FlowRun<'a> {
             self.assign(target, value)?;
         }
         Ok(())
+    }
+
+    async fn soap(&mut self, call: &SoapCall, name: Option<&str>) -> Result<(), WsError> {
+        let service = call
+            .service
+            .as_ref()
+            .and_then(|s| self.discovery.soap.iter().find(|d| &d.name == s));
+        let (port, operation) = service
+            .and_then(|s| {
+                s.ports.iter().find_map(|p| {
+                    p.operations
+                        .iter()
+                        .find(|o| o.name == call.operation)
+                        .map(|o| (p, o))
+                })
+            })
+            .unzip();
+        let version = match call
+            .version
+            .as_deref()
+            .or(port.map(|p| p.soap_version.as_str()))
+        {
+            Some("1.2") => soap::Version::V12,
+            _ => soap::Version::V11,
+        };
+        let action = call
+            .action
+            .clone()
+            .or(operation.map(|o| o.soap_action.clone()))
+            .unwrap_or_default();
+        let namespace = call
+            .namespace
+            .clone()
+            .or(service.and_then(|s| s.target_namespace.clone()))
+            .unwrap_or_default();
+        let path = match &call.path {
+            Some(path) => values::text(&self.value(path)?),
+            // The discovered address names the service's own host: keep only its path, so
+            // the base URL (and the host and port parameters) decide where it goes.
+            None => port
+                .and_then(|p| reqwest::Url::parse(&p.address).ok())
+                .map(|u| u.path().to_string())
+                .unwrap_or_default(),
+        };
+        let body = match &call.body {
+            Some(body) => self.xml(body)?,
+            None => String::new(),
+        };
+        let envelope = soap::Call {
+            version,
+            operation: &call.operation,
+            namespace: &namespace,
+            qualified: call.qualified,
+            body: &body,
+            security: self.http.ws_security(),
+        }
+        .envelope();
+        let request = HttpRequest {
+            method: ecma_ws_project::Method::Post,
+            url: self.http.url(&path)?,
+            query: Vec::new(),
+            headers: soap::Call::headers(version, &action),
+            body: Some(RequestBody::Xml(envelope)),
+        };
+        let response = self.http.send(&request).await?;
+        let ok = (200..300).contains(&response.status);
+        let busy = matches!(response.status, 429 | 502..=504);
+        match (ok, soap::read_response(&response.text)) {
+            (true, Ok(Ok(json))) => self.answered(name, response.status, json, &call.save),
+            (_, Ok(Err(fault))) if !busy => Err(WsError::Fault {
+                operation: call.operation.clone(),
+                code: fault.code,
+                message: fault.message,
+            }),
+            (true, Err(problem)) => Err(WsError::Flow(format!("{}: {problem}", call.operation))),
+            _ => Err(self.http.refusal(&request, &response)),
+        }
+    }
+
+    /// A template as XML text: every placeholder's value escaped.
+    fn xml(&self, text: &str) -> Result<String, WsError> {
+        let template = Template::parse(text)
+            .map_err(|e| WsError::Configuration(format!("template '{text}': {e}")))?;
+        let mut out = String::new();
+        for part in &template.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Ref(r) => {
+                    out.push_str(&quick_xml::escape::escape(values::text(&self.resolve(r))))
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn last_body(&self) -> &Json {
@@ -497,6 +611,15 @@ fn redact_error(error: WsError, redactor: &Redactor) -> WsError {
             message: redactor.apply(&message),
         },
         WsError::Flow(m) => WsError::Flow(redactor.apply(&m)),
+        WsError::Fault {
+            operation,
+            code,
+            message,
+        } => WsError::Fault {
+            operation,
+            code,
+            message: redactor.apply(&message),
+        },
         WsError::Transport(m) => WsError::Transport(redactor.apply(&m)),
         other => other,
     }

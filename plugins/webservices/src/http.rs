@@ -34,7 +34,14 @@ pub(crate) struct HttpRequest {
     pub url: Url,
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
-    pub body: Option<Json>,
+    pub body: Option<RequestBody>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum RequestBody {
+    Json(Json),
+    /// A SOAP envelope; its Content-Type is among the request's headers.
+    Xml(String),
 }
 
 /// A response: status and body (JSON when it parses, else the text as a JSON string).
@@ -116,6 +123,17 @@ impl HttpService {
 
     pub(crate) fn base(&self) -> &Url {
         &self.base
+    }
+
+    /// The UsernameToken of every SOAP call, when the project authenticates with WS-Security.
+    pub(crate) fn ws_security(&self) -> Option<(&str, &ecma_plugin_api::Secret)> {
+        match self.auth {
+            Auth::WsSecurity => Some((
+                self.credentials.user.as_deref()?,
+                self.credentials.password.as_ref()?,
+            )),
+            _ => None,
+        }
     }
 
     /// Send `request`, authenticating, rate limiting and retrying as configured. Any status
@@ -235,8 +253,10 @@ impl HttpService {
         if let Some(answer) = digest {
             builder = builder.header(AUTHORIZATION, answer);
         }
-        if let Some(body) = &request.body {
-            builder = builder.json(body);
+        match &request.body {
+            Some(RequestBody::Json(body)) => builder = builder.json(body),
+            Some(RequestBody::Xml(text)) => builder = builder.body(text.clone()),
+            None => {}
         }
         builder
     }
@@ -244,7 +264,7 @@ impl HttpService {
     async fn placement(&self, stale_token: Option<&str>) -> Result<Placement, WsError> {
         let c = &self.credentials;
         Ok(match &self.auth {
-            Auth::None | Auth::Digest => Placement::Nothing,
+            Auth::None | Auth::Digest | Auth::WsSecurity => Placement::Nothing,
             Auth::Basic => match (&c.user, &c.password) {
                 (Some(user), Some(password)) => Placement::Basic(user.clone(), password.clone()),
                 _ => Placement::Nothing,
@@ -329,8 +349,10 @@ impl HttpService {
                 .collect();
             line.push_str(&format!("?{}", query.join("&")));
         }
-        if let Some(body) = &request.body {
-            line.push_str(&format!("\n  request: {body}"));
+        match &request.body {
+            Some(RequestBody::Json(body)) => line.push_str(&format!("\n  request: {body}")),
+            Some(RequestBody::Xml(text)) => line.push_str(&format!("\n  request: {text}")),
+            None => {}
         }
         line.push_str(&format!("\n  response: {outcome}"));
         if let Ok(mut lines) = trace.lock() {

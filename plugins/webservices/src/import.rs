@@ -77,7 +77,7 @@ async fn run_flows(
             (None, Some(full)) => (FlowKind::FullImport, full),
             (None, None) => continue,
         };
-        let mut run = FlowRun::new(&service.http, flow_kind, Some(t), parameters);
+        let mut run = FlowRun::new(service, flow_kind, Some(t), parameters);
         run.delta = kind == FlowKind::DeltaImport;
         run.page_size = page_size;
         run.watermark = previous

@@ -40,6 +40,7 @@ mod pointer;
 mod redact;
 mod runtime;
 mod service;
+mod soap;
 mod values;
 
 use std::sync::Arc;

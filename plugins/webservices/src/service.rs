@@ -76,6 +76,7 @@ fn auth_name(project: &ProjectFile) -> &'static str {
         ecma_ws_project::Auth::Basic => "basic",
         ecma_ws_project::Auth::Digest => "digest",
         ecma_ws_project::Auth::Bearer => "bearer",
+        ecma_ws_project::Auth::WsSecurity => "ws_security",
         ecma_ws_project::Auth::ApiKey { .. } => "api_key",
         ecma_ws_project::Auth::Oauth2ClientCredentials { .. } => "oauth2_client_credentials",
     }
