@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub mod api_1_0;
+pub mod bapi_service;
 pub mod log_capture;
 pub mod people_api;
 

@@ -161,7 +161,7 @@ fn the_bapi_wsdl_is_discovered_with_its_imported_schema() {
     );
     // The structure comes from users.xsd, which the WSDL's inline schema imports.
     assert!(tree.contains(
-        "    operation BAPI_USER_GETLIST (document, action \"urn:contoso:users:BAPI_USER_GETLIST\")\n      input\n        BAPI_USER_GETLIST\n          MAX_ROWS: xsd:int\n          FROM_ROW: xsd:int\n      output\n        BAPI_USER_GETLISTResponse\n          USERLIST\n            item [*]\n              USERNAME: xsd:string\n          ROWS: xsd:int\n          RETURN\n            TYPE: xsd:string\n            MESSAGE: xsd:string\n"
+        "    operation BAPI_USER_GETLIST (document, action \"urn:contoso:users:BAPI_USER_GETLIST\")\n      input\n        BAPI_USER_GETLIST\n          MAX_ROWS: xsd:int\n          FROM_ROW: xsd:int\n      output\n        BAPI_USER_GETLISTResponse\n          USERLIST\n            item [*]\n              USERNAME: xsd:string\n          ROWS: xsd:int\n          NEXT_ROW: xsd:int\n          RETURN\n            TYPE: xsd:string\n            NUMBER: xsd:string\n            MESSAGE: xsd:string\n"
     ), "{tree}");
 }
 

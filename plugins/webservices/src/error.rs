@@ -89,11 +89,14 @@ pub(crate) fn status_kind(status: u16) -> ExportErrorKind {
     }
 }
 
-/// A fault the client caused (`Client`, SOAP 1.2 `Sender`) is a syntax violation; the
-/// server's own (`Server`, `Receiver`) a connected-directory error.
+/// A fault the client caused (`Client`, SOAP 1.2 `Sender`) is a syntax violation, a
+/// WS-Security refusal a permission issue, the server's own (`Server`, `Receiver`) a
+/// connected-directory error.
 pub(crate) fn fault_kind(code: &str) -> ExportErrorKind {
     let local = code.rsplit(':').next().unwrap_or(code);
-    if local.starts_with("Client") || local.starts_with("Sender") {
+    if local.contains("FailedAuthentication") || local.contains("InvalidSecurity") {
+        ExportErrorKind::PermissionIssue
+    } else if local.starts_with("Client") || local.starts_with("Sender") {
         ExportErrorKind::SyntaxViolation
     } else {
         ExportErrorKind::ConnectedDirectoryError

@@ -534,7 +534,12 @@ impl<'a> FlowRun<'a> {
             let Some(attribute) = t.attribute(name) else {
                 continue;
             };
-            let found = values::from_json(&self.value(template)?, attribute.value_type, name)?;
+            // An empty string is no value (an empty XML element, an empty JSON field).
+            let json = match self.value(template)? {
+                Json::String(s) if s.is_empty() => Json::Null,
+                other => other,
+            };
+            let found = values::from_json(&json, attribute.value_type, name)?;
             if t.anchor.names().contains(&name.as_str()) {
                 let value = found.into_iter().next().ok_or_else(|| {
                     WsError::Flow(format!(

@@ -76,23 +76,52 @@ ca_file = "{ca}"
     }
 }
 
-async fn start(api: &PeopleApi) -> TestHost {
-    let host = TestHost::start_with(vec![connector(api)], |dir| {
+/// A host with the web services connector as `connector` (its secret parameter in
+/// `connectors/{secret_file}`), ready.
+async fn start(connector: ExtraConnector, secret_file: &str, secret: &str) -> TestHost {
+    let name = connector.file_name.trim_end_matches(".toml").to_string();
+    let host = TestHost::start_with(vec![connector], |dir| {
         std::fs::copy(
             webservices_plugin(),
             dir.join("ECMA/libecma_webservices.so"),
         )
         .unwrap();
-        std::fs::write(dir.join("connectors/people.secret"), CLIENT_SECRET).unwrap();
+        std::fs::write(dir.join("connectors").join(secret_file), secret).unwrap();
     })
     .await;
     let status = host
-        .wait_status("people", |s| {
-            s["state"] == "ready" || s["state"] == "failed"
-        })
+        .wait_status(&name, |s| s["state"] == "ready" || s["state"] == "failed")
         .await;
     assert_eq!(status["state"], "ready", "{status}");
     host
+}
+
+/// One SCIM request to `connector` with the test's token.
+async fn scim(
+    host: &TestHost,
+    connector: &str,
+    method: Method,
+    path: String,
+    body: Option<String>,
+) -> (StatusCode, serde_json::Value) {
+    host.send(method, connector, &path, TOKEN, body.as_deref())
+        .await
+}
+
+/// A SCIM user with these ECMA2Host extension attributes.
+fn scim_user(user_name: &str, extension: serde_json::Value) -> String {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", EXT],
+        "userName": user_name,
+        EXT: extension
+    })
+    .to_string()
+}
+
+/// The error body's `detail` says `text`.
+fn assert_detail(body: &serde_json::Value, text: &str) {
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(text), "{body}");
 }
 
 fn patch(path: &str, value: serde_json::Value) -> String {
@@ -118,15 +147,8 @@ async fn rest_users_and_groups_through_the_host() {
             store.add_user(name, department);
         }
     }
-    let host = start(&api).await;
-    let send = |method: Method, path: &str, body: Option<String>| {
-        let host = &host;
-        let path = path.to_string();
-        async move {
-            host.send(method, "people", &path, TOKEN, body.as_deref())
-                .await
-        }
-    };
+    let host = start(connector(&api), "people.secret", CLIENT_SECRET).await;
+    let send = |method, path: &str, body| scim(&host, "people", method, path.to_string(), body);
 
     // The full import paged through the API two users at a time.
     let (status, body) = send(Method::GET, "/Users?count=100", None).await;
@@ -199,20 +221,10 @@ async fn rest_users_and_groups_through_the_host() {
     assert_eq!(api.store().users.len(), 6);
 
     // A value the API refuses: 400 with the API's own message, nothing stored.
-    let bad = json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", EXT],
-        "userName": "nomail",
-        EXT: {"email": "not-an-address"}
-    });
-    let (status, body) = send(Method::POST, "/Users", Some(bad.to_string())).await;
+    let bad = scim_user("nomail", json!({"email": "not-an-address"}));
+    let (status, body) = send(Method::POST, "/Users", Some(bad)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("email 'not-an-address' is not an email address"),
-        "{body}"
-    );
+    assert_detail(&body, "email 'not-an-address' is not an email address");
     assert!(api.store().user("nomail").is_none());
 
     // PATCH: the whole object goes to the API (ObjectReplace), then the disable flow.
@@ -413,4 +425,156 @@ fn ws_commands_edit_and_check_a_project() {
         .parse()
         .expect("then the line");
     assert!(line > 100, "{e}");
+}
+
+/// The SAP BAPI-style SOAP example through the host: WS-Security, GETLIST with its row cursor
+/// and GET_DETAIL per user, CREATE1 with the password, BAPI RETURN messages as result codes
+/// (224 → 409, 124 → 404), a SOAP fault as 400 with its reason, CHANGE and DELETE, the
+/// service's store checked after every step.
+#[tokio::test]
+async fn soap_bapi_users_through_the_host() {
+    use ecma_integration_tests::bapi_service::{BapiService, BapiUser, SOAP_PASSWORD, SOAP_USER};
+    let service = BapiService::start().await;
+    {
+        let mut store = service.store();
+        for (name, department) in [("ADELE", "Retail"), ("ALEX", "Sales"), ("BIANCA", "Legal")] {
+            store.users.insert(
+                name.into(),
+                BapiUser {
+                    first_name: name.to_lowercase(),
+                    department: department.into(),
+                    ..BapiUser::default()
+                },
+            );
+        }
+    }
+    let project = example_project()
+        .parent()
+        .unwrap()
+        .join("../soap-users/project.toml")
+        .canonicalize()
+        .unwrap();
+    let hash = ecmahost::token::hash_token(TOKEN).unwrap();
+    let sap = ExtraConnector {
+        file_name: "sap.toml",
+        toml: format!(
+            r#"version = 1
+name = "sap"
+token_hash = "{hash}"
+plugin = "libecma_webservices.so"
+object_type = "User"
+anchor = "USERNAME"
+password_attribute = "password"
+
+[[attributes]]
+name = "FIRSTNAME"
+[[attributes]]
+name = "LASTNAME"
+[[attributes]]
+name = "E_MAIL"
+[[attributes]]
+name = "DEPARTMENT"
+
+[parameters.connectivity]
+project = "{project}"
+host = "127.0.0.1"
+port = "{port}"
+user = "{SOAP_USER}"
+password = {{ file = "sap.password" }}
+"#,
+            project = project.display(),
+            port = service.addr.port(),
+        ),
+    };
+    let host = start(sap, "sap.password", SOAP_PASSWORD).await;
+    let send = |method, path: &str, body| scim(&host, "sap", method, path.to_string(), body);
+
+    // Two GETLIST pages (rows 1-2, then 3), a GET_DETAIL per user.
+    let (status, body) = send(Method::GET, "/Users?count=100", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["totalResults"], 3, "{body}");
+    let (_, body) = send(Method::GET, "/Users/ALEX", None).await;
+    assert_eq!(body[EXT]["DEPARTMENT"], "Sales", "{body}");
+    assert_eq!(body[EXT]["FIRSTNAME"], "alex", "{body}");
+    {
+        let store = service.store();
+        let lists = store
+            .calls
+            .iter()
+            .filter(|c| *c == "BAPI_USER_GETLIST")
+            .count();
+        let details = store
+            .calls
+            .iter()
+            .filter(|c| *c == "BAPI_USER_GET_DETAIL")
+            .count();
+        assert!(lists >= 2, "{:?}", store.calls);
+        assert!(details >= 3, "{:?}", store.calls);
+    }
+
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", EXT],
+        "userName": "ISAIAH",
+        "password": "Initial-Passw0rd",
+        EXT: {"FIRSTNAME": "Isaiah", "LASTNAME": "Langer & Sons", "E_MAIL": "isaiah@contoso.example", "DEPARTMENT": "R&D"}
+    });
+    let (status, body) = send(Method::POST, "/Users", Some(user.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        service.store().users["ISAIAH"],
+        BapiUser {
+            first_name: "Isaiah".into(),
+            last_name: "Langer & Sons".into(),
+            email: "isaiah@contoso.example".into(),
+            department: "R&D".into(),
+            password: "Initial-Passw0rd".into(),
+        }
+    );
+
+    // RETURN 224 (created behind the host's back, so only the service knows it) → 409.
+    service
+        .store()
+        .users
+        .insert("ZOE".into(), BapiUser::default());
+    let zoe = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ZOE"});
+    let (status, body) = send(Method::POST, "/Users", Some(zoe.to_string())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_detail(&body, "User ZOE already exists");
+
+    // A SOAP fault (soap:Client) → 400 with its reason, nothing stored.
+    let bad = scim_user("NOMAIL", json!({"E_MAIL": "not-an-address"}));
+    let (status, body) = send(Method::POST, "/Users", Some(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_detail(&body, "E_MAIL 'not-an-address' is not an address");
+    assert!(!service.store().users.contains_key("NOMAIL"));
+
+    // CHANGE carries the whole address.
+    let (status, body) = send(
+        Method::PATCH,
+        "/Users/ISAIAH",
+        Some(patch(&format!("{EXT}:DEPARTMENT"), json!("Research"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    {
+        let store = service.store();
+        assert_eq!(store.users["ISAIAH"].department, "Research");
+        assert_eq!(store.users["ISAIAH"].last_name, "Langer & Sons");
+        assert_eq!(store.users["ISAIAH"].password, "Initial-Passw0rd");
+    }
+
+    // Removed behind the host's back: RETURN 124 → 404.
+    service.store().users.remove("BIANCA");
+    let (status, body) = send(
+        Method::PATCH,
+        "/Users/BIANCA",
+        Some(patch(&format!("{EXT}:DEPARTMENT"), json!("Gone"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let (status, body) = send(Method::DELETE, "/Users/ISAIAH", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(!service.store().users.contains_key("ISAIAH"));
+    host.stop().await;
 }
