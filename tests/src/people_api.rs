@@ -48,6 +48,8 @@ pub struct Group {
 #[derive(Default)]
 pub struct Store {
     pub users: BTreeMap<String, User>,
+    /// User ids by user name.
+    by_name: HashMap<String, String>,
     pub groups: BTreeMap<String, Group>,
     pub passwords: HashMap<String, String>,
     next_id: u64,
@@ -74,12 +76,17 @@ impl Store {
     /// Insert or replace a user, recording the change.
     pub fn put_user(&mut self, user: User) {
         self.changes.push(user.user_name.clone());
+        if let Some(old) = self.users.get(&user.id) {
+            let old_name = old.user_name.clone();
+            self.by_name.remove(&old_name);
+        }
+        self.by_name.insert(user.user_name.clone(), user.id.clone());
         self.users.insert(user.id.clone(), user);
     }
 
     /// Remove a user by name, recording the change.
     pub fn remove_user(&mut self, user_name: &str) -> Option<User> {
-        let id = self.user(user_name)?.id.clone();
+        let id = self.by_name.remove(user_name)?;
         self.passwords.remove(user_name);
         self.changes.push(user_name.to_string());
         self.users.remove(&id)
@@ -98,7 +105,7 @@ impl Store {
     }
 
     pub fn user(&self, user_name: &str) -> Option<&User> {
-        self.users.values().find(|u| u.user_name == user_name)
+        self.users.get(self.by_name.get(user_name)?)
     }
 
     pub fn group(&self, name: &str) -> Option<&Group> {
@@ -179,6 +186,59 @@ impl PeopleApi {
 
     pub fn certificate(&self) -> &Path {
         &self.certificate
+    }
+
+    /// The connector file `people` for `project` (the `rest-users` example or a copy): users
+    /// with a password, groups, delta import, the client secret in `people.secret`.
+    pub fn connector_file(&self, project: &Path, token_hash: &str) -> String {
+        format!(
+            r#"version = 1
+name = "people"
+token_hash = "{token_hash}"
+plugin = "libecma_webservices.so"
+object_type = "User"
+anchor = "userName"
+password_attribute = "password"
+
+[[attributes]]
+name = "displayName"
+[[attributes]]
+name = "email"
+[[attributes]]
+name = "department"
+[[attributes]]
+name = "id"
+
+[run_profiles]
+full_import = true
+delta_import = true
+
+[deprovisioning]
+disable = "set_attribute"
+disable_attribute = "active"
+delete = "delete"
+
+[[resource_types]]
+name = "Group"
+object_type = "Group"
+anchor = "displayName"
+
+[[resource_types.attributes]]
+name = "members"
+scim = "members"
+
+[parameters.connectivity]
+project = "{project}"
+host = "localhost"
+port = "{port}"
+client_id = "{CLIENT_ID}"
+client_secret = {{ file = "people.secret" }}
+ca_file = "{ca}"
+"#,
+            project = project.display(),
+            port = self.addr.port(),
+            ca = self.certificate.display(),
+        )
     }
 }
 
@@ -295,12 +355,14 @@ async fn list_users(
         Err(refusal) => return refusal,
     };
     store.list_requests += 1;
-    let items = store
-        .users
-        .values()
-        .filter(|u| q.get("userName").is_none_or(|n| &u.user_name == n))
-        .map(|u| (u.id.clone(), user_json(u)))
-        .collect();
+    let items = match q.get("userName") {
+        // A lookup by name: the index, not a scan.
+        Some(name) => store.user(name).into_iter().collect::<Vec<_>>(),
+        None => store.users.values().collect(),
+    }
+    .into_iter()
+    .map(|u| (u.id.clone(), user_json(u)))
+    .collect();
     let mut body = page(items, q.get("cursor"));
     body["watermark"] = json!(store.changes.len().to_string());
     Json(body).into_response()

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use ecma_integration_tests::people_api::{PeopleApi, CLIENT_ID, CLIENT_SECRET};
+use ecma_integration_tests::people_api::{PeopleApi, CLIENT_SECRET};
 use ecma_integration_tests::{webservices_plugin, ExtraConnector, TestHost};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -25,54 +25,7 @@ fn connector(api: &PeopleApi) -> ExtraConnector {
     let hash = ecmahost::token::hash_token(TOKEN).unwrap();
     ExtraConnector {
         file_name: "people.toml",
-        toml: format!(
-            r#"version = 1
-name = "people"
-token_hash = "{hash}"
-plugin = "libecma_webservices.so"
-object_type = "User"
-anchor = "userName"
-password_attribute = "password"
-
-[[attributes]]
-name = "displayName"
-[[attributes]]
-name = "email"
-[[attributes]]
-name = "department"
-[[attributes]]
-name = "id"
-
-[run_profiles]
-full_import = true
-delta_import = true
-
-[deprovisioning]
-disable = "set_attribute"
-disable_attribute = "active"
-delete = "delete"
-
-[[resource_types]]
-name = "Group"
-object_type = "Group"
-anchor = "displayName"
-
-[[resource_types.attributes]]
-name = "members"
-scim = "members"
-
-[parameters.connectivity]
-project = "{project}"
-host = "localhost"
-port = "{port}"
-client_id = "{CLIENT_ID}"
-client_secret = {{ file = "people.secret" }}
-ca_file = "{ca}"
-"#,
-            project = example_project().display(),
-            port = api.addr.port(),
-            ca = api.certificate().display(),
-        ),
+        toml: api.connector_file(&example_project(), &hash.to_string()),
     }
 }
 
