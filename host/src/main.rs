@@ -106,6 +106,24 @@ enum WsCommand {
         #[arg(long)]
         project: PathBuf,
     },
+    /// Run one flow of a web services connector against the live service and print every
+    /// request and response (secrets redacted), then the outcome.
+    Test {
+        /// The connector file (its parameter answers; secrets are resolved as at serve time).
+        #[arg(long)]
+        connector: PathBuf,
+        /// The web services connector library (libecma_webservices.so).
+        #[arg(long)]
+        plugin: PathBuf,
+        /// test_connection, full_import, delta_import, export_add, export_replace,
+        /// export_delete, password_set or password_change.
+        #[arg(long, value_parser = webservices::parse_flow)]
+        flow: webservices::FlowKind,
+        /// For export and password flows: the object, as JSON (object_type, anchor, dn,
+        /// attributes, password).
+        #[arg(long)]
+        entry: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -257,7 +275,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ws { command } => {
-            print!("{}", ws(command)?);
+            // Plugin calls block: keep them off the async workers.
+            print!(
+                "{}",
+                tokio::task::spawn_blocking(move || ws(command)).await??
+            );
             Ok(())
         }
         Command::Token {
@@ -279,6 +301,12 @@ fn ws(command: WsCommand) -> Result<String, webservices::WsCommandError> {
         WsCommand::Discover { wsdl, project } => webservices::discover(&wsdl, &project),
         WsCommand::AddRest { project, service } => webservices::add_rest(&project, service),
         WsCommand::Check { project } => webservices::check(&project),
+        WsCommand::Test {
+            connector,
+            plugin,
+            flow,
+            entry,
+        } => webservices::test(&connector, &plugin, flow, entry.as_deref()),
     }
 }
 

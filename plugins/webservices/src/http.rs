@@ -25,6 +25,8 @@ pub(crate) struct Endpoint {
     pub ca_file: Option<String>,
     pub client_certificate: Option<String>,
     pub client_key: Option<String>,
+    /// Log every request and response, secrets redacted.
+    pub trace: bool,
 }
 
 /// One request, fully rendered.
@@ -53,9 +55,6 @@ pub(crate) struct HttpResponse {
     pub retry_after: Option<Duration>,
 }
 
-/// What an exchange looked like, for `ecmahost ws test` (secrets already redacted).
-pub(crate) type TraceSink = Arc<std::sync::Mutex<Vec<String>>>;
-
 pub(crate) struct HttpService {
     client: reqwest::Client,
     base: Url,
@@ -67,7 +66,8 @@ pub(crate) struct HttpService {
     retry: Retry,
     headers: Vec<(String, String)>,
     pub(crate) redactor: Redactor,
-    pub(crate) trace: Option<TraceSink>,
+    /// Log every exchange (the `trace` parameter; `ecmahost ws test` sets it).
+    trace: bool,
 }
 
 impl HttpService {
@@ -112,7 +112,7 @@ impl HttpService {
             retry: project.connection.retry.clone(),
             headers,
             redactor,
-            trace: None,
+            trace: endpoint.trace,
         })
     }
 
@@ -339,7 +339,9 @@ impl HttpService {
     }
 
     fn record(&self, request: &HttpRequest, outcome: &str) {
-        let Some(trace) = &self.trace else { return };
+        if !self.trace {
+            return;
+        }
         let mut line = format!("{} {}", request.method.as_str(), request.url);
         if !request.query.is_empty() {
             let query: Vec<String> = request
@@ -355,9 +357,7 @@ impl HttpService {
             None => {}
         }
         line.push_str(&format!("\n  response: {outcome}"));
-        if let Ok(mut lines) = trace.lock() {
-            lines.push(self.redactor.apply(&line));
-        }
+        log::info!(target: "exchange", "{}", self.redactor.apply(&line));
     }
 }
 

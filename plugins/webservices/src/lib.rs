@@ -26,7 +26,7 @@
 //! Parameters (connectivity page): `project` (the project file), `host` and `port` (override
 //! the project's base URL), `user`, `password` (encrypted), `client_id`, `client_secret`
 //! (encrypted), `api_key` (encrypted), `bearer_token` (encrypted), `ca_file`,
-//! `client_certificate`, `client_key`. Secrets are never logged and are redacted from every
+//! `client_certificate`, `client_key`, `trace` (log every exchange). Secrets are never logged and are redacted from every
 //! message (module `redact`).
 
 mod auth;

@@ -49,6 +49,9 @@ impl Settings {
             ca_file: text("ca_file"),
             client_certificate: text("client_certificate"),
             client_key: text("client_key"),
+            trace: values
+                .get("trace")
+                .is_some_and(|t| t.eq_ignore_ascii_case("true")),
         };
         let credentials = Credentials::from_values(values);
         let missing = credentials.missing_for(&project.auth);

@@ -531,3 +531,55 @@ password = {{ file = "sap.password" }}
     assert!(!service.store().users.contains_key("ISAIAH"));
     host.stop().await;
 }
+
+/// `ecmahost ws test`: one flow against the live People API, every exchange printed without
+/// the client secret, and an export that reaches the API's store.
+#[tokio::test]
+async fn ws_test_runs_one_flow_and_prints_the_exchanges() {
+    use ecmahost::webservices::{test, FlowKind as TestFlow};
+    let api = PeopleApi::start().await;
+    api.store().add_user("adele", "Retail");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("people.toml");
+    let hash = ecmahost::token::hash_token(TOKEN).unwrap().to_string();
+    std::fs::write(&file, api.connector_file(&example_project(), &hash)).unwrap();
+    std::fs::write(dir.path().join("people.secret"), CLIENT_SECRET).unwrap();
+    let entry = dir.path().join("zed.json");
+    std::fs::write(
+        &entry,
+        r#"{"object_type": "User", "anchor": {"userName": "zed"}, "attributes": {"displayName": "Zed", "email": "zed@contoso.example"}}"#,
+    )
+    .unwrap();
+    let run = |flow, entry: Option<std::path::PathBuf>| {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || {
+            test(&file, &webservices_plugin(), flow, entry.as_deref())
+        })
+    };
+    let out = run(TestFlow::FullImport, None).await.unwrap().unwrap();
+    let port = api.addr.port();
+    assert!(
+        out.contains(&format!(
+            "GET https://localhost:{port}/api/users?limit=500\n  response: 200 "
+        )),
+        "{out}"
+    );
+    assert!(out.contains("Add User adele: "), "{out}");
+    assert!(out.contains("1 entries; watermark "), "{out}");
+    assert!(!out.contains(CLIENT_SECRET), "{out}");
+
+    let out = run(TestFlow::ExportAdd, Some(entry))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.ends_with("exported\n"), "{out}");
+    assert_eq!(
+        api.store().user("zed").unwrap().display_name.as_deref(),
+        Some("Zed")
+    );
+    let e = run(TestFlow::ExportDelete, None)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(e.to_string().contains("give --entry FILE"), "{e}");
+}
