@@ -48,39 +48,17 @@ impl Service {
         }
     }
 
-    /// A project for `kind` with this `[auth]` table body.
+    /// A project for `kind` with this `[auth]` table body, importing and adding items.
     fn project(&self, kind: &str, auth: &str) -> PathBuf {
-        crate::write_project(
+        crate::import_project(
             self.dir.path(),
             kind,
+            &format!("http://127.0.0.1:{}/{kind}", self.addr.port()),
             &format!(
-                r#"version = 1
-name = "auth-{kind}"
-
-[connection]
-base_url = "http://127.0.0.1:{port}/{kind}"
-retry = {{ max_attempts = 1 }}
-
-[auth]
-{auth}
-
-[[object_types]]
-name = "Item"
-anchor = "id"
-attributes = [{{ name = "id" }}, {{ name = "name" }}]
-
-[[object_types.flows.full_import.steps]]
-request = {{ method = "GET", path = "/items" }}
-
-[[object_types.flows.full_import.steps]]
-for_each = "{{response./items}}"
-as = "item"
-steps = [{{ emit = {{ attributes = {{ id = "{{item./id}}", name = "{{item./name}}" }} }} }}]
+                r#"{auth}
 
 [[object_types.flows.export_add.steps]]
-request = {{ method = "POST", path = "/items", body = {{ id = "{{anchor}}", name = "{{attr.name}}" }} }}
-"#,
-                port = self.addr.port()
+request = {{ method = "POST", path = "/items", body = {{ id = "{{anchor}}", name = "{{attr.name}}" }} }}"#
             ),
         )
     }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail loudly.
 
 mod auth;
+mod certificate;
 mod paging;
 
 use std::net::SocketAddr;
@@ -28,6 +29,40 @@ fn serve(app: impl FnOnce(SocketAddr) -> axum::Router) -> (SocketAddr, tokio::ru
     let app = app(addr);
     runtime.spawn(async move { axum::serve(listener, app).await });
     (addr, runtime)
+}
+
+/// A project whose full import reads `{base_url}/items` (`{"items": [{"id", "name"}]}`);
+/// `tail` goes in its `[auth]` table and may add flows after it.
+fn import_project(dir: &Path, name: &str, base_url: &str, tail: &str) -> std::path::PathBuf {
+    write_project(
+        dir,
+        name,
+        &format!(
+            r#"version = 1
+name = "{name}"
+
+[connection]
+base_url = "{base_url}"
+retry = {{ max_attempts = 1 }}
+
+[[object_types]]
+name = "Item"
+anchor = "id"
+attributes = [{{ name = "id" }}, {{ name = "name" }}]
+
+[[object_types.flows.full_import.steps]]
+request = {{ method = "GET", path = "/items" }}
+
+[[object_types.flows.full_import.steps]]
+for_each = "{{response./items}}"
+as = "item"
+steps = [{{ emit = {{ attributes = {{ id = "{{item./id}}", name = "{{item./name}}" }} }} }}]
+
+[auth]
+{tail}
+"#
+        ),
+    )
 }
 
 /// The connector in-process, answering `project`.
