@@ -29,3 +29,29 @@ if [ ${#missing[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
 fi
+# The LDAP connector's tests start their own throwaway slapd (testing/slapd/) from Debian's
+# packages. No system instance is wanted: debconf is told to skip the initial configuration,
+# and a temporary policy-rc.d (unless one exists) forbids starting services during the install.
+# A system slapd that already runs is left alone; the tests never use it.
+ldap_missing=()
+for package in slapd ldap-utils; do
+    dpkg -s "$package" >/dev/null 2>&1 || ldap_missing+=("$package")
+done
+if [ ${#ldap_missing[@]} -gt 0 ]; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    echo "slapd slapd/no_configuration boolean true" | $sudo debconf-set-selections
+    policy=/usr/sbin/policy-rc.d
+    own_policy=""
+    if [ ! -e "$policy" ]; then
+        own_policy=yes
+        trap '$sudo rm -f "$policy"' EXIT
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+        $sudo chmod 755 "$policy"
+    fi
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${ldap_missing[@]}"
+    if [ -n "$own_policy" ]; then
+        $sudo rm -f "$policy"
+        trap - EXIT
+    fi
+fi

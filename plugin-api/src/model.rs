@@ -288,7 +288,11 @@ pub struct ExportError {
 pub struct ExportResult {
     pub identifier: String,
     pub error: Option<ExportError>,
-    /// Anchor values the target assigned (for example an identity column).
+    /// Anchor values the target assigned (for example an identity column). A result may also
+    /// carry the DN the object has now, under [`NEW_DN_ATTRIBUTE`]: the DN the target gave a
+    /// new object (an LDAP connector that builds DNs from a template), or where an update moved
+    /// it (a changed LDAP naming attribute). The host keeps that DN; a moved object is a
+    /// rename, so references to it follow.
     pub anchor: Vec<AnchorAttribute>,
 }
 

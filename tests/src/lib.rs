@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 pub mod api_1_0;
 pub mod bapi_service;
+pub mod ldap;
 pub mod log_capture;
 pub mod people_api;
 

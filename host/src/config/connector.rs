@@ -125,6 +125,10 @@ enum DnMode {
 struct AttributeFile {
     name: String,
     scim: Option<String>,
+    /// Microsoft's "treat as single value": a multi-valued connector attribute shown (and
+    /// written) as one value, such as an LDAP `cn` as a group's `displayName`.
+    #[serde(default)]
+    single_value: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,6 +228,8 @@ pub struct AttributeConfig {
     /// A core SCIM path (`displayName`, `name.givenName`) if mapped; otherwise the attribute
     /// is exposed under the ECMA2Host extension schema by its own name.
     pub scim: Option<String>,
+    /// Treat a multi-valued connector attribute as single-valued.
+    pub single_value: bool,
 }
 
 /// How the connector's reference values (group members, a manager) name other objects.
@@ -623,6 +629,7 @@ fn resource_type(
         attributes.push(AttributeConfig {
             name: a.name,
             scim: a.scim,
+            single_value: a.single_value,
         });
     }
 

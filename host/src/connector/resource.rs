@@ -153,17 +153,26 @@ impl<'a> Resources<'a> {
         self.runtime.check_available()?;
         let (anchor_value, mut attributes) =
             self.mapping().from_resource(resource, self.runtime, None)?;
-        let anchor = ResourceMapping::anchor_string(&anchor_value);
+        let assigned = self.mapping().assigned_anchor();
+        let anchor = match assigned {
+            // Not an id yet: the target assigns it. The key only serialises this create.
+            true => format!("\u{0}create-{}", rand::random::<u64>()),
+            false => ResourceMapping::anchor_string(&anchor_value),
+        };
         let _guard = self.state().locks.lock(&anchor).await;
-        if self.state().space.contains(&anchor)
-            || !self.state().space.find_by_anchor(&anchor).is_empty()
+        if !assigned
+            && (self.state().space.contains(&anchor)
+                || !self.state().space.find_by_anchor(&anchor).is_empty())
         {
             return Err(RuntimeError::AlreadyExists {
                 attribute: self.mapping().anchor_scim().to_string(),
                 id: anchor,
             });
         }
-        let anchor_attributes = self.mapping().anchor_attributes(&anchor_value, &attributes);
+        let anchor_attributes = match assigned {
+            true => Vec::new(),
+            false => self.mapping().anchor_attributes(&anchor_value, &attributes),
+        };
         // The anchor travels as the entry's anchor, not as attribute changes.
         let parts: Vec<(String, Vec<Value>)> = self
             .mapping()
@@ -210,6 +219,13 @@ impl<'a> Resources<'a> {
                 changes,
             )
             .await?;
+        // A target that names new objects itself (an LDAP DN template) says which DN it gave.
+        let (given_dn, result): (Vec<AnchorAttribute>, Vec<AnchorAttribute>) =
+            result.into_iter().partition(|a| a.name == NEW_DN_ATTRIBUTE);
+        let dn = given_dn
+            .into_iter()
+            .find_map(|a| a.value.as_str().map(str::to_string))
+            .unwrap_or(dn);
         if !second_pass.is_empty() {
             let (modification, second_pass) = match self.runtime.capabilities.export_type {
                 // The whole object, as an ObjectReplace connector expects.
@@ -253,6 +269,15 @@ impl<'a> Resources<'a> {
                 let id = ResourceMapping::anchor_string(&a.value);
                 attributes.insert(self.mapping().anchor().to_string(), vec![a.value]);
                 id
+            }
+            _ if assigned => {
+                return Err(RuntimeError::Export {
+                    kind: ExportErrorKind::ConnectedDirectoryError,
+                    message: format!(
+                    "the connector created the object but returned no `{}`, the anchor it assigns",
+                    self.mapping().anchor()
+                ),
+                })
             }
             _ => anchor,
         };
@@ -433,7 +458,7 @@ impl<'a> Resources<'a> {
         let (anchor_value, mut wanted) =
             self.mapping()
                 .from_resource(resource, self.runtime, Some(&current))?;
-        let rename = self.rename_of(&current, &anchor_value, &mut wanted)?;
+        let mut rename = self.rename_of(&current, &anchor_value, &mut wanted)?;
         // The new anchor is locked too, so that no create or other rename takes it meanwhile.
         let _new_guard = match &rename.anchor {
             Some(new) if new.to_lowercase() != current.anchor.to_lowercase() => {
@@ -488,13 +513,23 @@ impl<'a> Resources<'a> {
             ExportType::ObjectReplace => ObjectModification::Replace,
             _ => ObjectModification::Update,
         };
-        self.export_entry(
-            modification,
-            self.anchor_of(&current),
-            &current.dn,
-            exported,
-        )
-        .await?;
+        let result = self
+            .export_entry(
+                modification,
+                self.anchor_of(&current),
+                &current.dn,
+                exported,
+            )
+            .await?;
+        // A target that renames on its own (a changed LDAP naming attribute) says where the
+        // object went: that is a rename too, and references follow it.
+        if rename.dn.is_none() {
+            rename.dn = result
+                .iter()
+                .filter(|a| a.name == NEW_DN_ATTRIBUTE)
+                .find_map(|a| a.value.as_str().map(str::to_string))
+                .filter(|dn| *dn != current.dn);
+        }
         let mut merged: Attributes = current.attribute_map();
         for change in changes.iter().filter(|c| self.mapping().keeps(&c.name)) {
             match change.modification {

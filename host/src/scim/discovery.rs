@@ -145,9 +145,12 @@ fn type_schema_documents(tenant: &Tenant, resources: Resources<'_>, types: &[&st
     let renames = tenant.runtime.capabilities().object_rename;
     let set_once = if renames { "readWrite" } else { "immutable" };
     let compound = mapping.compound_anchor();
-    let mut core = vec![if compound {
+    let mut core = vec![if mapping.assigned_anchor() {
+        // The target assigns the anchor: it is only the id, which every resource has.
+        None
+    } else if compound {
         // The id of a multi-attribute anchor, made from its parts: the parts are written.
-        attribute(
+        Some(attribute(
             mapping.anchor_scim(),
             AttributeType::String,
             false,
@@ -158,9 +161,9 @@ fn type_schema_documents(tenant: &Tenant, resources: Resources<'_>, types: &[&st
             false,
             "readOnly",
             "server",
-        )
+        ))
     } else {
-        attribute(
+        Some(attribute(
             mapping.anchor_scim(),
             mapping.anchor_type(),
             false,
@@ -168,8 +171,11 @@ fn type_schema_documents(tenant: &Tenant, resources: Resources<'_>, types: &[&st
             true,
             set_once,
             "server",
-        )
-    }];
+        ))
+    }]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>();
     if mapping.has_active() {
         core.push(attribute(
             "active",

@@ -10,6 +10,7 @@ mod contract;
 mod entra;
 mod failures;
 mod groups;
+mod ldap;
 mod loader;
 mod postgres;
 mod protocol;

@@ -120,6 +120,19 @@ impl ResourceMapping {
                 .join(", ")
         };
         let mut anchor_type = AttributeType::String;
+        // An import-only anchor is the target's to assign: no SCIM attribute carries it in.
+        let assigned_anchor = match config.anchor_parts.as_slice() {
+            [one] => {
+                type_of(object_type, one).is_some()
+                    && direction_of(object_type, one) == AttributeDirection::ImportOnly
+            }
+            _ => false,
+        };
+        let anchor_scim = if assigned_anchor {
+            "id".to_string()
+        } else {
+            config.anchor_scim.clone()
+        };
         for part in &config.anchor_parts {
             let (part_type, multi_valued) = type_of(object_type, part)
                 .filter(|_| !is_dn_name(part))
@@ -161,8 +174,11 @@ impl ResourceMapping {
         let mut attributes = Vec::new();
         let mut meta_times = Vec::new();
         for (i, a) in config.attributes.iter().enumerate() {
-            let (attribute_type, multi_valued) =
-                type_of(object_type, &a.name).ok_or_else(|| {
+            let collapsed =
+                a.single_value && type_of(object_type, &a.name).is_some_and(|(_, multi)| multi);
+            let (attribute_type, multi_valued) = type_of(object_type, &a.name)
+                .map(|(t, multi)| (t, multi && !a.single_value))
+                .ok_or_else(|| {
                     fail(
                         &format!("attributes[{i}].name"),
                         format!(
@@ -196,7 +212,7 @@ impl ResourceMapping {
                     }
                     let taken = target.urn.is_none()
                         && target.sub.is_none()
-                        && (target.name.eq_ignore_ascii_case(&config.anchor_scim)
+                        && (target.name.eq_ignore_ascii_case(&anchor_scim)
                             || (config.kind == ResourceKind::User
                                 && target.name.eq_ignore_ascii_case("active")));
                     if taken {
@@ -217,6 +233,7 @@ impl ResourceMapping {
                 }
             };
             attributes.push(Mapped {
+                collapsed,
                 attribute: if is_dn_name(&a.name) {
                     DN_ATTRIBUTE.to_string()
                 } else {
@@ -239,6 +256,7 @@ impl ResourceMapping {
                 type_of(object_type, &config.query_attribute)
             {
                 attributes.push(Mapped {
+                    collapsed: false,
                     attribute: config.query_attribute.clone(),
                     attribute_type,
                     multi_valued,
@@ -274,6 +292,7 @@ impl ResourceMapping {
             }
             if is_dn_name(attribute) && !attributes.iter().any(Mapped::is_dn) {
                 attributes.push(Mapped {
+                    collapsed: false,
                     attribute: DN_ATTRIBUTE.to_string(),
                     attribute_type: AttributeType::String,
                     multi_valued: false,
@@ -298,7 +317,8 @@ impl ResourceMapping {
             anchor_parts: config.anchor_parts.clone(),
             meta_times,
             anchor_type,
-            anchor_scim: config.anchor_scim.clone(),
+            anchor_scim,
+            assigned_anchor,
             query_attribute: config.query_attribute.clone(),
             attributes,
             active_attribute,

@@ -178,6 +178,9 @@ struct Mapped {
     attribute: String,
     attribute_type: AttributeType,
     multi_valued: bool,
+    /// A multi-valued connector attribute shown as one value (`single_value`): a request
+    /// that gives one of its values keeps the others.
+    collapsed: bool,
     /// Import-only attributes are read-only in SCIM; export-only ones are write-only (never
     /// returned, never kept in the connector space).
     direction: AttributeDirection,
@@ -248,7 +251,12 @@ pub struct ResourceMapping {
     /// target (`scim = "meta.created"` / `"meta.lastModified"`): they win over the host's.
     meta_times: Vec<(MetaTime, String)>,
     anchor_type: AttributeType,
+    /// `id` for an anchor the target assigns ([`Self::assigned_anchor`]).
     anchor_scim: String,
+    /// The anchor is an import-only attribute the target assigns (entryUUID, an identity
+    /// column): a create carries none, the id is the target's value, and `userName` or
+    /// `displayName` are ordinary mapped attributes.
+    assigned_anchor: bool,
     query_attribute: String,
     attributes: Vec<Mapped>,
     active_attribute: Option<String>,
@@ -283,6 +291,11 @@ impl ResourceMapping {
     /// The top-level SCIM attribute that carries the anchor (`userName`, `displayName`).
     pub fn anchor_scim(&self) -> &str {
         &self.anchor_scim
+    }
+
+    /// Whether the target assigns the anchor (see the field).
+    pub fn assigned_anchor(&self) -> bool {
+        self.assigned_anchor
     }
     pub fn active_attribute(&self) -> Option<&str> {
         self.active_attribute.as_deref()

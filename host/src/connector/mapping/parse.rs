@@ -16,6 +16,20 @@ impl ResourceMapping {
         let anchor = if self.compound_anchor() {
             // Filled in below from the parts, which are ordinary attributes.
             Value::String(String::new())
+        } else if self.assigned_anchor {
+            // The target's own value: the object's, or none yet for a create.
+            match current {
+                Some(object) => {
+                    let value = json_to_value(
+                        &Json::String(object.anchor.clone()),
+                        self.anchor_type,
+                        "id",
+                    )?;
+                    out.insert(self.anchor.clone(), vec![value.clone()]);
+                    value
+                }
+                None => Value::String(String::new()),
+            }
         } else {
             let name = &self.anchor_scim;
             let given = get_ci(resource, name)
@@ -94,6 +108,13 @@ impl ResourceMapping {
                 // Exposed read-only (it is the id): input values are ignored (RFC 7643 §2.2).
                 continue;
             }
+            // One value of a collapsed attribute that the object already has: keep them all.
+            let values = match current.and_then(|c| c.get(&m.attribute)) {
+                Some(held) if m.collapsed && values.len() == 1 && held.contains(&values[0]) => {
+                    held.to_vec()
+                }
+                _ => values,
+            };
             if !values.is_empty() {
                 out.insert(m.attribute.clone(), values);
             }

@@ -1,0 +1,232 @@
+//! The LDAP connector end to end: Entra-style SCIM requests through the host into a real,
+//! throwaway slapd, with every step checked by `ldapsearch`.
+
+use ecma_integration_tests::ldap::{connector, TOKEN};
+use ecma_integration_tests::TestHost;
+use ecma_test_slapd::{Scope, Slapd, PEOPLE_DN};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const EXT: &str = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User";
+const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+/// A PATCH in Entra's shape; returns the status and body.
+async fn patch(
+    host: &TestHost,
+    path: &str,
+    operations: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations});
+    host.send(Method::PATCH, "ldap", path, TOKEN, Some(&body.to_string()))
+        .await
+}
+
+#[tokio::test]
+async fn entra_users_are_provisioned_into_slapd() {
+    let slapd = Slapd::start().unwrap();
+    let plugin = ecma_integration_tests::plugin_dir().join("libecma_ldap.so");
+    let host = TestHost::start_with(vec![connector(&slapd)], |dir| {
+        std::fs::copy(&plugin, dir.join("ECMA/libecma_ldap.so")).unwrap();
+    })
+    .await;
+    host.wait_ready("ldap").await;
+
+    // Entra's Test Connection: an empty list for a random user name.
+    let (status, body) = host
+        .send(
+            Method::GET,
+            "ldap",
+            "/Users?filter=userName%20eq%20%22nobody%22",
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["totalResults"], 0);
+
+    // Create: the DN from the template; the response's DN is the directory's.
+    let user = json!({
+        "schemas": [CORE_USER, EXT],
+        "userName": "7001",
+        "password": "Pw-for-Grace-1",
+        EXT: {"uid": "grace", "cn": "Grace Hopper", "sn": "Hopper", "mail": "grace@example.com"}
+    });
+    let (status, created) = host
+        .send(
+            Method::POST,
+            "ldap",
+            "/Users",
+            TOKEN,
+            Some(&user.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id"], "7001");
+    let dn = format!("uid=grace,{PEOPLE_DN}");
+    let found = slapd
+        .ldapsearch(&dn, Scope::Base, "(objectClass=*)", &[])
+        .unwrap();
+    assert_eq!(found.len(), 1, "the entry is in the directory");
+    assert_eq!(found[0].first("mail").as_deref(), Some("grace@example.com"));
+    assert_eq!(found[0].first("employeeNumber").as_deref(), Some("7001"));
+    assert_eq!(created[EXT]["-dn-"], dn.as_str(), "{created}");
+    // The initial password went to the directory: the user can bind with it.
+    let mut whoami = slapd.command("ldapwhoami").unwrap();
+    whoami.args(["-x", "-H", &slapd.url(), "-D", &dn, "-w", "Pw-for-Grace-1"]);
+    assert!(
+        slapd.run(whoami, b"").unwrap().success().is_ok(),
+        "bind with the initial password"
+    );
+
+    // PATCH an attribute.
+    let (status, body) = patch(&host, "/Users/7001", json!([{"op": "Replace", "path": format!("{EXT}:mail"), "value": "grace.hopper@example.com"}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let found = slapd
+        .ldapsearch(&dn, Scope::Base, "(objectClass=*)", &["mail"])
+        .unwrap();
+    assert_eq!(found[0].values("mail"), ["grace.hopper@example.com"]);
+
+    // A second user with the same uid: the directory's entryAlreadyExists is a 409.
+    let clash = json!({"schemas": [CORE_USER, EXT], "userName": "7002", EXT: {"uid": "grace", "cn": "G", "sn": "H"}});
+    let (status, body) = host
+        .send(
+            Method::POST,
+            "ldap",
+            "/Users",
+            TOKEN,
+            Some(&clash.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // A missing required attribute: the server's diagnostic in a 400.
+    let bad = json!({"schemas": [CORE_USER, EXT], "userName": "7003", EXT: {"uid": "nosn", "cn": "No Surname"}});
+    let (status, body) = host
+        .send(
+            Method::POST,
+            "ldap",
+            "/Users",
+            TOKEN,
+            Some(&bad.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("sn"),
+        "{body}"
+    );
+
+    // Groups: create, add a member, rename the member, remove it, rename and delete the group.
+    let group =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Team"});
+    let (status, created) = host
+        .send(
+            Method::POST,
+            "ldap",
+            "/Groups",
+            TOKEN,
+            Some(&group.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let group_id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(group_id.len(), 36, "the id is the entryUUID: {created}");
+    let group_dn = "cn=Team,ou=groups,dc=example,dc=com";
+    assert_eq!(
+        slapd.count(group_dn, "(objectClass=groupOfNames)").unwrap(),
+        1
+    );
+    let members = |slapd: &Slapd, dn: &str| -> Vec<String> {
+        let found = slapd
+            .ldapsearch(dn, Scope::Base, "(objectClass=*)", &["member"])
+            .unwrap();
+        found[0]
+            .values("member")
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .collect()
+    };
+    let (status, body) = patch(
+        &host,
+        &format!("/Groups/{group_id}"),
+        json!([{"op": "Add", "path": "members", "value": [{"value": "7001"}]}]),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(members(&slapd, group_dn), std::slice::from_ref(&dn));
+    // A new uid renames the user's entry (modrdn); the group's member follows.
+    let (status, body) = patch(
+        &host,
+        "/Users/7001",
+        json!([{"op": "Replace", "path": format!("{EXT}:uid"), "value": "grace.h"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let new_dn = format!("uid=grace.h,{PEOPLE_DN}");
+    assert_eq!(body[EXT]["-dn-"], new_dn.as_str(), "{body}");
+    assert_eq!(slapd.count(&new_dn, "(objectClass=*)").unwrap(), 1);
+    assert_eq!(
+        members(&slapd, group_dn),
+        std::slice::from_ref(&new_dn),
+        "the member reference followed the rename"
+    );
+    let (status, body) = patch(
+        &host,
+        &format!("/Groups/{group_id}"),
+        json!([{"op": "Remove", "path": "members[value eq \"7001\"]"}]),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    assert!(members(&slapd, group_dn).is_empty());
+    // Renaming the group keeps its id.
+    let (status, body) = patch(
+        &host,
+        &format!("/Groups/{group_id}"),
+        json!([{"op": "Replace", "path": "displayName", "value": "Crew"}]),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(
+        slapd
+            .count(
+                "cn=Crew,ou=groups,dc=example,dc=com",
+                "(objectClass=groupOfNames)"
+            )
+            .unwrap(),
+        1
+    );
+    let (status, body) = host
+        .send(
+            Method::GET,
+            "ldap",
+            &format!("/Groups/{group_id}"),
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Crew");
+    let (status, _) = host
+        .send(
+            Method::DELETE,
+            "ldap",
+            &format!("/Groups/{group_id}"),
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        slapd
+            .count("ou=groups,dc=example,dc=com", "(objectClass=groupOfNames)")
+            .unwrap(),
+        0
+    );
+
+    // Delete.
+    let (status, _) = host
+        .send(Method::DELETE, "ldap", "/Users/7001", TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(slapd.count(PEOPLE_DN, "(employeeNumber=7001)").unwrap(), 0);
+    host.stop().await;
+}
