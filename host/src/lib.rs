@@ -24,3 +24,4 @@ pub mod server;
 pub mod space;
 pub mod tls;
 pub mod token;
+pub mod webservices;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ecmahost::config::{HostConfig, ParameterAnswers};
-use ecmahost::{bench, demo, logging, operate, server, tls, token};
+use ecmahost::{bench, demo, logging, operate, server, tls, token, webservices};
 
 #[derive(Parser)]
 #[command(
@@ -108,6 +108,11 @@ enum Command {
     },
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
     Completions { shell: clap_complete::Shell },
+    /// Web services connector projects: discovery and checks.
+    Ws {
+        #[command(subcommand)]
+        command: WsCommand,
+    },
 }
 
 /// Where a running host's admin listener is.
@@ -119,6 +124,48 @@ struct AdminArgs {
     /// The admin listener's URL instead (for example http://127.0.0.1:8586).
     #[arg(long)]
     admin: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum WsCommand {
+    /// Add the services, ports and operations of a WSDL 1.1 file (and the files it imports)
+    /// to a project, and print them.
+    Discover {
+        #[arg(long)]
+        wsdl: PathBuf,
+        #[arg(long)]
+        project: PathBuf,
+    },
+    /// Record a REST service (endpoint, resource path, method, parameters, samples).
+    AddRest {
+        #[arg(long)]
+        project: PathBuf,
+        #[command(flatten)]
+        service: webservices::RestArguments,
+    },
+    /// Load a project (every error with its file, line and key) and print what it offers.
+    Check {
+        #[arg(long)]
+        project: PathBuf,
+    },
+    /// Run one flow of a web services connector against the live service and print every
+    /// request and response (secrets redacted), then the outcome.
+    Test {
+        /// The connector file (its parameter answers; secrets are resolved as at serve time).
+        #[arg(long)]
+        connector: PathBuf,
+        /// The web services connector library (libecma_webservices.so).
+        #[arg(long)]
+        plugin: PathBuf,
+        /// test_connection, full_import, delta_import, export_add, export_replace,
+        /// export_delete, password_set or password_change.
+        #[arg(long, value_parser = webservices::parse_flow)]
+        flow: webservices::FlowKind,
+        /// For export and password flows: the object, as JSON (object_type, anchor, dn,
+        /// attributes, password).
+        #[arg(long)]
+        entry: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -370,6 +417,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Ws { command } => {
+            // Plugin calls block: keep them off the async workers.
+            print!(
+                "{}",
+                tokio::task::spawn_blocking(move || ws(command)).await??
+            );
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Hash,
         } => {
@@ -389,6 +444,20 @@ fn admin_client(admin: &AdminArgs) -> anyhow::Result<operate::AdminClient> {
         admin.admin.as_deref(),
         &admin.config,
     )?)
+}
+
+fn ws(command: WsCommand) -> Result<String, webservices::WsCommandError> {
+    match command {
+        WsCommand::Discover { wsdl, project } => webservices::discover(&wsdl, &project),
+        WsCommand::AddRest { project, service } => webservices::add_rest(&project, service),
+        WsCommand::Check { project } => webservices::check(&project),
+        WsCommand::Test {
+            connector,
+            plugin,
+            flow,
+            entry,
+        } => webservices::test(&connector, &plugin, flow, entry.as_deref()),
+    }
 }
 
 async fn serve(config: &HostConfig) -> anyhow::Result<()> {

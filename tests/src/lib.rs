@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub mod api_1_0;
+pub mod bapi_service;
 pub mod cli;
 pub mod ldap;
 pub mod log_capture;
+pub mod people_api;
 
 use ecmahost::config::HostConfig;
 use ecmahost::server::{start, RunningHost};
@@ -36,6 +38,7 @@ pub fn plugin_dir() -> &'static Path {
             "libecma_wrong_api_major.so",
             "libecma_panicking_init.so",
             "libecma_csv.so",
+            "libecma_webservices.so",
         ] {
             assert!(
                 dir.join(lib).is_file(),
@@ -61,6 +64,11 @@ pub fn ecmahost_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// The generic web services connector.
+pub fn webservices_plugin() -> PathBuf {
+    plugin_dir().join("libecma_webservices.so")
 }
 
 /// The SDK template's CSV connector.

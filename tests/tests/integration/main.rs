@@ -22,3 +22,4 @@ mod postgres;
 mod protocol;
 mod reload;
 mod security;
+mod webservices;
