@@ -422,25 +422,29 @@ impl Subschema {
         self.attribute(name).is_some_and(|a| a.single_value)
     }
 
-    /// The class's attributes and those of its superclasses (MUST first), canonical names.
-    pub(crate) fn class_attributes(&self, class: &str) -> Vec<String> {
-        let mut must = Vec::new();
-        let mut may = Vec::new();
+    /// The class and its superclasses, each once (bounded, so a cyclic schema cannot loop).
+    fn lineage(&self, class: &str) -> Vec<&ObjectClass> {
+        let mut out: Vec<&ObjectClass> = Vec::new();
         let mut pending = vec![class.to_string()];
-        let mut seen = Vec::new();
         while let Some(name) = pending.pop() {
             let Some(c) = self.class(&name) else { continue };
-            if seen.contains(&c.oid) || seen.len() > 64 {
+            if out.iter().any(|o| o.oid == c.oid) || out.len() > 64 {
                 continue;
             }
-            seen.push(c.oid.clone());
-            must.extend(c.must.iter().cloned());
-            may.extend(c.may.iter().cloned());
             pending.extend(c.sup.iter().cloned());
+            out.push(c);
         }
+        out
+    }
+
+    /// The class's attributes and those of its superclasses (MUST first), canonical names.
+    pub(crate) fn class_attributes(&self, class: &str) -> Vec<String> {
+        let lineage = self.lineage(class);
+        let must = lineage.iter().flat_map(|c| c.must.iter());
+        let may = lineage.iter().flat_map(|c| c.may.iter());
         let mut out: Vec<String> = Vec::new();
-        for a in must.into_iter().chain(may) {
-            let canonical = self.canonical_attribute(&a);
+        for a in must.chain(may) {
+            let canonical = self.canonical_attribute(a);
             if !out.iter().any(|o| o.eq_ignore_ascii_case(&canonical)) {
                 out.push(canonical);
             }
@@ -450,19 +454,10 @@ impl Subschema {
 
     /// Attributes an entry of this class must have (for adds).
     pub(crate) fn required_attributes(&self, class: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut pending = vec![class.to_string()];
-        let mut seen = Vec::new();
-        while let Some(name) = pending.pop() {
-            let Some(c) = self.class(&name) else { continue };
-            if seen.contains(&c.oid) || seen.len() > 64 {
-                continue;
-            }
-            seen.push(c.oid.clone());
-            out.extend(c.must.iter().map(|a| self.canonical_attribute(a)));
-            pending.extend(c.sup.iter().cloned());
-        }
-        out
+        self.lineage(class)
+            .iter()
+            .flat_map(|c| c.must.iter().map(|a| self.canonical_attribute(a)))
+            .collect()
     }
 
     /// The class and its superclasses' names, most general last (for `objectClass` on add).

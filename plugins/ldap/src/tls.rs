@@ -73,11 +73,12 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Accepts exactly the server certificate the administrator pinned, and checks that the
-/// server holds its key.
+/// Accepts exactly the server certificate the administrator pinned (`sha256`), or with no pin
+/// any certificate: only for reading the server's certificate so the administrator can pin
+/// it, never to send credentials or data. Either way the server must hold the key.
 #[derive(Debug)]
 struct Pinned {
-    sha256: String,
+    sha256: Option<String>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -90,14 +91,15 @@ impl ServerCertVerifier for Pinned {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if fingerprint(end_entity).replace(':', "") == self.sha256 {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "the server's certificate has SHA-256 fingerprint {}, not the pinned one ({})",
-                fingerprint(end_entity),
-                names::SERVER_CERTIFICATE_SHA256
-            )))
+        match &self.sha256 {
+            Some(pin) if fingerprint(end_entity).replace(':', "") != *pin => {
+                Err(rustls::Error::General(format!(
+                    "the server's certificate has SHA-256 fingerprint {}, not the pinned one ({})",
+                    fingerprint(end_entity),
+                    names::SERVER_CERTIFICATE_SHA256
+                )))
+            }
+            _ => Ok(ServerCertVerified::assertion()),
         }
     }
 
@@ -136,56 +138,6 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-/// Accepts any certificate: only for reading the server's certificate on the global page, so
-/// the administrator can pin it. Never used to send credentials or data.
-#[derive(Debug)]
-struct Inspect(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Inspect {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// The client configuration for these settings. `inspect_only` accepts any server
 /// certificate, for showing it; callers then never bind.
 pub(crate) fn client_config(
@@ -196,17 +148,15 @@ pub(crate) fn client_config(
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ConnectorError::other(format!("TLS set-up: {e}")))?;
-    let builder = if inspect_only {
+    let builder = if inspect_only || settings.pinned_sha256.is_some() {
+        let sha256 = if inspect_only {
+            None
+        } else {
+            settings.pinned_sha256.clone()
+        };
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Inspect(provider)))
-    } else if let Some(pin) = &settings.pinned_sha256 {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Pinned {
-                sha256: pin.clone(),
-                provider,
-            }))
+            .with_custom_certificate_verifier(Arc::new(Pinned { sha256, provider }))
     } else {
         let mut roots = RootCertStore::empty();
         match &settings.ca_file {
