@@ -68,7 +68,7 @@ async fn main() {
         std::fs::copy(&plugin, dir.join("ECMA/libecma_ldap.so")).unwrap();
     })
     .await;
-    host.wait_ready("ldap").await;
+    host.wait_ready_with("ldap", TOKEN).await;
     let entry = host.host.as_ref().unwrap().registry.get("ldap").unwrap();
     let ConnectorSlot::Running(runtime) = entry.slot else {
         panic!("ldap connector failed");

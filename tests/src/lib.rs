@@ -153,16 +153,27 @@ impl TestHost {
 
     /// Wait (bounded) until the connector's first import is done.
     pub async fn wait_ready(&self, connector: &str) {
-        for _ in 0..100 {
-            let (status, _) = self
-                .send(Method::GET, connector, "/Users?count=1", &self.token, None)
+        self.wait_ready_with(connector, &self.token).await;
+    }
+
+    /// Wait until `connector` (whose token is `token`) has finished its start-up import. A
+    /// wrong token fails at once: a 401 would otherwise look ready.
+    pub async fn wait_ready_with(&self, connector: &str, token: &str) {
+        for _ in 0..400 {
+            let (status, body) = self
+                .send(Method::GET, connector, "/Users?count=1", token, None)
                 .await;
+            assert_ne!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "wait_ready: wrong token for connector {connector}: {body}"
+            );
             if status != StatusCode::SERVICE_UNAVAILABLE {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("connector {connector} did not become ready");
+        panic!("connector {connector} did not become ready in 20 s");
     }
 
     /// Send a request; returns the status and the JSON body (Null when empty).

@@ -28,7 +28,7 @@ static CAPTURED: Mutex<Vec<PluginLog>> = Mutex::new(Vec::new());
 static AUDIT: Mutex<Vec<AuditLine>> = Mutex::new(Vec::new());
 static ALL: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// One audit line (target `audit`): its fields by name, values as the log would print them.
+/// One audit line (target `audit`, or `audit::read` for a successful read): its fields by name, values as the log would print them.
 pub type AuditLine = std::collections::BTreeMap<String, String>;
 
 /// Every audit line logged so far for `connector`.
@@ -91,7 +91,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
             .collect::<Vec<_>>()
             .join(" ");
         ALL.lock().unwrap().push(format!("{target}: {text}"));
-        if target == "audit" {
+        if target == "audit" || target == "audit::read" {
             AUDIT.lock().unwrap().push(all.0);
             return;
         }

@@ -326,6 +326,8 @@ pub fn apply_delta(
     match entry.modification {
         ObjectModification::Add | ObjectModification::Replace => {
             match to_object(space, mapping, entry) {
+                // A delta that repeats what the space holds changes nothing.
+                Some(object) if space.get(&anchor).as_deref() == Some(&object) => false,
                 Some(object) => {
                     space.upsert(object);
                     true

@@ -1,6 +1,6 @@
-//! The audit trail: one log line per SCIM request and its request metrics. Changes and
-//! failed requests log at `info` with target `audit`; successful reads at `debug` with target
-//! `audit::read` (`[logging.modules] "audit::read" = "debug"` turns them on).
+//! The audit trail: one log line per SCIM request, at `info`, and its request metrics. Changes
+//! and failed requests log with target `audit`, successful reads with target `audit::read`
+//! (`[logging.modules] "audit::read" = "off"` leaves reads out of a read-heavy log).
 //!
 //! The line names the connector, the method, the path (query values that could be secrets
 //! redacted), the status, the latency, the export result of a change and the object's id. It
@@ -52,10 +52,10 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     ) && !path.ends_with("/.search");
-    // Changes and failures are the audit trail, at `info`; a successful read goes at `debug`
-    // (target `audit::read`), so that read-heavy traffic does not flood the log.
+    // Every request is a line at `info`; successful reads have their own target
+    // (`audit::read`), so that an administrator can leave read-heavy traffic out.
     let quiet = !changes && response.status().is_success();
-    if quiet && !tracing::enabled!(target: "audit::read", tracing::Level::DEBUG) {
+    if quiet && !tracing::enabled!(target: "audit::read", tracing::Level::INFO) {
         return response;
     }
     let query = query.as_deref().map(redact_query);
@@ -90,7 +90,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         };
     }
     if quiet {
-        audit_line!(tracing::Level::DEBUG, "audit::read");
+        audit_line!(tracing::Level::INFO, "audit::read");
     } else {
         audit_line!(tracing::Level::INFO, "audit");
     }

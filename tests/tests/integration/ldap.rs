@@ -29,7 +29,7 @@ async fn entra_users_are_provisioned_into_slapd() {
         std::fs::copy(&plugin, dir.join("ECMA/libecma_ldap.so")).unwrap();
     })
     .await;
-    host.wait_ready("ldap").await;
+    host.wait_ready_with("ldap", TOKEN).await;
 
     // Entra's Test Connection: an empty list for a random user name.
     let (status, body) = host
@@ -229,4 +229,47 @@ async fn entra_users_are_provisioned_into_slapd() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(slapd.count(PEOPLE_DN, "(employeeNumber=7001)").unwrap(), 0);
     host.stop().await;
+}
+
+/// Re-reading a directory that did not change changes nothing in the connector space, by a
+/// full import or by a delta from the access log (a sync that reported every entry as changed
+/// would rewrite every object and its `meta.lastModified`).
+#[tokio::test]
+async fn re_imports_of_an_unchanged_directory_change_nothing() {
+    use ecmahost::connector::SyncKind;
+    use ecmahost::registry::ConnectorSlot;
+    // More than one page of the paged search (1,000 entries a page).
+    const PEOPLE: usize = 2_500;
+
+    let slapd = Slapd::start().unwrap();
+    slapd
+        .ldapadd(&ecma_test_slapd::people_ldif(PEOPLE))
+        .unwrap();
+    let plugin = ecma_integration_tests::plugin_dir().join("libecma_ldap.so");
+    let mut file = connector(&slapd);
+    file.toml
+        .push_str("\n[run_profiles]\ndelta_import = true\n");
+    let host = TestHost::start_with(vec![file], |dir| {
+        std::fs::copy(&plugin, dir.join("ECMA/libecma_ldap.so")).unwrap();
+    })
+    .await;
+    host.wait_ready_with("ldap", TOKEN).await;
+    let entry = host.host.as_ref().unwrap().registry.get("ldap").unwrap();
+    let ConnectorSlot::Running(runtime) = entry.slot else {
+        panic!("the ldap connector failed");
+    };
+    assert_eq!(runtime.object_count(), PEOPLE, "the people");
+
+    let full = runtime.sync_as(SyncKind::Full).await.unwrap();
+    assert_eq!(
+        (full.kind, full.upserted, full.removed),
+        ("full", 0, 0),
+        "{full:?}"
+    );
+    let delta = runtime.sync_as(SyncKind::Delta).await.unwrap();
+    assert_eq!(
+        (delta.kind, delta.upserted, delta.removed),
+        ("delta", 0, 0),
+        "{delta:?}"
+    );
 }

@@ -251,7 +251,17 @@ async fn every_change_leaves_an_audit_line_and_no_secret_reaches_the_log() {
         )
         .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
-    // A failed read is audited too (a successful one only at `debug`, target `audit::read`).
+    // Reads are audited too: a successful one (target `audit::read`) and a failed one.
+    let (code, _) = host
+        .send(
+            Method::GET,
+            "demo",
+            "/Users?filter=userName%20eq%20%22audit.read.probe%22",
+            &host.token,
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
     let (code, _) = host
         .send(
             Method::GET,
@@ -292,6 +302,15 @@ async fn every_change_leaves_an_audit_line_and_no_secret_reaches_the_log() {
     );
     let refused = audited("demo", "DELETE", "/Users/nobody.here");
     assert_eq!(refused[0]["status"], "404", "{refused:?}");
+    let probe: Vec<_> = audited("demo", "GET", "/Users")
+        .into_iter()
+        .filter(|l| {
+            l.get("query")
+                .is_some_and(|q| q.contains("audit.read.probe"))
+        })
+        .collect();
+    assert_eq!(probe.len(), 1, "{probe:?}");
+    assert_eq!(probe[0]["status"], "200");
     let read: Vec<_> = audited("demo", "GET", "/Users")
         .into_iter()
         .filter(|l| l.get("query").is_some_and(|q| q.contains("access_token")))
