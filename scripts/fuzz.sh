@@ -15,7 +15,7 @@ fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
-for target in filter patch search connector_toml; do
+for target in filter patch search connector_toml mapping bulk ldap_dn ws_project ms_import; do
     args=(-max_len=4096)
     if [ "$runs" -gt 0 ]; then args+=(-runs="$runs"); else args+=(-max_total_time="$seconds"); fi
     echo "== $target (${args[*]})"

@@ -80,11 +80,28 @@ async fn run_one(tenant: &Tenant, operation: &Json, ids: &mut HashMap<String, St
     }
 }
 
-async fn run_checked(
-    tenant: &Tenant,
+/// One operation of a bulk request, read and with its `bulkId` references resolved.
+#[derive(Debug)]
+pub struct Operation {
+    /// POST, PUT, PATCH or DELETE, upper case.
+    pub method: String,
+    /// `Users` in `/Users/{id}`.
+    pub endpoint: String,
+    /// The resource's id (a `bulkId:` reference resolved); none for a POST.
+    pub id: Option<String>,
+    /// A POST's `bulkId`.
+    pub bulk_id: Option<String>,
+    /// The resource or PATCH body, references resolved.
+    pub data: Json,
+    /// The `version` to check (`If-Match`).
+    pub version: Option<String>,
+}
+
+/// Read one operation against the ids earlier POSTs were given. Pure: nothing runs.
+pub fn read_operation(
     operation: &Json,
-    ids: &mut HashMap<String, String>,
-) -> Result<Outcome, ApiError> {
+    ids: &HashMap<String, String>,
+) -> Result<Operation, ApiError> {
     let method = operation["method"]
         .as_str()
         .ok_or_else(|| invalid("an operation has no `method`"))?
@@ -102,25 +119,59 @@ async fn run_checked(
         }
         None => None,
     };
+    let mut data = operation.get("data").cloned().unwrap_or(Json::Null);
+    resolve(&mut data, ids)?;
+    let bulk_id = operation["bulkId"].as_str().map(str::to_string);
+    match (method.as_str(), &id) {
+        ("POST", None) => {
+            if bulk_id.is_none() {
+                return Err(invalid("a POST operation needs a `bulkId`"));
+            }
+            if !data.is_object() {
+                return Err(invalid("a POST operation needs `data`, a resource"));
+            }
+        }
+        ("PUT" | "PATCH" | "DELETE", Some(_)) => {}
+        (other, _) => {
+            return Err(invalid(format!(
+                "`{other}` with path `{path}` is not a bulk operation"
+            )))
+        }
+    }
+    Ok(Operation {
+        method,
+        endpoint,
+        id,
+        bulk_id,
+        data,
+        version: operation["version"].as_str().map(str::to_string),
+    })
+}
+
+async fn run_checked(
+    tenant: &Tenant,
+    operation: &Json,
+    ids: &mut HashMap<String, String>,
+) -> Result<Outcome, ApiError> {
+    let Operation {
+        method,
+        endpoint,
+        id,
+        bulk_id,
+        data,
+        version,
+    } = read_operation(operation, ids)?;
     let runtime = tenant
         .runtime
         .resources(&endpoint)
         .ok_or_else(|| ApiError::UnknownResource(endpoint.clone()))?;
     let mapping = runtime.mapping();
-    let mut data = operation.get("data").cloned().unwrap_or(Json::Null);
-    resolve(&mut data, ids)?;
-    let if_match = operation["version"].as_str();
+    let if_match = version.as_deref();
     let located = |anchor: &str| Some(resource_location(&tenant.base, mapping.endpoint(), anchor));
-    match (method.as_str(), id) {
-        ("POST", None) => {
-            let bulk_id = operation["bulkId"]
-                .as_str()
-                .ok_or_else(|| invalid("a POST operation needs a `bulkId`"))?;
-            if !data.is_object() {
-                return Err(invalid("a POST operation needs `data`, a resource"));
-            }
+    match (method.as_str(), id, bulk_id) {
+        ("POST", None, Some(bulk_id)) => {
             let object = runtime.create(&data).await?;
-            ids.insert(bulk_id.to_string(), object.anchor.clone());
+            ids.insert(bulk_id, object.anchor.clone());
             Ok(Outcome {
                 status: 201,
                 location: located(&object.anchor),
@@ -128,16 +179,16 @@ async fn run_checked(
                 error: None,
             })
         }
-        ("PUT", Some(id)) => {
+        ("PUT", Some(id), _) => {
             let outcome = runtime.replace(&id, &data, if_match).await?;
             Ok(changed(outcome, &id, located))
         }
-        ("PATCH", Some(id)) => {
+        ("PATCH", Some(id), _) => {
             let ops = parse_patch(&data).map_err(RuntimeError::from)?;
             let outcome = runtime.patch(&id, &ops, if_match, &tenant.base).await?;
             Ok(changed(outcome, &id, located))
         }
-        ("DELETE", Some(id)) => {
+        ("DELETE", Some(id), _) => {
             runtime.delete(&id, if_match).await?;
             Ok(Outcome {
                 status: 204,
@@ -146,9 +197,8 @@ async fn run_checked(
                 error: None,
             })
         }
-        (other, _) => Err(invalid(format!(
-            "`{other}` with path `{path}` is not a bulk operation"
-        ))),
+        // `read_operation` let only the shapes above through.
+        (other, _, _) => Err(invalid(format!("`{other}` is not a bulk operation"))),
     }
 }
 
@@ -171,14 +221,18 @@ fn changed(outcome: PatchOutcome, id: &str, located: impl Fn(&str) -> Option<Str
     }
 }
 
-/// Run a bulk request.
-pub async fn bulk(tenant: &Tenant, body: &[u8]) -> Result<Response, ApiError> {
+/// A bulk request's operations and its `failOnErrors`, checked against the limits (size,
+/// values, schema, number of operations). Pure: nothing runs.
+pub fn read_request(
+    body: &[u8],
+    max_value_bytes: usize,
+) -> Result<(Vec<Json>, Option<u64>), ApiError> {
     if body.len() > MAX_PAYLOAD {
         return Err(ApiError::PayloadTooLarge { limit: MAX_PAYLOAD });
     }
-    let request: Json =
+    let mut request: Json =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    super::input::check_body(&request, tenant.max_value_bytes)?;
+    super::input::check_body(&request, max_value_bytes)?;
     let schemas_ok = request["schemas"].as_array().is_some_and(|s| {
         s.iter().any(|v| {
             v.as_str()
@@ -190,19 +244,27 @@ pub async fn bulk(tenant: &Tenant, body: &[u8]) -> Result<Response, ApiError> {
             "schemas must contain {SCHEMA_BULK_REQUEST}"
         )));
     }
-    let operations = request["Operations"]
-        .as_array()
-        .ok_or_else(|| ApiError::MalformedJson("`Operations` must be an array".into()))?;
+    let fail_on_errors = request["failOnErrors"].as_u64().filter(|n| *n > 0);
+    let Some(Json::Array(operations)) = request.get_mut("Operations").map(Json::take) else {
+        return Err(ApiError::MalformedJson(
+            "`Operations` must be an array".into(),
+        ));
+    };
     if operations.len() > MAX_OPERATIONS {
         return Err(ApiError::PayloadTooLarge {
             limit: MAX_OPERATIONS,
         });
     }
-    let fail_on_errors = request["failOnErrors"].as_u64().filter(|n| *n > 0);
+    Ok((operations, fail_on_errors))
+}
+
+/// Run a bulk request.
+pub async fn bulk(tenant: &Tenant, body: &[u8]) -> Result<Response, ApiError> {
+    let (operations, fail_on_errors) = read_request(body, tenant.max_value_bytes)?;
     let mut ids = HashMap::new();
     let mut errors = 0u64;
     let mut results = Vec::with_capacity(operations.len());
-    for operation in operations {
+    for operation in &operations {
         let outcome = run_one(tenant, operation, &mut ids).await;
         errors += u64::from(outcome.error.is_some());
         let mut result =

@@ -7,7 +7,7 @@
 //! responses start with the configured public URL, never with the request's `Host`.
 
 mod audit;
-mod bulk;
+pub mod bulk;
 mod discovery;
 pub mod error;
 mod guard;

@@ -213,3 +213,39 @@ impl Connector for LdapConnector {
 }
 
 ecma_plugin_api::export_connector!(LdapConnector);
+
+/// For the fuzz targets (`fuzz/`), not part of the plugin's interface.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::dn::{escape_filter, escape_value, Dn, DnTemplate};
+
+    /// `text` as a DN and as a DN template; then as a value escaped into a DN (RFC 4514) and a
+    /// filter (RFC 4515). Panics when an escaped value escapes its place: a DN of other RDNs,
+    /// or a filter with an unescaped special character.
+    // A fuzz target's oracle reports a finding by panicking.
+    #[allow(clippy::panic)]
+    pub fn dn(text: &str) {
+        if let Ok(dn) = Dn::parse(text) {
+            let _ = (dn.rdn(), dn.parent(), dn.normalized());
+            let again = Dn::parse(&dn.to_string());
+            assert!(
+                again.is_ok(),
+                "{text:?} printed as {dn} does not parse again"
+            );
+        }
+        if let Ok(template) = DnTemplate::new(text) {
+            let _ = template.placeholders();
+            let _ = template.render("dc=example,dc=com", |_| Some(text.into()));
+        }
+        let built = format!("uid={},ou=people,dc=example,dc=com", escape_value(text));
+        let parsed = Dn::parse(&built).unwrap_or_else(|e| panic!("{built:?}: {e:?}"));
+        assert_eq!(parsed.rdns.len(), 4, "{text:?} escaped to {built:?}");
+        assert_eq!(parsed.rdns[0].len(), 1, "{text:?} escaped to {built:?}");
+        assert_eq!(parsed.rdns[0][0].value, text, "{built:?}");
+        let filter = escape_filter(text);
+        assert!(
+            !filter.contains(['(', ')', '*', '\0']),
+            "{text:?} escaped to the filter value {filter:?}"
+        );
+    }
+}

@@ -143,7 +143,7 @@ async fn a_running_host_serves_a_library_built_for_api_1_0() {
         std::fs::copy(&fixture.connector, dir.join("ECMA/libecma_fixture_v10.so")).unwrap();
     })
     .await;
-    host.wait_ready("oldapi").await;
+    host.wait_ready_with("oldapi", TOKEN).await;
     let (status, body) = host
         .send(
             Method::POST,
@@ -218,8 +218,8 @@ async fn a_plugin_log_line_reaches_the_host_log_with_the_connector_name() {
         |_| {},
     )
     .await;
-    host.wait_ready("logalpha").await;
-    host.wait_ready("logbeta").await;
+    host.wait_ready_with("logalpha", TOKEN).await;
+    host.wait_ready_with("logbeta", TOKEN).await;
     let (status, body) = host
         .send(
             Method::POST,

@@ -359,7 +359,7 @@ async fn a_connector_that_cannot_rename_refuses_a_new_anchor() {
         ),
     };
     let host = TestHost::start_with(vec![faulty], |_| {}).await;
-    host.wait_ready("norename").await;
+    host.wait_ready_with("norename", TOKEN).await;
     let user = json!({"schemas": [CORE_USER], "userName": "u1"}).to_string();
     let (status, body) = host
         .send(Method::POST, "norename", "/Users", TOKEN, Some(&user))
@@ -421,7 +421,7 @@ async fn a_two_column_anchor_round_trips_and_renames() {
         "[parameters.schema1]\nobject_types = \"User\"\n[parameters.schema2]\n\"User:table\" = \"Accounts\"\n[parameters.schema3]\n\"User:anchor\" = \"Tenant,Login\"\n",
     );
     let host = TestHost::start_with(vec![connector], |_| {}).await;
-    host.wait_ready("accounts").await;
+    host.wait_ready_with("accounts", TOKEN).await;
     let rows = || {
         sqlite_rows::<(String, String, Option<String>)>(
             &path,
@@ -554,7 +554,7 @@ async fn a_binary_anchor_is_a_base64url_id() {
         "[parameters.schema1]\nobject_types = \"User\"\n[parameters.schema2]\n\"User:table\" = \"Things\"\n[parameters.schema3]\n\"User:anchor\" = \"Guid\"\n[parameters.schema4]\n\"User:Guid:type\" = \"Binary\"\n",
     );
     let host = TestHost::start_with(vec![connector], |_| {}).await;
-    host.wait_ready("things").await;
+    host.wait_ready_with("things", TOKEN).await;
     let name = || {
         sqlite_rows::<(Vec<u8>, Option<String>)>(
             &path,
@@ -747,7 +747,7 @@ async fn references_wait_for_the_second_pass_when_the_connector_asks() {
         ),
     };
     let host = TestHost::start_with(vec![faulty], |_| {}).await;
-    host.wait_ready("twopass").await;
+    host.wait_ready_with("twopass", TOKEN).await;
     let boss = json!({"schemas": [CORE_USER], "userName": "boss", "name": {"givenName": "B"}});
     let (status, body) = host
         .send(

@@ -134,7 +134,7 @@ async fn broken_library_leaves_other_connectors_serving() {
 async fn plugin_panic_is_500_and_host_keeps_serving() {
     let host =
         TestHost::start_with(vec![connector("faulty", "libecma_faulty.so", "")], |_| {}).await;
-    host.wait_ready("faulty").await;
+    host.wait_ready_with("faulty", FAULTY_TOKEN).await;
     let (status, body) = host
         .send(
             Method::POST,

@@ -37,3 +37,28 @@ fn search_corpus() {
 fn connector_toml_corpus() {
     replay("connector_toml", targets::connector_toml);
 }
+
+#[test]
+fn mapping_corpus() {
+    replay("mapping", targets::mapping);
+}
+
+#[test]
+fn bulk_corpus() {
+    replay("bulk", targets::bulk);
+}
+
+#[test]
+fn ldap_dn_corpus() {
+    replay("ldap_dn", targets::ldap_dn);
+}
+
+#[test]
+fn ws_project_corpus() {
+    replay("ws_project", targets::ws_project);
+}
+
+#[test]
+fn ms_import_corpus() {
+    replay("ms_import", targets::ms_import);
+}

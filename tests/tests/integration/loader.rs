@@ -418,7 +418,7 @@ fn a_hung_export_answers_503_while_other_connectors_serve() {
             "",
         )];
         let host = TestHost::start_with(extra, |_| {}).await;
-        host.wait_ready("hangs").await;
+        host.wait_ready_with("hangs", TOKEN).await;
         let stuck = user("stuck", "hang");
         // The demo connector answers while the export to `hangs` is stuck in the plugin.
         let mut served_meanwhile = 0;

@@ -5,7 +5,7 @@ pub mod draft;
 mod files;
 mod rotate;
 mod show;
-mod transfer;
+pub mod transfer;
 mod validate;
 mod wizard;
 

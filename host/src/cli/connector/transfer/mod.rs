@@ -275,3 +275,19 @@ pub(super) fn import_mim(host: &HostConfig, file: &Path, force: bool) -> anyhow:
     let draft = mim::import(&text, &mut report)?;
     finish(host, draft, report, force)
 }
+
+/// For the fuzz targets (`fuzz/`): read `xml` as an ECMA2Host connector export and as a MIM
+/// Export Management Agent file, and render each connector file drafted, writing nothing.
+#[doc(hidden)]
+pub fn fuzz_imports(xml: &str) -> usize {
+    let mut drafted = 0;
+    let mut report = ImportReport::default();
+    if let Ok(drafts) = ecma2host::import(xml, &mut report) {
+        drafted += drafts.iter().filter(|d| !d.to_toml().is_empty()).count();
+    }
+    let mut report = ImportReport::default();
+    if let Ok(draft) = mim::import(xml, &mut report) {
+        drafted += usize::from(!draft.to_toml().is_empty());
+    }
+    drafted + report.render().len().min(1)
+}
