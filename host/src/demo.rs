@@ -95,7 +95,12 @@ pub async fn prepare(
     let certificate = dir.join("tls/cert.pem");
     let key = dir.join("tls/key.pem");
     if !certificate.is_file() || !key.is_file() {
-        generate_self_signed(crate::tls::default_names(), &certificate, &key)?;
+        generate_self_signed(
+            crate::tls::default_names(),
+            crate::tls::DEFAULT_VALIDITY_DAYS,
+            &certificate,
+            &key,
+        )?;
     }
 
     let token_file = dir.join("secrets/demo.token");

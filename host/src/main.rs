@@ -179,6 +179,9 @@ enum CertCommand {
         /// Extra DNS names or IP addresses for the certificate.
         #[arg(long = "name")]
         names: Vec<String>,
+        /// Days the certificate is valid from now (the host warns 30 days before it expires).
+        #[arg(long, default_value_t = tls::DEFAULT_VALIDITY_DAYS, value_parser = clap::value_parser!(u32).range(1..=36500))]
+        days: u32,
         /// Replace an existing certificate and key (a running host reloads them).
         #[arg(long)]
         force: bool,
@@ -330,13 +333,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     cert,
                     key,
                     names,
+                    days,
                     force,
                 },
         } => {
             tls::check_overwrite(&[&cert, &key], force)?;
             let mut all = tls::default_names();
             all.extend(names);
-            tls::generate_self_signed(all.clone(), &cert, &key)?;
+            tls::generate_self_signed(all.clone(), days, &cert, &key)?;
             println!(
                 "wrote {} and {} for {}",
                 cert.display(),

@@ -76,13 +76,20 @@ pub fn default_names() -> Vec<String> {
     names
 }
 
-/// Write a self-signed certificate and its key (mode 0600) as PEM.
+/// How long a generated certificate is valid unless `cert generate --days` says otherwise.
+pub const DEFAULT_VALIDITY_DAYS: u32 = 825;
+
+/// Write a self-signed certificate valid from now for `days`, and its key (mode 0600), as PEM.
 pub fn generate_self_signed(
     names: Vec<String>,
+    days: u32,
     certificate: &Path,
     key: &Path,
 ) -> Result<(), TlsError> {
     let mut params = rcgen::CertificateParams::new(names.clone())?;
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::minutes(5);
+    params.not_after = now + time::Duration::days(i64::from(days));
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(
         rcgen::DnType::CommonName,
@@ -130,7 +137,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
-        generate_self_signed(default_names(), &cert, &key).unwrap();
+        generate_self_signed(default_names(), 90, &cert, &key).unwrap();
         server_config(&cert, &key).unwrap();
         assert_eq!(
             std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,

@@ -142,6 +142,7 @@ impl PeopleApi {
         let (certificate, key) = (dir.path().join("api.pem"), dir.path().join("api.key"));
         ecmahost::tls::generate_self_signed(
             vec!["localhost".into(), "127.0.0.1".into()],
+            30,
             &certificate,
             &key,
         )

@@ -151,6 +151,7 @@ mod tests {
         let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
         super::super::generate_self_signed(
             vec!["scim.example.org".into(), "127.0.0.1".into()],
+            400,
             &cert,
             &key,
         )
@@ -163,7 +164,8 @@ mod tests {
         );
         assert_eq!(info.sha256_fingerprint.len(), 32 * 3 - 1);
         let now = now_unix();
-        // rcgen's default validity runs to 4096; a month before its end, the warning shows.
+        // Valid for 400 days: no warning now; ten days before its end, the warning shows.
+        assert_eq!(info.days_left(now), 399);
         assert_eq!(info.expiry_warning(now), None);
         let late = info.not_after_unix - 10 * 86_400;
         assert!(info

@@ -182,14 +182,14 @@ mod tests {
     fn reload_swaps_a_valid_pair_and_refuses_a_mismatched_key() {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
-        super::super::generate_self_signed(vec!["one.example".into()], &cert, &key).unwrap();
+        super::super::generate_self_signed(vec!["one.example".into()], 90, &cert, &key).unwrap();
         let reloading = ReloadingCert::load(&cert, &key).unwrap();
         let first = reloading.info();
         assert!(!reloading.reload().unwrap(), "same files, nothing to do");
 
         // A new certificate with the old key does not load; the old pair serves on.
         let other = dir.path().join("other-key.pem");
-        super::super::generate_self_signed(vec!["two.example".into()], &cert, &other).unwrap();
+        super::super::generate_self_signed(vec!["two.example".into()], 90, &cert, &other).unwrap();
         let err = reloading.reload().unwrap_err().to_string();
         assert!(err.contains("k.pem"), "{err}");
         assert_eq!(reloading.info(), first);

@@ -91,7 +91,7 @@ async fn a_replaced_certificate_serves_new_connections_without_a_restart() {
         host.dir.path().join("new-cert.pem"),
         host.dir.path().join("new-key.pem"),
     );
-    ecmahost::tls::generate_self_signed(ecmahost::tls::default_names(), &new_cert, &new_key)
+    ecmahost::tls::generate_self_signed(ecmahost::tls::default_names(), 90, &new_cert, &new_key)
         .unwrap();
     let wanted = fingerprint(&new_cert);
     std::fs::copy(&new_cert, host.dir.path().join("served-cert.pem")).unwrap();
@@ -133,4 +133,49 @@ async fn a_replaced_certificate_serves_new_connections_without_a_restart() {
         "the old certificate is no longer served"
     );
     host.stop().await;
+}
+
+/// A certificate that expires within 30 days: `cert show` warns, and a host serving it warns
+/// in its log and in `/status`.
+#[tokio::test]
+async fn a_certificate_near_its_expiry_is_warned_about_in_the_log_and_status() {
+    // Generated for 10 days: 9 whole days are left, or 10 within the second it was made.
+    let left = |text: &str| ["9 day(s)", "10 day(s)"].iter().any(|d| text.contains(d));
+    let host = TestHost::start_with(Vec::new(), |dir| {
+        let (code, out, err) = ecmahost(dir, &["cert", "generate", "--days", "10", "--force"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("wrote tls/cert.pem"), "{out}");
+        let (code, out, err) = ecmahost(dir, &["cert", "show"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("warning:     the certificate expires in ") && left(&out),
+            "{out}"
+        );
+    })
+    .await;
+    let (status, body) = host.admin_get("/status").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let warning = body["certificate"]["warning"].as_str().unwrap_or_default();
+    assert!(
+        warning.starts_with("the certificate expires in ") && left(warning),
+        "{body}"
+    );
+    let logged = ecma_integration_tests::log_capture::all_lines();
+    assert!(
+        logged
+            .iter()
+            .any(|line| line.contains("the certificate expires in ") && left(line)),
+        "no warning in the log"
+    );
+    host.stop().await;
+}
+
+#[test]
+fn generate_refuses_a_validity_of_zero_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = ecmahost(dir.path(), &["cert", "generate", "--days", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--days"), "{err}");
+    assert!(!dir.path().join("tls/cert.pem").exists());
 }
