@@ -2,7 +2,7 @@
 //! in-process on a free 127.0.0.1 port with real plugins and a real SQLite file, and gives the
 //! test an HTTPS client that trusts the host's generated certificate. [`log_capture`] keeps what
 //! the host logged for plugins; [`api_1_0`] builds the frozen API 1.0 fixture; [`cli`] runs the
-//! `ecmahost` executable.
+//! `ecmahost` executable; [`pg_server`] is a PostgreSQL server of the test's own.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // Test support: failing loudly is the point.
 
@@ -15,6 +15,7 @@ pub mod cli;
 pub mod ldap;
 pub mod log_capture;
 pub mod people_api;
+pub mod pg_server;
 
 use ecmahost::config::HostConfig;
 use ecmahost::server::{start, RunningHost};

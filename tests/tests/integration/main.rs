@@ -18,6 +18,7 @@ mod ldap;
 mod loader;
 mod observability;
 mod operations;
+mod outages;
 mod postgres;
 mod protocol;
 mod reload;
