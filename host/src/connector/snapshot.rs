@@ -640,7 +640,8 @@ mod tests {
                 .count()
         };
         let space = space_with(&[("alice", "a@x")]);
-        let damage: [(&str, fn(&mut Vec<u8>)); 4] = [
+        type Damage = fn(&mut Vec<u8>);
+        let damage: [(&str, Damage); 4] = [
             ("corrupt", |b| {
                 let last = b.len() - 1;
                 b[last] ^= 1;

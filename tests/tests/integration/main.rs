@@ -21,5 +21,6 @@ mod operations;
 mod postgres;
 mod protocol;
 mod reload;
+mod restart;
 mod security;
 mod webservices;
