@@ -50,7 +50,8 @@ fn exec(host_config: &Path) -> Run {
     Run { child, started }
 }
 
-/// Poll (every 5 ms, for at most 30 minutes) until a GET is answered 200.
+/// Poll (every 5 ms, for at most 30 minutes) until a GET of one user (as Entra reads one) is
+/// answered 200.
 async fn first_answer(client: &reqwest::Client, url: &str, token: &str, run: &Run) -> Duration {
     for _ in 0..360_000 {
         if let Ok(response) = client.get(url).bearer_auth(token).send().await {
@@ -133,7 +134,7 @@ async fn main() {
     let filled = fill(&dir.path().join("data/demo.db"), objects).await;
     println!("filled {objects} rows in {}", ms(filled));
     let client = client_trusting(&setup.certificate);
-    let url = format!("https://localhost:{port}/ecma2host_demo/scim/Users?count=1");
+    let url = format!("https://localhost:{port}/ecma2host_demo/scim/Users/u0000000");
     let admin = format!("http://127.0.0.1:{}", port + 1);
     let snapshot = dir.path().join("data/demo/space.snapshot");
 

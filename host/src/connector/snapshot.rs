@@ -246,6 +246,11 @@ fn decode(
     if crc32fast::hash(body) != u32_at(20) {
         return Err(SnapshotError::Checksum);
     }
+    let Some(&(_, first)) = spaces.first() else {
+        return Err(SnapshotError::Malformed(
+            "the connector has no resource types",
+        ));
+    };
     let mut r = Reader { bytes: body };
     let stale = r.take(32)? != fingerprint;
     let mut watermarks = BTreeMap::new();
@@ -268,7 +273,7 @@ fn decode(
             _ if stale => None,
             _ => return Err(SnapshotError::Malformed("a resource type's name differs")),
         };
-        decoded.push((space, decode_type(&mut r, space.unwrap_or(spaces[0].1))?));
+        decoded.push((space, decode_type(&mut r, space.unwrap_or(first))?));
     }
     if !r.bytes.is_empty() {
         return Err(SnapshotError::Malformed(
