@@ -173,11 +173,11 @@ fn local_addr(
     })
 }
 
-/// Save what every running connector keeps across restarts (object timestamps).
+/// Save what every running connector keeps across restarts (its connector space snapshot).
 fn save_state(registry: &Registry) {
     for entry in registry.all() {
         if let crate::registry::ConnectorSlot::Running(runtime) = entry.slot {
-            runtime.save_timestamps();
+            runtime.save_snapshot();
         }
     }
 }

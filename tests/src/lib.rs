@@ -289,13 +289,20 @@ impl TestHost {
     /// Stop the host gracefully and start it again on the same folder (a new port), as an
     /// administrator's restart would.
     pub async fn restart(&mut self) {
+        self.restart_after(|_| {}).await;
+        self.wait_ready("demo").await;
+    }
+
+    /// Stop the host gracefully, let `edit` change the folder while it is down, and start it
+    /// again without waiting for any connector to be ready.
+    pub async fn restart_after(&mut self, edit: impl FnOnce(&Path)) {
         if let Some(host) = self.host.take() {
             host.shutdown().await;
         }
+        edit(self.dir.path());
         let host = start_on(&self.host_config).await;
         self.port = host.addr.port();
         self.host = Some(host);
-        self.wait_ready("demo").await;
     }
 
     pub async fn stop(mut self) {

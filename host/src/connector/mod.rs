@@ -17,7 +17,7 @@ pub mod import;
 pub mod mapping;
 pub mod partitions;
 mod resource;
-pub mod timestamps;
+pub mod snapshot;
 
 pub use resource::{sort_resources, Resources};
 
@@ -249,6 +249,17 @@ pub struct ConnectorState {
     watermarks: parking_lot::Mutex<std::collections::BTreeMap<String, String>>,
     /// One sync at a time.
     syncing: tokio::sync::Mutex<()>,
+    /// The resource types' names, in the config's order: how the snapshot names the spaces.
+    type_names: Vec<String>,
+    /// `data_dir/{connector}/space.snapshot`.
+    snapshot_file: std::path::PathBuf,
+    /// What the snapshot was built for ([`snapshot::fingerprint`]).
+    fingerprint: [u8; 32],
+    /// One snapshot write at a time.
+    saving: parking_lot::Mutex<()>,
+    /// The space came from a snapshot and the first version to run must reconcile it with the
+    /// target.
+    reconcile_pending: std::sync::atomic::AtomicBool,
 }
 
 /// One resource type's connector space, its per-object locks and its sync bookkeeping.
@@ -270,16 +281,34 @@ impl TypeState {
 }
 
 impl ConnectorState {
-    /// A new state, with the timestamps an earlier run saved in `state_dir`.
+    /// A new state, with the connector space an earlier run saved in `state_dir` if its
+    /// snapshot is sound and of this configuration (then the connector is ready at once and a
+    /// reconcile is pending), else empty with whatever timestamps it still gives.
     fn new(config: &ConnectorConfig, scope: &Scope, state_dir: &Path) -> Self {
-        let state = Self::empty(config, scope);
-        for (t, s) in config.resource_types.iter().zip(&state.spaces) {
-            timestamps::load(&s.space, &timestamps::file(state_dir, &t.name));
+        let state = Self::empty(config, scope, state_dir);
+        let spaces: Vec<snapshot::NamedSpace<'_>> = state
+            .type_names
+            .iter()
+            .map(String::as_str)
+            .zip(state.spaces.iter().map(|s| &s.space))
+            .collect();
+        let restored = snapshot::load(
+            &config.name,
+            &state.snapshot_file,
+            &state.fingerprint,
+            &spaces,
+        );
+        if let Some(watermarks) = restored {
+            *state.watermarks.lock() = watermarks;
+            *state.availability.write() = Availability::Ready;
+            state
+                .reconcile_pending
+                .store(true, std::sync::atomic::Ordering::Release);
         }
         state
     }
 
-    fn empty(config: &ConnectorConfig, scope: &Scope) -> Self {
+    fn empty(config: &ConnectorConfig, scope: &Scope, state_dir: &Path) -> Self {
         Self {
             shapes: (config.references, shapes(config), scope.clone()),
             spaces: config
@@ -305,16 +334,17 @@ impl ConnectorState {
             progress: ImportProgress::default(),
             watermarks: parking_lot::Mutex::new(std::collections::BTreeMap::new()),
             syncing: tokio::sync::Mutex::new(()),
+            type_names: config
+                .resource_types
+                .iter()
+                .map(|t| t.name.clone())
+                .collect(),
+            snapshot_file: snapshot::file(state_dir),
+            fingerprint: snapshot::fingerprint(config, scope),
+            saving: parking_lot::Mutex::new(()),
+            reconcile_pending: std::sync::atomic::AtomicBool::new(false),
         }
     }
-}
-
-fn timestamp_files(config: &ConnectorConfig, state_dir: &Path) -> Vec<std::path::PathBuf> {
-    config
-        .resource_types
-        .iter()
-        .map(|t| timestamps::file(state_dir, &t.name))
-        .collect()
 }
 
 /// Which import a sync runs.
@@ -486,12 +516,18 @@ impl ConnectorRuntime {
         let shared = match previous {
             Some(p) if p.shared.shapes == shape => p.shared.clone(),
             _ => {
-                let shared = Arc::new(ConnectorState::new(&config, &scope, &state_dir));
-                let files = timestamp_files(&config, &state_dir);
-                tokio::spawn(timestamps::flush_loop(
+                // Reading a large snapshot takes a while: not on an async worker.
+                let (c, s, d) = (config.clone(), (*scope).clone(), state_dir.clone());
+                let shared = Arc::new(
+                    tokio::task::spawn_blocking(move || ConnectorState::new(&c, &s, &d))
+                        .await
+                        .map_err(|_| CallError::HostPanic {
+                            call: "load_snapshot",
+                        })?,
+                );
+                tokio::spawn(snapshot::flush_loop(
                     config_name.clone(),
                     Arc::downgrade(&shared),
-                    files,
                 ));
                 shared
             }
@@ -514,9 +550,14 @@ impl ConnectorRuntime {
     }
 
     /// Run the first full import in the background (if the run profiles include one),
-    /// retrying with back-off until it succeeds.
+    /// retrying with back-off until it succeeds; or, for a space restored from its snapshot,
+    /// the reconcile (a delta or full sync, as autosync chooses) while it serves.
     pub fn start_import(self: &Arc<Self>) {
         let needs_import = self.needs_initial_import();
+        let reconcile = self
+            .shared
+            .reconcile_pending
+            .swap(false, std::sync::atomic::Ordering::AcqRel);
         // A weak reference: a version replaced by a reload stops retrying and stops syncing.
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -533,6 +574,19 @@ impl ConnectorRuntime {
                     tracing::error!(connector = %runtime.config.name, error = %e, retry_in_s = delay.as_secs(), "full import failed");
                     *runtime.shared.availability.write() =
                         Availability::ImportFailed(e.to_string());
+                    drop(runtime);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(60));
+                }
+            } else if reconcile {
+                loop {
+                    let Some(runtime) = weak.upgrade() else {
+                        return;
+                    };
+                    let Err(e) = runtime.sync_as(SyncKind::Auto).await else {
+                        break;
+                    };
+                    tracing::warn!(connector = %runtime.config.name, error = %e, retry_in_s = delay.as_secs(), "reconciling the restored connector space with the target failed; it serves on from the snapshot");
                     drop(runtime);
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(60));
@@ -569,7 +623,14 @@ impl ConnectorRuntime {
             self.save_watermark(&partition, watermark);
         }
         *self.shared.availability.write() = Availability::Ready;
+        self.save_snapshot_in_background().await;
         Ok(())
+    }
+
+    /// Write the connector space's snapshot now, on the blocking pool (after an import).
+    async fn save_snapshot_in_background(&self) {
+        let (state, name) = (self.shared.clone(), self.config.name.clone());
+        let _ = tokio::task::spawn_blocking(move || snapshot::save_state(&state, &name)).await;
     }
 
     /// An import of `partition` (empty for the default one).
@@ -770,6 +831,9 @@ impl ConnectorRuntime {
             report.kind = "none";
         }
         tracing::info!(connector = %self.config.name, kind = report.kind, entries = report.entries, upserted = report.upserted, removed = report.removed, "autosync finished");
+        if report.kind != "none" {
+            self.save_snapshot_in_background().await;
+        }
         Ok(report)
     }
 
@@ -880,14 +944,9 @@ impl ConnectorRuntime {
             .collect())
     }
 
-    /// Write the objects' timestamps now (at shutdown).
-    pub fn save_timestamps(&self) {
-        let files = timestamp_files(&self.config, &self.state_dir);
-        for (state, file) in self.shared.spaces.iter().zip(&files) {
-            if let Err(e) = timestamps::save(&state.space, file) {
-                tracing::warn!(connector = %self.config.name, file = %file.display(), error = %e, "cannot save object timestamps");
-            }
-        }
+    /// Write the connector space's snapshot now (at shutdown).
+    pub fn save_snapshot(&self) {
+        snapshot::save_state(&self.shared, &self.config.name);
     }
 
     /// Test the connection to the target (used by status checks).

@@ -550,13 +550,14 @@ impl<'a> Resources<'a> {
             .unwrap_or_else(|| current.anchor.clone());
         let dn = rename.dn.clone().unwrap_or_else(|| current.dn.clone());
         let object = self.state().space.object(anchor, dn, merged);
+        // A sync running now may have read the target before this change: it leaves it alone.
+        self.state().mark_dirty(&current.anchor);
         if rename.is_none() {
             return Ok((
                 PatchOutcome::Updated(self.state().space.upsert(object)),
                 None,
             ));
         }
-        self.state().mark_dirty(&current.anchor);
         self.state().mark_dirty(&object.anchor);
         let object = self.state().space.rename(&current.anchor, object);
         tracing::info!(connector = %self.runtime.config.name, resource_type = self.mapping().resource_type(), from = %current.anchor, to = %object.anchor, dn = %object.dn, "renamed");

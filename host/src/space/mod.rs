@@ -243,7 +243,7 @@ impl ConnectorSpace {
         (objects, remembered)
     }
 
-    /// Whether any timestamp changed since the last call (and reset the flag).
+    /// Whether any object or timestamp changed since the last call (and reset the flag).
     pub fn take_changed(&self) -> bool {
         self.changed
             .swap(false, std::sync::atomic::Ordering::AcqRel)
@@ -277,9 +277,55 @@ impl ConnectorSpace {
                 }
             },
         }
-        if previous.is_none_or(|p| p.modified != object.modified) {
+        // Content counts too: two writes in one millisecond keep `modified` but change what a
+        // snapshot of the space must hold.
+        if previous.is_none_or(|p| p.modified != object.modified || p != &*object) {
             self.changed
                 .store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// Put back objects a snapshot of an earlier run held, with their timestamps (no stamping;
+    /// the space is expected to be empty). Attributes must be sorted by name and multi-valued
+    /// values sorted sets, as the space stores them; `None` (and nothing stored) if one is not.
+    pub fn restore(&self, objects: Vec<CsObject>) -> Option<usize> {
+        let sorted = |o: &CsObject| {
+            o.attributes.windows(2).all(|w| w[0].0 < w[1].0)
+                && o.attributes
+                    .iter()
+                    .all(|(_, v)| !v.is_empty() && v.windows(2).all(|w| w[0] < w[1]))
+        };
+        if !objects.iter().all(sorted) {
+            return None;
+        }
+        let count = objects.len();
+        let mut inner = self.inner.write();
+        inner.objects.reserve(count);
+        for object in objects {
+            let object = Arc::new(object);
+            self.unindex(&mut inner, &object.anchor);
+            self.index(&mut inner, &object);
+            inner.objects.replace(ByAnchor(object));
+        }
+        Some(count)
+    }
+
+    /// An object as a snapshot holds it: interned names, attributes as stored (see
+    /// [`Self::restore`]), and its timestamps.
+    pub fn restored_object(
+        anchor: String,
+        dn: String,
+        attributes: Vec<(AttrName, Values)>,
+        created: i64,
+        modified: i64,
+    ) -> CsObject {
+        CsObject {
+            anchor,
+            dn,
+            attributes: attributes.into_boxed_slice(),
+            created,
+            modified,
+            version: std::sync::OnceLock::new(),
         }
     }
 

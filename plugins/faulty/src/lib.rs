@@ -24,6 +24,12 @@
 //! lives in the partition its add was exported to, and an import of a partition returns only
 //! its objects.
 //!
+//! For the restart tests it can keep its objects in a file and hold its imports: with
+//! `store_file`, every `open_import` reads the objects from that file (one line per object: the
+//! `Id`, then tab-separated attribute names and `s:`/`r:`-prefixed string or reference values),
+//! so a test can change the target behind the host's back, and every export batch writes them
+//! back; with `import_gate`, `next_page` waits while that file exists (up to two minutes).
+//!
 //! The connectivity parameter `two_pass = true` declares
 //! `no_reference_values_in_first_export_pass`; `Manager` is a reference attribute.
 //!
@@ -190,6 +196,10 @@ impl Connector for FaultyConnector {
                 ParameterDefinition::new("two_pass", ParameterKind::CheckBox).with_description(
                     "Declare no_reference_values_in_first_export_pass",
                 ),
+                ParameterDefinition::new("store_file", ParameterKind::File)
+                    .with_description("A file the objects are read from at each import and written to after each export"),
+                ParameterDefinition::new("import_gate", ParameterKind::File)
+                    .with_description("Imports wait while this file exists"),
             ],
             _ => Vec::new(),
         })
@@ -260,6 +270,13 @@ impl Connector for FaultyConnector {
     ) -> Result<Box<dyn ImportSession>, ConnectorError> {
         check(values, "open_import");
         record(values, &format!("open_import {}", request.partition))?;
+        if let Some(file) = values.get("store_file").filter(|f| !f.is_empty()) {
+            let read = read_store(file)?;
+            *self
+                .store
+                .lock()
+                .map_err(|_| ConnectorError::other("store poisoned"))? = read;
+        }
         let homes = self
             .homes
             .lock()
@@ -295,6 +312,10 @@ impl Connector for FaultyConnector {
         Ok(Box::new(Import {
             entries: Some(entries),
             trigger: Trigger::of(values, "next_page"),
+            gate: values
+                .get("import_gate")
+                .filter(|f| !f.is_empty())
+                .map(std::path::PathBuf::from),
         }))
     }
 
@@ -345,14 +366,72 @@ impl Connector for FaultyConnector {
     }
 }
 
+/// The objects in a `store_file` (none when it does not exist yet).
+fn read_store(file: &str) -> Result<BTreeMap<String, BTreeMap<String, Value>>, ConnectorError> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(ConnectorError::other(format!("cannot read {file}: {e}"))),
+    };
+    let mut store = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let mut fields = line.split('\t');
+        let id = fields.next().unwrap_or_default().to_string();
+        let mut attrs = BTreeMap::new();
+        while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+            let value = match value.split_once(':') {
+                Some(("r", v)) => Value::Reference(v.to_string()),
+                Some((_, v)) => Value::String(v.to_string()),
+                None => Value::String(value.to_string()),
+            };
+            attrs.insert(name.to_string(), value);
+        }
+        store.insert(id, attrs);
+    }
+    Ok(store)
+}
+
+/// Write the objects to a `store_file` (temp file, then rename).
+fn write_store(
+    file: &str,
+    store: &BTreeMap<String, BTreeMap<String, Value>>,
+) -> Result<(), ConnectorError> {
+    let mut text = String::new();
+    for (id, attrs) in store {
+        text.push_str(id);
+        for (name, value) in attrs {
+            let tag = match value {
+                Value::Reference(_) => 'r',
+                _ => 's',
+            };
+            text.push_str(&format!("\t{name}\t{tag}:{value}"));
+        }
+        text.push('\n');
+    }
+    let tmp = format!("{file}.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, file))
+        .map_err(|e| ConnectorError::other(format!("cannot write {file}: {e}")))
+}
+
 struct Import {
     entries: Option<Vec<CsEntryChange>>,
     trigger: Trigger,
+    /// `import_gate`: wait while this file exists.
+    gate: Option<std::path::PathBuf>,
 }
 
 impl ImportSession for Import {
     fn next_page(&mut self) -> Result<ImportPage, ConnectorError> {
         self.trigger.fire("next_page");
+        if let Some(gate) = &self.gate {
+            for _ in 0..6000 {
+                if !gate.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         Ok(ImportPage {
             entries: self.entries.take().unwrap_or_default(),
             more: false,
@@ -454,6 +533,13 @@ impl ExportSession for Export {
                 log::info!(id = id_for_log.as_str(); "faulty: exported an entry");
             }
             results.push(result);
+        }
+        if let Some(file) = self.values.get("store_file").filter(|f| !f.is_empty()) {
+            let store = self
+                .store
+                .lock()
+                .map_err(|_| ConnectorError::other("store poisoned"))?;
+            write_store(file, &store)?;
         }
         Ok(results)
     }

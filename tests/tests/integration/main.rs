@@ -22,5 +22,6 @@ mod outages;
 mod postgres;
 mod protocol;
 mod reload;
+mod restart;
 mod security;
 mod webservices;
