@@ -380,6 +380,50 @@ fn ws_commands_edit_and_check_a_project() {
     assert!(line > 100, "{e}");
 }
 
+/// `ecmahost ws discover --wsdl URL`: the SOAP test service's WSDL (`?wsdl`) and the XSD it
+/// imports (relative to the WSDL's URL) are downloaded, giving the tree the files give; a
+/// missing document is an error naming its URL and the status.
+#[tokio::test]
+async fn ws_discover_reads_a_wsdl_and_its_imports_by_url() {
+    use ecma_integration_tests::bapi_service::{BapiService, ENDPOINT};
+    use ecmahost::webservices::discover;
+    let service = BapiService::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project.toml");
+    std::fs::copy(example_project(), &project).unwrap();
+    let url = format!("http://{}{ENDPOINT}?wsdl", service.addr);
+    let file = example_project()
+        .parent()
+        .unwrap()
+        .join("../soap-users/users.wsdl");
+    let (by_url, by_file, missing) = tokio::task::spawn_blocking({
+        let (project, url) = (project.clone(), url.clone());
+        let missing = format!("http://{}/sap/bc/srt/rfc/sap/gone?wsdl", service.addr);
+        move || {
+            let by_file = discover(&file, &project).unwrap();
+            let by_url = discover(std::path::Path::new(&url), &project).unwrap();
+            let missing = discover(std::path::Path::new(&missing), &project).unwrap_err();
+            (by_url, by_file, (missing.to_string(), url))
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(by_url, by_file);
+    // The message structure comes from users.xsd, which only the import names.
+    assert!(by_url.contains("E_MAIL"), "{by_url}");
+    let text = std::fs::read_to_string(&project).unwrap();
+    assert!(text.contains(&format!("wsdl = \"{url}\"")), "{text}");
+    assert_eq!(text.matches("[[discovery.soap]]").count(), 1, "{text}");
+    assert!(text.contains("name = \"E_MAIL\""), "{text}");
+    assert_eq!(
+        missing.0,
+        format!(
+            "cannot fetch http://{}/sap/bc/srt/rfc/sap/gone?wsdl: the server answered 404 Not Found",
+            service.addr
+        )
+    );
+}
+
 /// The SAP BAPI-style SOAP example through the host: WS-Security, GETLIST with its row cursor
 /// and GET_DETAIL per user, CREATE1 with the password, BAPI RETURN messages as result codes
 /// (224 → 409, 124 → 404), a SOAP fault as 400 with its reason, CHANGE and DELETE, the
