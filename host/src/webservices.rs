@@ -1,10 +1,13 @@
 //! `ecmahost ws`: web services projects from the command line. `discover` adds a WSDL's tree
-//! (a file, or downloaded with its imports over HTTP(S)) to a project and prints it, `add-rest` records a REST service, `check` loads a project and
+//! (a file, or downloaded with its imports over HTTP(S)) to a project and prints it, `add-rest` records a REST service (or an OpenAPI
+//! document's operations), `check` loads a project and
 //! prints what it offers, `test` runs one flow of a connector against the live service and
 //! prints every exchange (secrets redacted). The project model is `ecma-ws-project`; the host
 //! never links the connector: `test` loads its library like any plugin.
 
 use std::path::{Path, PathBuf};
+
+mod openapi;
 
 use std::sync::{Arc, Mutex};
 
@@ -426,16 +429,20 @@ impl ecma_ws_project::wsdl::Loader for HttpLoader {
     }
 }
 
-/// What `ecmahost ws add-rest` is given.
+/// What `ecmahost ws add-rest` is given: one service, or an OpenAPI document.
 #[derive(clap::Args)]
 pub struct RestArguments {
-    #[arg(long)]
-    pub name: String,
-    #[arg(long)]
-    pub method: String,
+    /// An OpenAPI 3.0 or 3.1 document (JSON or YAML): every operation becomes a service,
+    /// named by its operationId; a repeated run updates them.
+    #[arg(long, conflicts_with_all = ["name", "method", "path", "base_url", "parameters", "sample_request", "sample_response", "description"])]
+    pub openapi: Option<PathBuf>,
+    #[arg(long, required_unless_present = "openapi")]
+    pub name: Option<String>,
+    #[arg(long, required_unless_present = "openapi")]
+    pub method: Option<String>,
     /// The resource path, e.g. `/api/users/{id}`.
-    #[arg(long)]
-    pub path: String,
+    #[arg(long, required_unless_present = "openapi")]
+    pub path: Option<String>,
     /// Absent: the project's base URL.
     #[arg(long)]
     pub base_url: Option<String>,
@@ -452,9 +459,18 @@ pub struct RestArguments {
     pub description: Option<String>,
 }
 
-/// Record a REST service in `project`; a line saying so.
+/// Record a REST service, or an OpenAPI document's operations, in `project`; what was
+/// recorded, a line each.
 pub fn add_rest(project: &Path, args: RestArguments) -> Result<String, WsCommandError> {
-    let method = match args.method.to_ascii_uppercase().as_str() {
+    if let Some(file) = &args.openapi {
+        return add_openapi(project, file);
+    }
+    let missing =
+        |flag: &str| WsCommandError::Argument(format!("give --{flag} (or --openapi FILE)"));
+    let name = args.name.ok_or_else(|| missing("name"))?;
+    let path = args.path.ok_or_else(|| missing("path"))?;
+    let method_text = args.method.ok_or_else(|| missing("method"))?;
+    let method = match method_text.to_ascii_uppercase().as_str() {
         "GET" => Method::Get,
         "POST" => Method::Post,
         "PUT" => Method::Put,
@@ -482,9 +498,9 @@ pub fn add_rest(project: &Path, args: RestArguments) -> Result<String, WsCommand
             .transpose()
     };
     let service = RestService {
-        name: args.name.clone(),
+        name: name.clone(),
         base_url: args.base_url,
-        resource_path: args.path.clone(),
+        resource_path: path.clone(),
         method,
         parameters,
         sample_request: read(&args.sample_request)?,
@@ -493,12 +509,75 @@ pub fn add_rest(project: &Path, args: RestArguments) -> Result<String, WsCommand
     };
     ecma_ws_project::add_rest(project, &service)?;
     Ok(format!(
-        "recorded REST service {} ({} {}) in {}\n",
-        args.name,
+        "recorded REST service {name} ({} {path}) in {}\n",
         method.as_str(),
-        args.path,
         project.display()
     ))
+}
+
+fn add_openapi(project: &Path, file: &Path) -> Result<String, WsCommandError> {
+    let text = std::fs::read_to_string(file).map_err(|source| WsCommandError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let imported =
+        openapi::read(&text, &file.display().to_string()).map_err(WsCommandError::Argument)?;
+    let before: std::collections::HashSet<String> = ecma_ws_project::load(project)?
+        .discovery
+        .rest
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    ecma_ws_project::add_rest_services(project, &imported.services)?;
+    let added = imported
+        .services
+        .iter()
+        .filter(|s| !before.contains(&s.name))
+        .count();
+    let mut out = format!(
+        "recorded {} REST services from {} ({}) in {}: {added} added, {} updated\n",
+        imported.services.len(),
+        file.display(),
+        if imported.title.is_empty() {
+            "untitled"
+        } else {
+            &imported.title
+        },
+        project.display(),
+        imported.services.len() - added
+    );
+    for s in &imported.services {
+        let parameters: Vec<String> = s
+            .parameters
+            .iter()
+            .map(|p| {
+                let location = serde_json::to_value(p.location)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                format!(
+                    "{}:{location}{}",
+                    p.name,
+                    if p.required { ":required" } else { "" }
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "  {} {} {}{}\n",
+            s.name,
+            s.method.as_str(),
+            s.resource_path,
+            if parameters.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", parameters.join(", "))
+            }
+        ));
+    }
+    for skipped in &imported.skipped {
+        out.push_str(&format!("  skipped {skipped}\n"));
+    }
+    Ok(out)
 }
 
 fn parameter(text: &str) -> Result<RestParameter, WsCommandError> {
