@@ -128,9 +128,11 @@ struct AdminArgs {
 
 #[derive(Subcommand)]
 enum WsCommand {
-    /// Add the services, ports and operations of a WSDL 1.1 file (and the files it imports)
+    /// Add the services, ports and operations of a WSDL 1.1 (and the documents it imports)
     /// to a project, and print them.
     Discover {
+        /// A file, or an http:// or https:// URL (imports are fetched relative to it; 30 s
+        /// and 8 MiB per document).
         #[arg(long)]
         wsdl: PathBuf,
         #[arg(long)]

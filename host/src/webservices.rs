@@ -1,10 +1,13 @@
 //! `ecmahost ws`: web services projects from the command line. `discover` adds a WSDL's tree
-//! to a project and prints it, `add-rest` records a REST service, `check` loads a project and
+//! (a file, or downloaded with its imports over HTTP(S)) to a project and prints it, `add-rest` records a REST service (or an OpenAPI
+//! document's operations), `check` loads a project and
 //! prints what it offers, `test` runs one flow of a connector against the live service and
 //! prints every exchange (secrets redacted). The project model is `ecma-ws-project`; the host
 //! never links the connector: `test` loads its library like any plugin.
 
 use std::path::{Path, PathBuf};
+
+mod openapi;
 
 use std::sync::{Arc, Mutex};
 
@@ -286,15 +289,19 @@ fn anchors(entry: &TestEntry) -> Vec<AnchorAttribute> {
         .collect()
 }
 
-/// Add the services of the WSDL at `wsdl` to `project`; the tree, as printed.
+/// Add the services of the WSDL at `wsdl` (a file, or an `http://` or `https://` URL) to
+/// `project`; the tree, as printed.
 pub fn discover(wsdl: &Path, project: &Path) -> Result<String, WsCommandError> {
-    if wsdl.to_string_lossy().contains("://") {
+    let location = wsdl.to_string_lossy();
+    let services = if location.starts_with("http://") || location.starts_with("https://") {
+        discover_url(&location)?
+    } else if location.contains("://") {
         return Err(WsCommandError::Argument(format!(
-            "--wsdl {}: download the WSDL (and the files it imports) and give its path",
-            wsdl.display()
+            "--wsdl {location}: give a file or an http:// or https:// URL"
         )));
-    }
-    let services = ecma_ws_project::wsdl::discover(wsdl)?;
+    } else {
+        ecma_ws_project::wsdl::discover(wsdl)?
+    };
     ecma_ws_project::add_soap(project, &services)?;
     Ok(format!(
         "{}added to {}\n",
@@ -303,16 +310,139 @@ pub fn discover(wsdl: &Path, project: &Path) -> Result<String, WsCommandError> {
     ))
 }
 
-/// What `ecmahost ws add-rest` is given.
+/// Time-out of one WSDL or XSD download.
+pub const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The largest WSDL or XSD downloaded, in bytes.
+pub const FETCH_LIMIT: usize = 8 << 20;
+
+/// Read the WSDL at `url` and what it imports over HTTP(S), on a thread of its own (the
+/// downloads block on their own runtime, wherever this is called from).
+fn discover_url(url: &str) -> Result<Vec<ecma_ws_project::SoapService>, WsCommandError> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let mut loader = HttpLoader::new()?;
+                Ok(ecma_ws_project::wsdl::discover_with(url, &mut loader)?)
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(WsCommandError::Argument(format!(
+                    "--wsdl {url}: the download stopped unexpectedly"
+                )))
+            })
+    })
+}
+
+/// Downloads for WSDL discovery: http and https only, imports relative to the importing
+/// document's URL, each download bounded by [`FETCH_TIMEOUT`] and [`FETCH_LIMIT`].
+struct HttpLoader {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+impl HttpLoader {
+    fn new() -> Result<Self, WsCommandError> {
+        let fail = |e: &dyn std::fmt::Display| {
+            WsCommandError::Argument(format!("cannot prepare the WSDL download: {e}"))
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            // A system certificate rustls cannot use is skipped, as browsers do.
+            let _ = roots.add(cert);
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| fail(&e))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| fail(&e))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| fail(&e))?;
+        Ok(Self { runtime, client })
+    }
+}
+
+fn web_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!(
+            "a {other}: location is not followed; only http and https"
+        )),
+    }
+}
+
+impl ecma_ws_project::wsdl::Loader for HttpLoader {
+    fn load(&mut self, location: &str) -> Result<String, ecma_ws_project::wsdl::WsdlError> {
+        let fail = |message: String| ecma_ws_project::wsdl::WsdlError::Fetch {
+            url: location.to_string(),
+            message,
+        };
+        let url = web_url(location).map_err(fail)?;
+        let body =
+            self.runtime.block_on(async {
+                let mut response =
+                    self.client.get(url).send().await.map_err(|e| {
+                        format!("{e} (checked within {}s)", FETCH_TIMEOUT.as_secs())
+                    })?;
+                let status = response.status();
+                if !status.is_success() {
+                    return Err(format!("the server answered {status}"));
+                }
+                let mut body = Vec::new();
+                while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+                    if body.len() + chunk.len() > FETCH_LIMIT {
+                        return Err(format!(
+                            "larger than {} MiB; download it and give the file",
+                            FETCH_LIMIT >> 20
+                        ));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(body)
+            });
+        String::from_utf8(body.map_err(fail)?)
+            .map_err(|_| fail("the document is not UTF-8 text".into()))
+    }
+
+    fn resolve(
+        &self,
+        base: &str,
+        reference: &str,
+    ) -> Result<String, ecma_ws_project::wsdl::WsdlError> {
+        let fail = |message: String| ecma_ws_project::wsdl::WsdlError::Fetch {
+            url: reference.to_string(),
+            message: format!("imported by {base}: {message}"),
+        };
+        let joined = web_url(base)
+            .and_then(|b| b.join(reference).map_err(|e| e.to_string()))
+            .map_err(fail)?;
+        web_url(joined.as_str()).map_err(fail)?;
+        Ok(joined.to_string())
+    }
+}
+
+/// What `ecmahost ws add-rest` is given: one service, or an OpenAPI document.
 #[derive(clap::Args)]
 pub struct RestArguments {
-    #[arg(long)]
-    pub name: String,
-    #[arg(long)]
-    pub method: String,
+    /// An OpenAPI 3.0 or 3.1 document (JSON or YAML): every operation becomes a service,
+    /// named by its operationId; a repeated run updates them.
+    #[arg(long, conflicts_with_all = ["name", "method", "path", "base_url", "parameters", "sample_request", "sample_response", "description"])]
+    pub openapi: Option<PathBuf>,
+    #[arg(long, required_unless_present = "openapi")]
+    pub name: Option<String>,
+    #[arg(long, required_unless_present = "openapi")]
+    pub method: Option<String>,
     /// The resource path, e.g. `/api/users/{id}`.
-    #[arg(long)]
-    pub path: String,
+    #[arg(long, required_unless_present = "openapi")]
+    pub path: Option<String>,
     /// Absent: the project's base URL.
     #[arg(long)]
     pub base_url: Option<String>,
@@ -329,9 +459,18 @@ pub struct RestArguments {
     pub description: Option<String>,
 }
 
-/// Record a REST service in `project`; a line saying so.
+/// Record a REST service, or an OpenAPI document's operations, in `project`; what was
+/// recorded, a line each.
 pub fn add_rest(project: &Path, args: RestArguments) -> Result<String, WsCommandError> {
-    let method = match args.method.to_ascii_uppercase().as_str() {
+    if let Some(file) = &args.openapi {
+        return add_openapi(project, file);
+    }
+    let missing =
+        |flag: &str| WsCommandError::Argument(format!("give --{flag} (or --openapi FILE)"));
+    let name = args.name.ok_or_else(|| missing("name"))?;
+    let path = args.path.ok_or_else(|| missing("path"))?;
+    let method_text = args.method.ok_or_else(|| missing("method"))?;
+    let method = match method_text.to_ascii_uppercase().as_str() {
         "GET" => Method::Get,
         "POST" => Method::Post,
         "PUT" => Method::Put,
@@ -359,9 +498,9 @@ pub fn add_rest(project: &Path, args: RestArguments) -> Result<String, WsCommand
             .transpose()
     };
     let service = RestService {
-        name: args.name.clone(),
+        name: name.clone(),
         base_url: args.base_url,
-        resource_path: args.path.clone(),
+        resource_path: path.clone(),
         method,
         parameters,
         sample_request: read(&args.sample_request)?,
@@ -370,12 +509,75 @@ pub fn add_rest(project: &Path, args: RestArguments) -> Result<String, WsCommand
     };
     ecma_ws_project::add_rest(project, &service)?;
     Ok(format!(
-        "recorded REST service {} ({} {}) in {}\n",
-        args.name,
+        "recorded REST service {name} ({} {path}) in {}\n",
         method.as_str(),
-        args.path,
         project.display()
     ))
+}
+
+fn add_openapi(project: &Path, file: &Path) -> Result<String, WsCommandError> {
+    let text = std::fs::read_to_string(file).map_err(|source| WsCommandError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let imported =
+        openapi::read(&text, &file.display().to_string()).map_err(WsCommandError::Argument)?;
+    let before: std::collections::HashSet<String> = ecma_ws_project::load(project)?
+        .discovery
+        .rest
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    ecma_ws_project::add_rest_services(project, &imported.services)?;
+    let added = imported
+        .services
+        .iter()
+        .filter(|s| !before.contains(&s.name))
+        .count();
+    let mut out = format!(
+        "recorded {} REST services from {} ({}) in {}: {added} added, {} updated\n",
+        imported.services.len(),
+        file.display(),
+        if imported.title.is_empty() {
+            "untitled"
+        } else {
+            &imported.title
+        },
+        project.display(),
+        imported.services.len() - added
+    );
+    for s in &imported.services {
+        let parameters: Vec<String> = s
+            .parameters
+            .iter()
+            .map(|p| {
+                let location = serde_json::to_value(p.location)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                format!(
+                    "{}:{location}{}",
+                    p.name,
+                    if p.required { ":required" } else { "" }
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "  {} {} {}{}\n",
+            s.name,
+            s.method.as_str(),
+            s.resource_path,
+            if parameters.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", parameters.join(", "))
+            }
+        ));
+    }
+    for skipped in &imported.skipped {
+        out.push_str(&format!("  skipped {skipped}\n"));
+    }
+    Ok(out)
 }
 
 fn parameter(text: &str) -> Result<RestParameter, WsCommandError> {

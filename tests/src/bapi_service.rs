@@ -2,8 +2,9 @@
 //! says, in the pattern of SAP's user BAPIs: GETLIST (at most two rows a call, with a row
 //! cursor), GET_DETAIL, CREATE1, CHANGE and DELETE, each with a BAPI RETURN (message 224: the
 //! user exists, 124: no such user). It checks a WS-Security UsernameToken, and answers a SOAP
-//! fault for a request it cannot use (no USERNAME, an E_MAIL without `@`). Plain HTTP on
-//! 127.0.0.1; stopped when dropped.
+//! fault for a request it cannot use (no USERNAME, an E_MAIL without `@`). `GET` of the
+//! endpoint (`?wsdl`) serves the example's WSDL, and the XSD it imports beside it, as SAP
+//! does. Plain HTTP on 127.0.0.1; stopped when dropped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -22,6 +23,24 @@ pub const SOAP_PASSWORD: &str = "bapi-Passw0rd-31";
 /// The endpoint path of the WSDL's port.
 pub const ENDPOINT: &str = "/sap/bc/srt/rfc/sap/zuserservice";
 const ROW_LIMIT: usize = 2;
+/// Where the WSDL's relative `schemaLocation="users.xsd"` points from the endpoint.
+pub const XSD_PATH: &str = "/sap/bc/srt/rfc/sap/users.xsd";
+
+async fn wsdl() -> Response {
+    (
+        [("content-type", "text/xml; charset=utf-8")],
+        include_str!("../../plugins/webservices/examples/soap-users/users.wsdl"),
+    )
+        .into_response()
+}
+
+async fn xsd() -> Response {
+    (
+        [("content-type", "text/xml; charset=utf-8")],
+        include_str!("../../plugins/webservices/examples/soap-users/users.xsd"),
+    )
+        .into_response()
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BapiUser {
@@ -58,7 +77,8 @@ impl BapiService {
     pub async fn start() -> Self {
         let store: Shared = Arc::default();
         let app = Router::new()
-            .route(ENDPOINT, axum::routing::post(call))
+            .route(ENDPOINT, axum::routing::post(call).get(wsdl))
+            .route(XSD_PATH, axum::routing::get(xsd))
             .with_state(store.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind SOAP service");
         let addr = listener.local_addr().expect("address");

@@ -48,11 +48,17 @@ pub fn add_soap(path: &Path, services: &[SoapService]) -> Result<(), EditError> 
 
 /// Record a REST service in the project at `path`.
 pub fn add_rest(path: &Path, service: &RestService) -> Result<(), EditError> {
+    add_rest_services(path, std::slice::from_ref(service))
+}
+
+/// Record REST services (an OpenAPI document's operations) in the project at `path`.
+pub fn add_rest_services(path: &Path, services: &[RestService]) -> Result<(), EditError> {
+    let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
     let section = Section {
         soap: None,
-        rest: Some(std::slice::from_ref(service)),
+        rest: Some(services),
     };
-    add(path, "rest", &[service.name.as_str()], &section)
+    add(path, "rest", &names, &section)
 }
 
 fn add<T: Serialize>(

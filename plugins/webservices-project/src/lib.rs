@@ -10,8 +10,9 @@
 //! [`load`] reads and checks one; every error names the file, the line and the key.
 //! [`json_schema`] is the JSON Schema of the format (docs/webservices-project.schema.json).
 //! Templates (`{attr.mail}`, `{response./items}`) are parsed by [`template`]. [`wsdl`] reads a
-//! WSDL 1.1 (with its imports) into SOAP discovery results; [`add_soap`] and [`add_rest`]
-//! record discovery results in a project file, keeping its text.
+//! WSDL 1.1 (with its imports) into SOAP discovery results; [`add_soap`], [`add_rest`] and
+//! [`add_rest_services`] record discovery results in a project file, keeping its text. [`xpath`] is the XPath subset
+//! that SOAP steps read responses with (`xpath:` assignments and `for_each`).
 
 mod edit;
 mod load;
@@ -19,11 +20,12 @@ pub mod model;
 pub mod template;
 mod validate;
 pub mod wsdl;
+pub mod xpath;
 
-pub use edit::{add_rest, add_soap, EditError};
+pub use edit::{add_rest, add_rest_services, add_soap, EditError};
 pub use load::{load, parse, Issue, KeyPath, ProjectError};
 pub use model::*;
-pub use validate::{FlowKind, DEFAULT_MAX_ITERATIONS, EXPORT_PASSWORD, SECRET_PARAMETERS};
+pub use validate::{FlowKind, DEFAULT_MAX_ITERATIONS, EXPORT_PASSWORD, SECRET_PARAMETERS, XPATH};
 
 /// The JSON Schema of a project file, as pretty JSON.
 pub fn json_schema() -> String {

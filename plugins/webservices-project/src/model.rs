@@ -26,6 +26,9 @@ pub struct ProjectFile {
     /// What discovery recorded (`ecmahost ws discover`, `ecmahost ws add-rest`).
     #[serde(default)]
     pub discovery: Discovery,
+    /// XML namespace prefixes for the `xpath:` expressions of SOAP steps: prefix = URI.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub namespaces: BTreeMap<String, String>,
     /// The connector schema with each object type's flows.
     pub object_types: Vec<ObjectType>,
     /// Test Connection: run by the host before it swaps in a reloaded connector and by
@@ -381,7 +384,9 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<BTreeMap<String, String>>,
     /// Run `steps` once per element of this array (a template that names one, such as
-    /// `{response./items}`), with the element as `{AS}` / `{AS./pointer}`.
+    /// `{response./items}`), with the element as `{AS}` / `{AS./pointer}`. `xpath:PATH`
+    /// runs them once per node the location path selects in the last SOAP response (an
+    /// element as JSON: child elements by local name, attributes as `@name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_each: Option<String>,
     /// The loop variable's name for `for_each`.
@@ -444,7 +449,9 @@ pub struct Request {
 /// A SOAP call: the operation's element in the Body, its children from `body`. The response
 /// Body becomes JSON (an element with children an object, repeated elements an array, text a
 /// string), so `save` and templates use JSON Pointers into it:
-/// `{response./BAPI_USER_GETLISTResponse/ROWS}`. A SOAP fault fails the flow.
+/// `{response./BAPI_USER_GETLISTResponse/ROWS}`. A `save` value `xpath:EXPR` is an XPath
+/// expression over the whole response envelope instead, its prefixes from `[namespaces]`.
+/// A SOAP fault fails the flow.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SoapCall {
@@ -473,7 +480,8 @@ pub struct SoapCall {
     /// are XML-escaped: `<USERNAME>{anchor}</USERNAME><ADDRESS><E_MAIL>{attr.email}</E_MAIL></ADDRESS>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    /// Assignments from the response, as in a REST request.
+    /// Assignments from the response, as in a REST request, or `xpath:EXPR` (an XPath
+    /// expression over the response envelope: one node gives its value, several an array).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub save: BTreeMap<String, String>,
 }

@@ -209,3 +209,40 @@ fn a_broken_wsdl_names_the_file() {
         "{e}"
     );
 }
+
+#[test]
+fn xpath_expressions_are_checked_when_the_project_loads() {
+    let text = format!(
+        r#"{HEAD}[namespaces]
+u = "urn:contoso:users"
+
+[[object_types]]
+name = "User"
+anchor = "id"
+attributes = [{{ name = "id" }}]
+
+[[object_types.flows.full_import.steps]]
+soap = {{ operation = "GetUsers", save = {{ "var.total" = "xpath:count(//u:User)", "var.bad" = "xpath://v:User" }} }}
+
+[[object_types.flows.full_import.steps]]
+for_each = "xpath:count(//u:User)"
+as = "user"
+steps = [{{ log = "{{user./Name}}" }}]
+"#
+    );
+    let e = error_of(&text);
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "p.toml:14: object_types[0].flows.full_import.steps[0].soap.save.var.bad: XPath '//v:User': the prefix 'v' is not declared; add it to the project's [namespaces] table",
+            "p.toml:17: object_types[0].flows.full_import.steps[1].for_each: XPath 'count(//u:User)' computes a value; for_each needs a location path that selects nodes, such as //p:item",
+        ],
+        "{e}"
+    );
+    let good = text
+        .replace("xpath://v:User", "xpath://u:User[1]/@id")
+        .replace("xpath:count(//u:User)\"\nas", "xpath://u:User\"\nas");
+    let project = parse(&good, Path::new("p.toml")).unwrap();
+    assert_eq!(project.namespaces["u"], "urn:contoso:users");
+}

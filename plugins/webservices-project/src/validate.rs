@@ -6,6 +6,10 @@ use std::collections::HashSet;
 use crate::load::KeyPath;
 use crate::model::*;
 use crate::template::{Source, Target, Template};
+use crate::xpath::XPath;
+
+/// The prefix of a SOAP `save` value or a `for_each` that is an XPath expression.
+pub const XPATH: &str = "xpath:";
 
 /// Connector parameters that hold secrets: templates may not name them.
 pub const SECRET_PARAMETERS: &[&str] = &["password", "client_secret", "api_key", "bearer_token"];
@@ -111,6 +115,27 @@ pub fn check(project: &ProjectFile) -> Found {
             found.push((
                 root.key("auth").key("token_url"),
                 "the token endpoint must not be empty".into(),
+            ));
+        }
+    }
+    for (prefix, uri) in &project.namespaces {
+        let name_ok = prefix
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && prefix
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !name_ok {
+            found.push((
+                root.key("namespaces").key(prefix),
+                format!("'{prefix}' is not an XML prefix (a letter or '_', then letters, digits, '_', '-', '.')"),
+            ));
+        }
+        if uri.trim().is_empty() {
+            found.push((
+                root.key("namespaces").key(prefix),
+                format!("the namespace of prefix '{prefix}' is empty; write its URI"),
             ));
         }
     }
@@ -315,7 +340,19 @@ impl FlowChecker<'_, '_> {
             }
         }
         if let Some(source) = &step.for_each {
-            self.template(source, &key.key("for_each"));
+            match source.strip_prefix(XPATH) {
+                Some(expression) => {
+                    if let Some(x) = self.xpath(expression, &key.key("for_each")) {
+                        if !x.is_path() {
+                            self.problem(
+                                key.key("for_each"),
+                                format!("XPath '{expression}' computes a value; for_each needs a location path that selects nodes, such as //p:item"),
+                            );
+                        }
+                    }
+                }
+                None => self.template(source, &key.key("for_each")),
+            }
             match &step.item {
                 Some(item) => {
                     self.items.push(item.clone());
@@ -431,8 +468,23 @@ impl FlowChecker<'_, '_> {
         for (target, value) in &call.save {
             let at = key.key("save").key(target);
             self.target(target, &at);
-            if !value.starts_with('/') {
-                self.template(value, &at);
+            match value.strip_prefix(XPATH) {
+                Some(expression) => {
+                    self.xpath(expression, &at);
+                }
+                None if !value.starts_with('/') => self.template(value, &at),
+                None => {}
+            }
+        }
+    }
+
+    /// Check an XPath expression against the project's `[namespaces]`.
+    fn xpath(&mut self, expression: &str, key: &KeyPath) -> Option<XPath> {
+        match XPath::parse(expression, &self.project.namespaces) {
+            Ok(x) => Some(x),
+            Err(e) => {
+                self.problem(key.clone(), e.to_string());
+                None
             }
         }
     }

@@ -1,7 +1,9 @@
 //! SOAP discovery: a WSDL 1.1 file (and the WSDLs and XSDs it imports or includes, relative
 //! to it) read into the project's [`SoapService`] tree: services, ports with their address,
 //! binding and SOAP version, operations with their SOAP action and style, and the structure
-//! of their input and output messages from the schema.
+//! of their input and output messages from the schema. Documents come through a [`Loader`]:
+//! files here ([`discover`]); the host brings one that fetches over HTTP(S)
+//! (`ecmahost ws discover --wsdl URL`), with imports resolved against each document's URL.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,47 @@ pub enum WsdlError {
     },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+    /// A loader could not fetch a document (the host's HTTP loader).
+    #[error("cannot fetch {url}: {message}")]
+    Fetch { url: String, message: String },
+}
+
+/// Where discovery reads the WSDL and what it imports from.
+pub trait Loader {
+    /// The text of the document at `location` (the WSDL's own location, or one that
+    /// [`Loader::resolve`] gave).
+    fn load(&mut self, location: &str) -> Result<String, WsdlError>;
+    /// The location of `reference` (a `schemaLocation` or `location`) found in the document
+    /// at `base`.
+    fn resolve(&self, base: &str, reference: &str) -> Result<String, WsdlError>;
+    /// The same document has the same key (imports are read once; cycles end).
+    fn key(&self, location: &str) -> String {
+        location.to_string()
+    }
+}
+
+/// Files, imports relative to the importing file's folder.
+struct Files;
+
+impl Loader for Files {
+    fn load(&mut self, location: &str) -> Result<String, WsdlError> {
+        std::fs::read_to_string(location).map_err(|source| WsdlError::Read {
+            path: PathBuf::from(location),
+            source,
+        })
+    }
+
+    fn resolve(&self, base: &str, reference: &str) -> Result<String, WsdlError> {
+        let dir = Path::new(base).parent().unwrap_or(Path::new(""));
+        Ok(dir.join(reference).to_string_lossy().into_owned())
+    }
+
+    fn key(&self, location: &str) -> String {
+        Path::new(location).canonicalize().map_or_else(
+            |_| location.to_string(),
+            |p| p.to_string_lossy().into_owned(),
+        )
+    }
 }
 
 /// An XML element with its namespace resolved; text is not kept.
@@ -81,12 +124,8 @@ impl Node {
     }
 }
 
-fn parse_xml(path: &Path) -> Result<Node, WsdlError> {
-    let text = std::fs::read_to_string(path).map_err(|source| WsdlError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut reader = NsReader::from_str(&text);
+fn parse_xml(text: &str, path: &Path) -> Result<Node, WsdlError> {
+    let mut reader = NsReader::from_str(text);
     let mut stack: Vec<Node> = vec![Node::default()];
     let xml_error = |reader: &NsReader<&[u8]>, e: &dyn std::fmt::Display| WsdlError::Xml {
         path: path.to_path_buf(),
@@ -159,26 +198,25 @@ struct Documents {
     schemas: Vec<Node>,
 }
 
-fn collect(path: &Path) -> Result<Documents, WsdlError> {
+fn collect(location: &str, loader: &mut dyn Loader) -> Result<Documents, WsdlError> {
     let mut docs = Documents {
         wsdls: Vec::new(),
         schemas: Vec::new(),
     };
     let mut seen = HashSet::new();
-    let mut queue = vec![path.to_path_buf()];
+    let mut queue = vec![location.to_string()];
     while let Some(file) = queue.pop() {
-        let key = file.canonicalize().unwrap_or_else(|_| file.clone());
-        if !seen.insert(key) {
+        if !seen.insert(loader.key(&file)) {
             continue;
         }
         if seen.len() > MAX_FILES {
             return Err(WsdlError::Invalid {
-                path: path.to_path_buf(),
+                path: PathBuf::from(location),
                 message: format!("more than {MAX_FILES} imported files"),
             });
         }
-        let root = parse_xml(&file)?;
-        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let text = loader.load(&file)?;
+        let root = parse_xml(&text, Path::new(&file))?;
         let mut schemas = Vec::new();
         root.descendants(XSD, "schema", &mut schemas);
         for schema in &schemas {
@@ -186,15 +224,15 @@ fn collect(path: &Path) -> Result<Documents, WsdlError> {
                 .children(XSD, "import")
                 .chain(schema.children(XSD, "include"))
             {
-                if let Some(location) = import.attr("schemaLocation") {
-                    queue.push(dir.join(location));
+                if let Some(reference) = import.attr("schemaLocation") {
+                    queue.push(loader.resolve(&file, reference)?);
                 }
             }
         }
         if root.is(WSDL, "definitions") {
             for import in root.children(WSDL, "import") {
-                if let Some(location) = import.attr("location") {
-                    queue.push(dir.join(location));
+                if let Some(reference) = import.attr("location") {
+                    queue.push(loader.resolve(&file, reference)?);
                 }
             }
             docs.wsdls.push(root);
@@ -202,7 +240,7 @@ fn collect(path: &Path) -> Result<Documents, WsdlError> {
             docs.schemas.push(root);
         } else {
             return Err(WsdlError::Invalid {
-                path: file,
+                path: PathBuf::from(file),
                 message: format!(
                     "the root element is '{}' in '{}', neither a WSDL 1.1 definitions nor an XML schema",
                     root.name, root.ns
@@ -362,9 +400,19 @@ fn leaf(name: String, value_type: Option<String>, multi_valued: bool) -> Message
     }
 }
 
-/// Read the WSDL at `path` into one [`SoapService`] per `wsdl:service`.
+/// Read the WSDL file at `path` into one [`SoapService`] per `wsdl:service`.
 pub fn discover(path: &Path) -> Result<Vec<SoapService>, WsdlError> {
-    let docs = collect(path)?;
+    discover_with(&path.to_string_lossy(), &mut Files)
+}
+
+/// Read the WSDL at `location` through `loader` into one [`SoapService`] per
+/// `wsdl:service`; `wsdl` of each service records `location`.
+pub fn discover_with(
+    location: &str,
+    loader: &mut dyn Loader,
+) -> Result<Vec<SoapService>, WsdlError> {
+    let path = Path::new(location);
+    let docs = collect(location, loader)?;
     let target_namespace = docs
         .wsdls
         .first()
@@ -441,7 +489,7 @@ pub fn discover(path: &Path) -> Result<Vec<SoapService>, WsdlError> {
         }
         services.push(SoapService {
             name: service.attr("name").unwrap_or_default().to_string(),
-            wsdl: Some(path.display().to_string()),
+            wsdl: Some(location.to_string()),
             target_namespace: target_namespace.clone(),
             ports,
         });

@@ -12,9 +12,10 @@ use ecma_plugin_api::{
     ParameterValues, Secret,
 };
 use ecma_ws_project::template::{Filter, Part, Reference, Source, Target, Template};
+use ecma_ws_project::xpath::{Document, XPath};
 use ecma_ws_project::{
     Condition, Discovery, Emit, FlowKind, ObjectType, Request, ResultCode, SoapCall, Step,
-    DEFAULT_MAX_ITERATIONS,
+    DEFAULT_MAX_ITERATIONS, XPATH,
 };
 use serde_json::Value as Json;
 use tokio::sync::mpsc;
@@ -41,6 +42,7 @@ pub(crate) type EntrySink = mpsc::Sender<CsEntryChange>;
 pub(crate) struct FlowRun<'a> {
     pub http: &'a HttpService,
     discovery: &'a Discovery,
+    namespaces: &'a BTreeMap<String, String>,
     pub kind: FlowKind,
     pub object_type: Option<&'a ObjectType>,
     pub object: Option<FlowObject>,
@@ -56,6 +58,8 @@ pub(crate) struct FlowRun<'a> {
     variables: BTreeMap<String, Json>,
     items: Vec<(String, Json)>,
     last: Option<(u16, Json)>,
+    /// The last SOAP response's XML, for `for_each = "xpath:..."`.
+    last_xml: Option<String>,
     named: BTreeMap<String, Json>,
     outcome: Outcome,
     emitted: u64,
@@ -80,6 +84,7 @@ impl<'a> FlowRun<'a> {
         Self {
             http,
             discovery: &service.project.discovery,
+            namespaces: &service.project.namespaces,
             kind,
             object_type,
             object: None,
@@ -94,6 +99,7 @@ impl<'a> FlowRun<'a> {
             variables: BTreeMap::new(),
             items: Vec::new(),
             last: None,
+            last_xml: None,
             named: BTreeMap::new(),
             outcome: Outcome::default(),
             emitted: 0,
@@ -142,17 +148,18 @@ impl<'a> FlowRun<'a> {
                 self.assign(target, value)?;
             }
         } else if let (Some(source), Some(item)) = (&step.for_each, &step.item) {
-            let elements = match self.value(source)? {
-                Json::Array(elements) => elements,
-                Json::Null => Vec::new(),
-                // XML has no arrays: one repeated element comes as an object.
-                one @ Json::Object(_) => vec![one],
-                other => {
-                    return Err(WsError::Flow(format!(
-                        "for_each '{source}' is not an array: {}",
-                        short(&other)
-                    )))
+            let elements = match source.strip_prefix(XPATH) {
+                Some(expression) => {
+                    let xml = self.last_xml.as_deref().ok_or_else(|| {
+                        WsError::Flow(format!(
+                            "for_each '{source}' reads the last SOAP response, and no SOAP step has answered yet"
+                        ))
+                    })?;
+                    let document =
+                        Document::parse(xml).map_err(|e| WsError::Flow(e.to_string()))?;
+                    self.xpath(expression)?.select_all(&document)
                 }
+                None => self.json_elements(source)?,
             };
             for element in elements {
                 self.items.push((item.clone(), element));
@@ -201,6 +208,27 @@ impl<'a> FlowRun<'a> {
         Ok(Control::Next)
     }
 
+    /// The elements of a `for_each` template's array.
+    fn json_elements(&self, source: &str) -> Result<Vec<Json>, WsError> {
+        Ok(match self.value(source)? {
+            Json::Array(elements) => elements,
+            Json::Null => Vec::new(),
+            // XML has no arrays: one repeated element comes as an object.
+            one @ Json::Object(_) => vec![one],
+            other => {
+                return Err(WsError::Flow(format!(
+                    "for_each '{source}' is not an array: {}",
+                    short(&other)
+                )))
+            }
+        })
+    }
+
+    /// An XPath expression of the project (checked at load), with its `[namespaces]`.
+    fn xpath(&self, expression: &str) -> Result<XPath, WsError> {
+        XPath::parse(expression, self.namespaces).map_err(|e| WsError::Configuration(e.to_string()))
+    }
+
     async fn request(&mut self, request: &Request, name: Option<&str>) -> Result<(), WsError> {
         let path = values::text(&self.value(&request.path)?);
         let url = self.http.url(&path)?;
@@ -232,7 +260,8 @@ impl<'a> FlowRun<'a> {
         if !accepted {
             return Err(self.http.refusal(&http_request, &response));
         }
-        self.answered(name, response.status, response.body, &request.save)
+        self.last_xml = None;
+        self.answered(name, response.status, response.body, &request.save, None)
     }
 
     /// Keep a response as the last one (and under the step's name), then apply `save`.
@@ -242,15 +271,22 @@ impl<'a> FlowRun<'a> {
         status: u16,
         body: Json,
         save: &BTreeMap<String, String>,
+        xml: Option<&Document>,
     ) -> Result<(), WsError> {
         if let Some(name) = name {
             self.named.insert(name.to_string(), body.clone());
         }
         self.last = Some((status, body));
         for (target, value) in save {
-            let value = match value.strip_prefix('/') {
-                Some(_) => select(self.last_body(), value),
-                None => self.value(value)?,
+            let value = match (value.strip_prefix(XPATH), xml) {
+                (Some(expression), Some(document)) => self.xpath(expression)?.select(document),
+                (Some(_), None) => {
+                    return Err(WsError::Configuration(format!(
+                        "save '{target}' = '{value}': XPath reads SOAP responses only"
+                    )))
+                }
+                _ if value.starts_with('/') => select(self.last_body(), value),
+                _ => self.value(value)?,
             };
             self.assign(target, value)?;
         }
@@ -323,7 +359,19 @@ impl<'a> FlowRun<'a> {
         let ok = (200..300).contains(&response.status);
         let busy = matches!(response.status, 429 | 502..=504);
         match (ok, soap::read_response(&response.text)) {
-            (true, Ok(Ok(json))) => self.answered(name, response.status, json, &call.save),
+            (true, Ok(Ok(json))) => {
+                let document = if call.save.values().any(|v| v.starts_with(XPATH)) {
+                    Some(
+                        Document::parse(&response.text)
+                            .map_err(|e| WsError::Flow(format!("{}: {e}", call.operation)))?,
+                    )
+                } else {
+                    None
+                };
+                self.answered(name, response.status, json, &call.save, document.as_ref())?;
+                self.last_xml = Some(response.text);
+                Ok(())
+            }
             (_, Ok(Err(fault))) if !busy => Err(WsError::Fault {
                 operation: call.operation.clone(),
                 code: fault.code,

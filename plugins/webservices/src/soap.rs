@@ -104,16 +104,7 @@ impl Element {
         }
         let mut map = Map::new();
         for (name, value) in self.children {
-            match map.get_mut(&name) {
-                Some(Json::Array(items)) => items.push(value),
-                Some(existing) => {
-                    let first = existing.take();
-                    *existing = Json::Array(vec![first, value]);
-                }
-                None => {
-                    map.insert(name, value);
-                }
-            }
+            ecma_ws_project::xpath::add_child(&mut map, name, value);
         }
         Json::Object(map)
     }

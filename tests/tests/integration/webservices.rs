@@ -333,9 +333,10 @@ fn ws_commands_edit_and_check_a_project() {
     let line = add_rest(
         &project,
         RestArguments {
-            name: "get_user".into(),
-            method: "get".into(),
-            path: "/api/users/{id}".into(),
+            openapi: None,
+            name: Some("get_user".into()),
+            method: Some("get".into()),
+            path: Some("/api/users/{id}".into()),
             base_url: None,
             parameters: vec!["id:path:required".into()],
             sample_request: None,
@@ -378,6 +379,126 @@ fn ws_commands_edit_and_check_a_project() {
         .parse()
         .expect("then the line");
     assert!(line > 100, "{e}");
+}
+
+/// `ecmahost ws discover --wsdl URL`: the SOAP test service's WSDL (`?wsdl`) and the XSD it
+/// imports (relative to the WSDL's URL) are downloaded, giving the tree the files give; a
+/// missing document is an error naming its URL and the status.
+#[tokio::test]
+async fn ws_discover_reads_a_wsdl_and_its_imports_by_url() {
+    use ecma_integration_tests::bapi_service::{BapiService, ENDPOINT};
+    use ecmahost::webservices::discover;
+    let service = BapiService::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project.toml");
+    std::fs::copy(example_project(), &project).unwrap();
+    let url = format!("http://{}{ENDPOINT}?wsdl", service.addr);
+    let file = example_project()
+        .parent()
+        .unwrap()
+        .join("../soap-users/users.wsdl");
+    let (by_url, by_file, missing) = tokio::task::spawn_blocking({
+        let (project, url) = (project.clone(), url.clone());
+        let missing = format!("http://{}/sap/bc/srt/rfc/sap/gone?wsdl", service.addr);
+        move || {
+            let by_file = discover(&file, &project).unwrap();
+            let by_url = discover(std::path::Path::new(&url), &project).unwrap();
+            let missing = discover(std::path::Path::new(&missing), &project).unwrap_err();
+            (by_url, by_file, (missing.to_string(), url))
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(by_url, by_file);
+    // The message structure comes from users.xsd, which only the import names.
+    assert!(by_url.contains("E_MAIL"), "{by_url}");
+    let text = std::fs::read_to_string(&project).unwrap();
+    assert!(text.contains(&format!("wsdl = \"{url}\"")), "{text}");
+    assert_eq!(text.matches("[[discovery.soap]]").count(), 1, "{text}");
+    assert!(text.contains("name = \"E_MAIL\""), "{text}");
+    assert_eq!(
+        missing.0,
+        format!(
+            "cannot fetch http://{}/sap/bc/srt/rfc/sap/gone?wsdl: the server answered 404 Not Found",
+            service.addr
+        )
+    );
+}
+
+/// `ecmahost ws add-rest --openapi FILE` (the executable): every operation of a small OpenAPI
+/// 3.1 YAML document becomes a REST service of the project, with the server's URL, the path
+/// item's and `$ref` parameters, and samples from the examples or the schema; a second run
+/// updates the same services instead of adding them again.
+#[test]
+fn ws_add_rest_records_an_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project.toml");
+    let head = "version = 1\nname = \"people\"\n\n[connection]\nbase_url = \"https://contoso.people.example/api\"\n\n[[object_types]]\nname = \"User\"\nanchor = \"id\"\nattributes = [{ name = \"id\" }]\n";
+    std::fs::write(&project, head).unwrap();
+    let document =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/openapi/people.yaml");
+    let run = || {
+        let out = std::process::Command::new(ecma_integration_tests::cli::ecmahost_bin())
+            .args(["ws", "add-rest", "--project"])
+            .arg(&project)
+            .arg("--openapi")
+            .arg(&document)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run();
+    let lines = |added: usize, updated: usize| {
+        format!(
+            "recorded 3 REST services from {} (People API) in {}: {added} added, {updated} updated
+  list_users GET /users (cursor:query)
+  create_user POST /users (body:body:required)
+  delete_users_id DELETE /users/{{id}} (id:path:required)
+  skipped HEAD /users/{{id}}: the connector sends GET, POST, PUT, PATCH and DELETE only
+",
+            document.display(),
+            project.display()
+        )
+    };
+    assert_eq!(first, lines(3, 0));
+    let after_first = std::fs::read_to_string(&project).unwrap();
+    assert_eq!(run(), lines(0, 3));
+    let text = std::fs::read_to_string(&project).unwrap();
+    assert_eq!(text, after_first, "a repeated run changes nothing");
+    let loaded = ecma_ws_project::load(&project).unwrap();
+    let rest = &loaded.discovery.rest;
+    assert_eq!(rest.len(), 3, "{text}");
+    assert!(text.starts_with(head), "{text}");
+    let create = rest.iter().find(|s| s.name == "create_user").unwrap();
+    assert_eq!(
+        create.base_url.as_deref(),
+        Some("https://contoso.people.example/api")
+    );
+    assert_eq!(create.resource_path, "/users");
+    assert_eq!(create.method, ecma_ws_project::Method::Post);
+    let sample: serde_json::Value =
+        serde_json::from_str(create.sample_request.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        sample,
+        json!({"id": "string", "userName": "adele", "active": false, "emails": ["user@example.com"]})
+    );
+    let list = rest.iter().find(|s| s.name == "list_users").unwrap();
+    assert_eq!(list.description, "List users");
+    let page: serde_json::Value =
+        serde_json::from_str(list.sample_response.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        page,
+        json!({"items": [{"id": "u1", "userName": "adele"}], "next": null})
+    );
+    let delete = rest.iter().find(|s| s.name == "delete_users_id").unwrap();
+    assert_eq!(delete.description, "Remove a user");
+    assert!(delete.sample_response.is_none());
+    assert!(text.contains("name = \"list_users\"\nbase_url = \"https://contoso.people.example/api\"\nresource_path = \"/users\"\nmethod = \"GET\""), "{text}");
 }
 
 /// The SAP BAPI-style SOAP example through the host: WS-Security, GETLIST with its row cursor
