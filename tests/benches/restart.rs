@@ -1,8 +1,8 @@
 //! `cargo bench -p ecma-integration-tests --bench restart`: a restart with a large connector
 //! space, from exec to the first answered GET, with the persisted snapshot and (the baseline, in
 //! the same run) without it. It runs the release `ecmahost` executable and SQL connector
-//! (`cargo build --release -p ecmahost --bin ecmahost -p ecma-sql-connector` first; or set
-//! `ECMA_RELEASE_DIR`) over the demo folder, whose `Employees` table a recursive CTE fills with
+//! (`cargo build --release -p ecmahost --bin ecmahost` and `cargo build --release -p
+//! ecma-sql-connector --lib` first; or set `ECMA_RELEASE_DIR`) over the demo folder, whose `Employees` table a recursive CTE fills with
 //! `ECMA_RESTART_OBJECTS` users (default 1,000,000). It prints figures; it asserts none.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // A benchmark fails loudly.
