@@ -160,7 +160,9 @@ impl TestHost {
     /// Wait until `connector` (whose token is `token`) has finished its start-up import. A
     /// wrong token fails at once: a 401 would otherwise look ready.
     pub async fn wait_ready_with(&self, connector: &str, token: &str) {
-        for _ in 0..400 {
+        let mut last = Json::Null;
+        // 60 s: the suite's hosts start side by side on two cores.
+        for _ in 0..1200 {
             let (status, body) = self
                 .send(Method::GET, connector, "/Users?count=1", token, None)
                 .await;
@@ -172,9 +174,10 @@ impl TestHost {
             if status != StatusCode::SERVICE_UNAVAILABLE {
                 return;
             }
+            last = body;
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("connector {connector} did not become ready in 20 s");
+        panic!("connector {connector} did not become ready in 60 s; it last answered 503: {last}");
     }
 
     /// Send a request; returns the status and the JSON body (Null when empty).
