@@ -255,8 +255,9 @@ pub struct ConnectorState {
     snapshot_file: std::path::PathBuf,
     /// What the snapshot was built for ([`snapshot::fingerprint`]).
     fingerprint: [u8; 32],
-    /// One snapshot write at a time.
-    saving: parking_lot::Mutex<()>,
+    /// One snapshot write at a time. `true` once the last one (at shutdown) is written, after
+    /// which background writes (a reconcile still finishing) leave the file alone.
+    saving: parking_lot::Mutex<bool>,
     /// The space came from a snapshot and the first version to run must reconcile it with the
     /// target.
     reconcile_pending: std::sync::atomic::AtomicBool,
@@ -341,7 +342,7 @@ impl ConnectorState {
                 .collect(),
             snapshot_file: snapshot::file(state_dir),
             fingerprint: snapshot::fingerprint(config, scope),
-            saving: parking_lot::Mutex::new(()),
+            saving: parking_lot::Mutex::new(false),
             reconcile_pending: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -630,7 +631,8 @@ impl ConnectorRuntime {
     /// Write the connector space's snapshot now, on the blocking pool (after an import).
     async fn save_snapshot_in_background(&self) {
         let (state, name) = (self.shared.clone(), self.config.name.clone());
-        let _ = tokio::task::spawn_blocking(move || snapshot::save_state(&state, &name)).await;
+        let _ =
+            tokio::task::spawn_blocking(move || snapshot::save_state(&state, &name, false)).await;
     }
 
     /// An import of `partition` (empty for the default one).
@@ -944,9 +946,10 @@ impl ConnectorRuntime {
             .collect())
     }
 
-    /// Write the connector space's snapshot now (at shutdown).
+    /// Write the connector space's last snapshot now (at shutdown): background work that is
+    /// still finishing writes no other after it.
     pub fn save_snapshot(&self) {
-        snapshot::save_state(&self.shared, &self.config.name);
+        snapshot::save_state(&self.shared, &self.config.name, true);
     }
 
     /// Test the connection to the target (used by status checks).

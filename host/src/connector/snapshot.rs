@@ -493,11 +493,16 @@ pub fn save(
 }
 
 /// Write `state`'s snapshot now, if its space is complete (not during the first import).
-pub fn save_state(state: &super::ConnectorState, connector: &str) {
+/// `last` marks the shutdown's snapshot; once it is written, later calls do nothing.
+pub fn save_state(state: &super::ConnectorState, connector: &str, last: bool) {
     if *state.availability.read() != super::Availability::Ready {
         return;
     }
-    let _one_at_a_time = state.saving.lock();
+    let mut closed = state.saving.lock();
+    if *closed {
+        return;
+    }
+    *closed = last;
     for s in &state.spaces {
         s.space.take_changed();
     }
@@ -542,7 +547,7 @@ pub async fn flush_loop(connector: String, state: Weak<super::ConnectorState>) {
         pending = false;
         let connector = connector.clone();
         let started = Instant::now();
-        let _ = tokio::task::spawn_blocking(move || save_state(&state, &connector)).await;
+        let _ = tokio::task::spawn_blocking(move || save_state(&state, &connector, false)).await;
         quiet_until = Instant::now() + started.elapsed() * 9;
     }
 }
