@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::process::{demo_folder, Serving};
 use ecma_integration_tests::{client_builder_trusting, plugin_dir, TestHost};
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -175,32 +176,9 @@ async fn one_address_cannot_take_every_connection() {
     host.stop().await;
 }
 
-/// Stops the child process if the test ends first.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn sigterm_ends_the_binary_even_with_a_hung_plugin_call() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let setup = ecmahost::demo::prepare(
-        dir.path(),
-        std::net::Ipv4Addr::LOCALHOST.into(),
-        port,
-        &plugin_dir().join("libecma_sql.so"),
-    )
-    .await
-    .unwrap();
+    let (dir, setup, port) = demo_folder("\n[limits]\nshutdown_grace_seconds = 2\n").await;
     std::fs::copy(
         plugin_dir().join("libecma_faulty.so"),
         dir.path().join("ECMA/libecma_faulty.so"),
@@ -216,28 +194,7 @@ async fn sigterm_ends_the_binary_even_with_a_hung_plugin_call() {
         ),
     )
     .unwrap();
-    let text = std::fs::read_to_string(&setup.host_config).unwrap();
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("admin_listen"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(
-        &setup.host_config,
-        format!("{text}\n[limits]\nshutdown_grace_seconds = 2\n"),
-    )
-    .unwrap();
-
-    let mut child = Child(
-        std::process::Command::new(env!("CARGO_BIN_EXE_ecmahost-under-test"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&setup.host_config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start ecmahost"),
-    );
+    let mut child = Serving::start(&setup.host_config);
     let client = ecma_integration_tests::client_trusting(&setup.certificate);
     let url =
         |connector: &str| format!("https://localhost:{port}/ecma2host_{connector}/scim/Users");
@@ -273,7 +230,7 @@ async fn sigterm_ends_the_binary_even_with_a_hung_plugin_call() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!hung.is_finished(), "the export hangs");
 
-    let pid = child.0.id().to_string();
+    let pid = child.pid().to_string();
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -282,7 +239,7 @@ async fn sigterm_ends_the_binary_even_with_a_hung_plugin_call() {
     let started = Instant::now();
     let mut exit = None;
     while started.elapsed() < Duration::from_secs(30) {
-        if let Some(status) = child.0.try_wait().unwrap() {
+        if let Some(status) = child.try_wait() {
             exit = Some(status);
             break;
         }

@@ -20,6 +20,7 @@ mod observability;
 mod operations;
 mod outages;
 mod postgres;
+mod process;
 mod protocol;
 mod reload;
 mod restart;
