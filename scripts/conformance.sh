@@ -9,31 +9,11 @@ write=false
 command -v scim2 >/dev/null 2>&1 || python3 -m pip install --quiet scim2-cli
 cargo build --quiet -p ecmahost -p ecma-sql-connector
 
-dir=$(mktemp -d)
-# A free port whose neighbour (the admin listener) is free too.
-port=$(python3 - <<'PY'
-import socket
-for _ in range(50):
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
-    except OSError:
-        pass
-    finally:
-        a.close(); b.close()
-PY
-)
-target/debug/ecmahost demo --dir "$dir" --address 127.0.0.1 --port "$port" \
-    --plugin target/debug/libecma_sql.so >"$dir/demo.out" 2>"$dir/demo.err" &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 1 120); do
-    grep -q "Press Ctrl-C" "$dir/demo.out" 2>/dev/null && break
-    if ! kill -0 $pid 2>/dev/null; then cat "$dir/demo.err" >&2; echo "the demo host did not start" >&2; exit 1; fi
-    sleep 0.5
-done
-grep -q "Press Ctrl-C" "$dir/demo.out" || { cat "$dir/demo.err" >&2; echo "the demo host did not become ready" >&2; exit 1; }
+# shellcheck source=scripts/lib/demo-host.sh
+. scripts/lib/demo-host.sh
+start_demo_host debug
+dir=$demo_dir
+port=$demo_port
 
 # scim2-tester replaces every readWrite attribute of one resource and expects its id to stay
 # (RFC 7643 §3.1). The demo's ids are its anchors (userName, displayName), as in Microsoft's

@@ -6,7 +6,7 @@
 //! on 127.0.0.1), GET-by-filter against the host, and POST (new users) against the host. It
 //! prints req/s, p50 and p99 per phase, and the ratio to the baseline. This is a benchmark, not
 //! a test: nothing here asserts a figure. `--flood` runs the wrong-token flood instead
-//! (`flood.rs`).
+//! (`flood.rs`), `--soak` a steady mixed load with RSS samples (`soak.rs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,6 +21,7 @@ use rustls::pki_types::CertificateDer;
 use crate::tls::{provider, server_config};
 
 pub mod flood;
+pub mod soak;
 
 /// What to load and how hard.
 pub struct BenchOptions {

@@ -67,6 +67,14 @@ enum Command {
         flood: bool,
         #[arg(long)]
         pid: Option<u32>,
+        /// Instead: a steady mix of GET by filter, POST, PATCH and DELETE at `--rate`
+        /// requests/s for `--seconds` (after a warm-up), over `--clients` connections,
+        /// sampling the RSS of `--pid`; exits with status 1 if any answer was not the one
+        /// expected.
+        #[arg(long)]
+        soak: bool,
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
     },
     /// Connector libraries.
     Plugin {
@@ -286,6 +294,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             filter,
             flood,
             pid,
+            soak,
+            rate,
         } => {
             let token = std::fs::read_to_string(dir.join("secrets/demo.token"))?
                 .trim()
@@ -307,6 +317,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 admin_url: format!("http://127.0.0.1:{}", port.saturating_add(1)),
                 connector: demo::CONNECTOR.to_string(),
             };
+            if soak {
+                println!("soak: {rate} mixed requests/s for {seconds} s over {clients} clients");
+                let result = bench::soak::run(&options, pid, rate).await?;
+                println!("{}", bench::soak::table(&result));
+                if result.error_count() > 0 {
+                    std::process::exit(1);
+                }
+                return Ok(());
+            }
             println!("{clients} keep-alive TLS clients, {seconds} s per phase");
             if flood {
                 println!(
