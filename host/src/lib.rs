@@ -14,6 +14,7 @@ pub mod config;
 pub mod connection;
 pub mod connector;
 pub mod demo;
+pub mod isolation;
 pub mod logging;
 pub mod metrics;
 pub mod operate;

@@ -21,6 +21,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one connector library for a host (started by the host for `isolation = "process"`).
+    #[command(hide = true)]
+    PluginWorker {
+        #[arg(long)]
+        library: PathBuf,
+        #[arg(long)]
+        socket: PathBuf,
+        /// off, error, warn, info, debug or trace.
+        #[arg(long, default_value = "off")]
+        log_level: String,
+    },
     /// Serve every connector of a host configuration.
     Serve {
         #[arg(long, default_value = "host.toml")]
@@ -241,6 +252,23 @@ enum TokenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::PluginWorker {
+        library,
+        socket,
+        log_level,
+    } = &cli.command
+    {
+        // A worker needs no async runtime: it answers the host on plain threads.
+        let log_level = match ecmahost::isolation::parse_level(log_level) {
+            Ok(level) => level,
+            Err(e) => {
+                eprintln!("error: --log-level: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let code = ecmahost::isolation::worker::run(library, socket, log_level);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -266,6 +294,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::PluginWorker { .. } => Ok(()), // run before the runtime starts, in main
         Command::Serve { config } => {
             let config = HostConfig::load(&config)?;
             let _guard = logging::init(&config.logging)?;

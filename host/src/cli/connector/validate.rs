@@ -210,11 +210,11 @@ pub(super) async fn test(host: &HostConfig, file: &Path) -> anyhow::Result<()> {
     let scratch = Scratch::new(&library)?;
     let (ecma, name, plugin_file) = (scratch.ecma(), config.name.clone(), config.plugin.clone());
     let values = config.parameters.clone();
-    let timeout = config.call_timeout;
+    let (timeout, isolation) = (config.call_timeout, config.isolation);
     let result = tokio::time::timeout(
         timeout,
         tokio::task::spawn_blocking(move || -> Result<_, anyhow::Error> {
-            let loaded = load_for_connector(&ecma, &name, &plugin_file)?;
+            let loaded = load_for_connector(&ecma, &name, &plugin_file, isolation)?;
             let info = loaded.library.info();
             let connector = loaded.library.new_connector()?;
             Ok((
