@@ -6,7 +6,7 @@
 # the running services (`ws discover`, `ws add-rest`, `ws check`); one `ws test` flow each;
 # then the demo host serving connectors `people` (REST) and `sap` (SOAP) next to the SQL demo,
 # with curl commands for a SCIM round trip. Ctrl-C stops the host and the services.
-# Options: --dir DIR (default ./ws-demo, reused), --rest-port N (8586), --soap-port N (8587),
+# Options: --dir DIR (default ./ws-demo, reused), --rest-port N (8588), --soap-port N (8589),
 # --address A (the host's, default 127.0.0.1); the rest goes to `ecmahost demo` (for example
 # --port 9443).
 set -euo pipefail
@@ -17,8 +17,8 @@ cargo build --release -p ecmahost -p ecma-sql-connector -p ecma-webservices-conn
 
 dir=ws-demo
 port=8585
-rest_port=8586
-soap_port=8587
+rest_port=8588
+soap_port=8589
 address=127.0.0.1
 rest=()
 while [ $# -gt 0 ]; do
@@ -114,14 +114,14 @@ $PEOPLE_SECRET_FILE); SOAP user service: $SOAP_URL (WSDL: $SOAP_WSDL).
 A SCIM round trip through the REST connector (create, get, patch, delete):
 
   TOKEN=\$(cat $token_file)
-  curl -k -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/scim+json" \\
+  curl --cacert $dir/tls/cert.pem -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/scim+json" \\
     -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","$ext"],"userName":"zed","password":"Initial-Passw0rd","$ext":{"displayName":"Zed Example","email":"zed@contoso.example","department":"Research"}}' \\
     $scim/Users
-  curl -k -H "Authorization: Bearer \$TOKEN" $scim/Users/zed
-  curl -k -X PATCH -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/scim+json" \\
+  curl --cacert $dir/tls/cert.pem -H "Authorization: Bearer \$TOKEN" $scim/Users/zed
+  curl --cacert $dir/tls/cert.pem -X PATCH -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/scim+json" \\
     -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"$ext:department","value":"Sales"}]}' \\
     $scim/Users/zed
-  curl -k -X DELETE -H "Authorization: Bearer \$TOKEN" $scim/Users/zed
+  curl --cacert $dir/tls/cert.pem -X DELETE -H "Authorization: Bearer \$TOKEN" $scim/Users/zed
 
 What the People API itself holds (a token from its OAuth2 endpoint, then its users):
 

@@ -25,10 +25,10 @@ pub struct Args {
     #[arg(long, default_value = "ws-demo/service")]
     pub dir: PathBuf,
     /// Port of the REST People API (HTTPS); 0 picks a free one.
-    #[arg(long, default_value_t = 8586)]
+    #[arg(long, default_value_t = 8588)]
     pub rest_port: u16,
     /// Port of the SOAP user service (HTTP); 0 picks a free one.
-    #[arg(long, default_value_t = 8587)]
+    #[arg(long, default_value_t = 8589)]
     pub soap_port: u16,
 }
 
