@@ -114,14 +114,14 @@ $PEOPLE_SECRET_FILE); SOAP user service: $SOAP_URL (WSDL: $SOAP_WSDL).
 A SCIM round trip through the REST connector (create, get, patch, delete):
 
   TOKEN=\$(cat $token_file)
-  curl --cacert $dir/tls/cert.pem -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/scim+json" \\
+  curl -s --cacert $dir/tls/cert.pem -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/scim+json" \\
     -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","$ext"],"userName":"zed","password":"Initial-Passw0rd","$ext":{"displayName":"Zed Example","email":"zed@contoso.example","department":"Research"}}' \\
     $scim/Users
-  curl --cacert $dir/tls/cert.pem -H "Authorization: Bearer \$TOKEN" $scim/Users/zed
-  curl --cacert $dir/tls/cert.pem -X PATCH -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/scim+json" \\
+  curl -s --cacert $dir/tls/cert.pem -H "Authorization: Bearer \$TOKEN" $scim/Users/zed
+  curl -s --cacert $dir/tls/cert.pem -X PATCH -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/scim+json" \\
     -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"$ext:department","value":"Sales"}]}' \\
     $scim/Users/zed
-  curl --cacert $dir/tls/cert.pem -X DELETE -H "Authorization: Bearer \$TOKEN" $scim/Users/zed
+  curl -s --cacert $dir/tls/cert.pem -X DELETE -H "Authorization: Bearer \$TOKEN" $scim/Users/zed
 
 What the People API itself holds (a token from its OAuth2 endpoint, then its users):
 

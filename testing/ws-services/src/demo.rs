@@ -120,21 +120,27 @@ pub async fn start(args: &Args) -> Result<Running, ServiceError> {
         }
     }
     let (rest_port, soap_port) = (people.addr.port(), soap.addr.port());
-    let lines = format!(
-        "PEOPLE_URL=https://127.0.0.1:{rest_port}\n\
-         PEOPLE_PORT={rest_port}\n\
-         PEOPLE_CA_FILE={ca}\n\
-         PEOPLE_CLIENT_ID={CLIENT_ID}\n\
-         PEOPLE_SECRET_FILE={secret}\n\
-         SOAP_URL=http://127.0.0.1:{soap_port}{ENDPOINT}\n\
-         SOAP_WSDL=http://127.0.0.1:{soap_port}{ENDPOINT}?wsdl\n\
-         SOAP_PORT={soap_port}\n\
-         SOAP_USER={SOAP_USER}\n\
-         SOAP_PASSWORD_FILE={password}\n",
-        ca = certificate.display(),
-        secret = secret_file.display(),
-        password = password_file.display(),
-    );
+    let lines: String = [
+        ("PEOPLE_URL", format!("https://127.0.0.1:{rest_port}")),
+        ("PEOPLE_PORT", rest_port.to_string()),
+        ("PEOPLE_CA_FILE", certificate.display().to_string()),
+        ("PEOPLE_CLIENT_ID", CLIENT_ID.to_string()),
+        ("PEOPLE_SECRET_FILE", secret_file.display().to_string()),
+        (
+            "SOAP_URL",
+            format!("http://127.0.0.1:{soap_port}{ENDPOINT}"),
+        ),
+        (
+            "SOAP_WSDL",
+            format!("http://127.0.0.1:{soap_port}{ENDPOINT}?wsdl"),
+        ),
+        ("SOAP_PORT", soap_port.to_string()),
+        ("SOAP_USER", SOAP_USER.to_string()),
+        ("SOAP_PASSWORD_FILE", password_file.display().to_string()),
+    ]
+    .iter()
+    .map(|(key, value)| format!("{key}={}\n", shell_quoted(value)))
+    .collect();
     let temp = dir.join("service.env.tmp");
     std::fs::write(&temp, lines)
         .and_then(|()| std::fs::rename(&temp, &env_file))
@@ -144,6 +150,11 @@ pub async fn start(args: &Args) -> Result<Running, ServiceError> {
         soap,
         env_file,
     })
+}
+
+/// `value` in single quotes for a shell's `source` (a folder may have spaces in its name).
+fn shell_quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 /// What `ecma-demo-ws` prints once both services listen (paths, never a secret).

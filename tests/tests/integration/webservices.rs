@@ -732,7 +732,7 @@ async fn ws_example_service_as_the_guide_runs_it() {
         .unwrap()
         .lines()
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
         .collect();
     let secret = std::fs::read_to_string(&env["PEOPLE_SECRET_FILE"]).unwrap();
     assert!(secret.len() >= 20, "a generated client secret");
