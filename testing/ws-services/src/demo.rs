@@ -184,6 +184,10 @@ Serving on 127.0.0.1 until Ctrl-C.
 
 /// Serve until Ctrl-C or SIGTERM.
 pub async fn run(args: Args) -> Result<(), ServiceError> {
+    // Before service.env appears: whoever waits for it may signal at once.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(io("a SIGINT handler"))?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(io("a SIGTERM handler"))?;
     let running = start(&args).await?;
     {
         use std::io::Write as _;
@@ -192,10 +196,8 @@ pub async fn run(args: Args) -> Result<(), ServiceError> {
         let _ = out.write_all(banner(&running).as_bytes());
         let _ = out.flush();
     }
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(io("a SIGTERM handler"))?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
     let _ = std::fs::remove_file(&running.env_file);
