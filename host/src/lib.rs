@@ -16,6 +16,7 @@ pub mod connector;
 pub mod demo;
 pub mod isolation;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod operate;
 pub mod plugins;

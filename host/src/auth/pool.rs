@@ -89,7 +89,10 @@ fn work(queue: &Mutex<Receiver<Job>>, checks: &AtomicU64) {
         let job = match job {
             Ok(job) => job,
             Err(RecvTimeoutError::Timeout) => {
-                memory = Argon2Memory::default();
+                if memory.bytes() > 0 {
+                    memory = Argon2Memory::default();
+                    crate::memory::release_free();
+                }
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => return,
