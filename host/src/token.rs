@@ -171,6 +171,9 @@ pub fn hash_token(token: &str) -> Result<TokenHash, TokenError> {
     let hash = Argon2::default()
         .hash_password(token.as_bytes(), &salt)
         .map_err(|e| TokenError::Hashing(e.to_string()))?;
+    // Argon2's 19 MiB working block was just freed; a host that hashed a token (the demo)
+    // should not keep it.
+    crate::memory::release_free();
     TokenHash::parse(&hash.to_string())
 }
 

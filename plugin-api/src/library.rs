@@ -10,6 +10,7 @@
 //! abi_stable never unloads a library: a loaded library lives until the process exits. Callers
 //! must give every version of a library its own path (see the host's plugin cache).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -172,8 +173,8 @@ fn truncated_elf(path: &Path) -> Option<String> {
     use object::read::elf::{FileHeader, ProgramHeader};
     use object::{Endianness, FileKind};
 
-    fn check<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Option<String> {
-        let len = data.len() as u64;
+    /// `data` is the start of the file (or all of it), `len` the file's length.
+    fn check<H: FileHeader<Endian = Endianness>>(data: &[u8], len: u64) -> Option<String> {
         let header = H::parse(data).ok()?;
         let endian = header.endian().ok()?;
         let Ok(segments) = header.program_headers(endian, data) else {
@@ -195,11 +196,24 @@ fn truncated_elf(path: &Path) -> Option<String> {
             })
     }
 
-    let data = std::fs::read(path).ok()?;
-    match FileKind::parse(data.as_slice()).ok()? {
-        FileKind::Elf64 => check::<FileHeader64<Endianness>>(&data),
-        FileKind::Elf32 => check::<FileHeader32<Endianness>>(&data),
+    // The headers are at the start: read that much, not the whole (often large) library.
+    const HEAD: u64 = 64 * 1024;
+    let len = std::fs::metadata(path).ok()?.len();
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(HEAD)
+        .read_to_end(&mut head)
+        .ok()?;
+    let verdict = |data: &[u8]| match FileKind::parse(data).ok()? {
+        FileKind::Elf64 => check::<FileHeader64<Endianness>>(data, len),
+        FileKind::Elf32 => check::<FileHeader32<Endianness>>(data, len),
         _ => None,
+    };
+    match verdict(&head) {
+        // Program headers past the first 64 KiB (unusual): look at the whole file.
+        Some(_) if len > head.len() as u64 => verdict(&std::fs::read(path).ok()?),
+        found => found,
     }
 }
 

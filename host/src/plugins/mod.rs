@@ -4,7 +4,9 @@
 //! `ECMA/Cache/{connector}/{stem}-{content hash}.so`, through a temp file and a rename, and loaded
 //! from there. Why: `dlopen` dedupes by path and inode, abi_stable never unloads a library, and
 //! overwriting a loaded `.so` in place crashes the process. A content-hashed path per version
-//! makes every version a distinct, immutable file.
+//! makes every version a distinct, immutable file. `Cache/{connector}/{stem}.stamp` remembers
+//! the hash of the file last seen (by inode, size and modification time), so a start-up with
+//! an unchanged library does not read it.
 //!
 //! Architecture invariant: this module is the only place that turns a path into a loaded
 //! library; everything else receives a [`LoadedLibrary`].
@@ -103,19 +105,42 @@ pub fn load_for_connector(
         let from = source_path.to_path_buf();
         move |source| PluginError::Cache { from, source }
     };
-    let (bytes, content_hash) = read_and_hash(&source).map_err(cache_err(&source))?;
     let dir = ecma_dir.join("Cache").join(connector);
     let stem = Path::new(file_name)
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("plugin");
+    let stamp_file = dir.join(format!("{stem}.stamp"));
+    let stamp = stamp_of(&source).map_err(cache_err(&source))?;
+    // The hash of this very file (same inode, size and modification time) is known from the
+    // last load: skip reading and hashing it (a large library costs most of a start-up).
+    let known = std::fs::read_to_string(&stamp_file)
+        .ok()
+        .and_then(|text| {
+            let (seen, hash) = text.trim().rsplit_once(' ')?;
+            (seen == stamp && hash.len() == 64).then(|| hash.to_string())
+        })
+        .filter(|hash| dir.join(format!("{stem}-{}.so", &hash[..16])).is_file());
+    let content_hash = match known {
+        Some(hash) => hash,
+        None => {
+            let (bytes, hash) = read_and_hash(&source).map_err(cache_err(&source))?;
+            let cached = dir.join(format!("{stem}-{}.so", &hash[..16]));
+            std::fs::create_dir_all(&dir).map_err(cache_err(&source))?;
+            if !cached.is_file() {
+                let tmp = dir.join(format!(".{stem}-{}.tmp", std::process::id()));
+                std::fs::write(&tmp, &bytes).map_err(cache_err(&source))?;
+                std::fs::rename(&tmp, &cached).map_err(cache_err(&source))?;
+            }
+            // Best effort: without the stamp the next start hashes the file again.
+            let tmp = dir.join(format!(".{stem}-{}.stamp.tmp", std::process::id()));
+            if std::fs::write(&tmp, format!("{stamp} {hash}\n")).is_ok() {
+                let _ = std::fs::rename(&tmp, &stamp_file);
+            }
+            hash
+        }
+    };
     let cached = dir.join(format!("{stem}-{}.so", &content_hash[..16]));
-    if !cached.is_file() {
-        std::fs::create_dir_all(&dir).map_err(cache_err(&source))?;
-        let tmp = dir.join(format!(".{stem}-{}.tmp", std::process::id()));
-        std::fs::write(&tmp, &bytes).map_err(cache_err(&source))?;
-        std::fs::rename(&tmp, &cached).map_err(cache_err(&source))?;
-    }
     let library = match isolation {
         Isolation::InProcess => Library::InProcess(load_library(&cached)?),
         Isolation::Process => Library::Worker(WorkerLibrary::start(&cached, connector)?),
@@ -135,6 +160,20 @@ pub fn load_for_connector(
         cached,
         content_hash,
     })
+}
+
+/// What identifies one version of a file without reading it: inode, size and modification
+/// time in nanoseconds.
+fn stamp_of(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok(format!(
+        "{} {} {}.{:09}",
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    ))
 }
 
 fn read_and_hash(path: &Path) -> std::io::Result<(Vec<u8>, String)> {
@@ -167,10 +206,52 @@ mod tests {
             err.to_string().contains("is not a connector library"),
             "{err}"
         );
-        // The copy went to the connector's cache under a content-hashed name.
-        let cached: Vec<_> = std::fs::read_dir(dir.path().join("Cache/demo"))
+        // The copy went to the connector's cache under a content-hashed name, with the stamp
+        // that lets the next load skip hashing.
+        let mut cached: Vec<String> = std::fs::read_dir(dir.path().join("Cache/demo"))
             .unwrap()
+            .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(cached.len(), 1);
+        cached.sort();
+        assert_eq!(cached.len(), 2, "{cached:?}");
+        assert!(cached[0].starts_with("libfake-") && cached[0].ends_with(".so"));
+        assert_eq!(cached[1], "libfake.stamp");
+    }
+
+    #[test]
+    fn an_unchanged_library_is_not_hashed_again_and_a_changed_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("libfake.so");
+        std::fs::write(&source, b"version one").unwrap();
+        let _ = load_for_connector(dir.path(), "demo", "libfake.so", Isolation::InProcess);
+        let stamp = dir.path().join("Cache/demo/libfake.stamp");
+        let first = std::fs::read_to_string(&stamp).unwrap();
+        assert!(first
+            .trim()
+            .ends_with(&hex::encode(Sha256::digest(b"version one"))));
+
+        // A stamp that names another hash for this very file is believed (nothing is read) ...
+        let bogus = "0".repeat(64);
+        let seen = first.trim().rsplit_once(' ').unwrap().0.to_string();
+        std::fs::write(&stamp, format!("{seen} {bogus}\n")).unwrap();
+        std::fs::write(
+            dir.path().join("Cache/demo/libfake-0000000000000000.so"),
+            b"x",
+        )
+        .unwrap();
+        let err =
+            load_for_connector(dir.path(), "demo", "libfake.so", Isolation::InProcess).unwrap_err();
+        assert!(
+            err.to_string().contains("libfake-0000000000000000.so"),
+            "{err}"
+        );
+
+        // ... but a changed file (new size and time) is hashed again.
+        std::fs::write(&source, b"version two, longer").unwrap();
+        let _ = load_for_connector(dir.path(), "demo", "libfake.so", Isolation::InProcess);
+        let second = std::fs::read_to_string(&stamp).unwrap();
+        assert!(second
+            .trim()
+            .ends_with(&hex::encode(Sha256::digest(b"version two, longer"))));
     }
 }

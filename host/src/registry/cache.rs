@@ -27,8 +27,12 @@ impl Registry {
             let Ok(files) = std::fs::read_dir(&dir) else {
                 continue;
             };
+            // A stamp (the plugin loader's memo of a library's hash) stays while the
+            // connector has a loaded version here.
+            let in_use = loaded.iter().any(|l| l.parent() == Some(dir.as_path()));
             for file in files.filter_map(|f| f.ok()).map(|f| f.path()) {
-                if !loaded.contains(&file) {
+                let stamp = file.extension().is_some_and(|e| e == "stamp");
+                if !loaded.contains(&file) && !(stamp && in_use) {
                     match std::fs::remove_file(&file) {
                         Ok(()) => {
                             tracing::info!(file = %file.display(), "removed unused library copy from the cache")
