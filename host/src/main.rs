@@ -434,13 +434,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "ecmahost",
-                &mut std::io::stdout(),
-            );
-            Ok(())
+            use std::io::Write;
+            // Generated into memory: clap_complete panics on a write error, and a reader
+            // that stops early (`| head`) is no error.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ecmahost", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
         }
         Command::Ws { command } => {
             // Plugin calls block: keep them off the async workers.
