@@ -355,8 +355,24 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
         dn_choices.extend(all.iter().cloned());
         let dn = Select::new("DN:", dn_choices).prompt()?;
         let selectable: Vec<String> = all.iter().filter(|a| **a != anchor).cloned().collect();
+        // The disable flow offers only boolean attributes not exposed: say so before.
+        let booleans: Vec<&str> = ot
+            .attributes
+            .iter()
+            .filter(|a| a.attribute_type == AttributeType::Boolean && a.name != anchor)
+            .map(|a| a.name.as_str())
+            .collect();
+        let mut help =
+            "↑↓ to move, space to select one, → to all, ← to none, type to filter".to_string();
+        if resource == "User" && !booleans.is_empty() {
+            help.push_str(&format!(
+                "\nleave {} unselected to make active = false set it (the disable flow)",
+                booleans.join(" or ")
+            ));
+        }
         let selected = MultiSelect::new("Attributes to expose:", selectable.clone())
             .with_all_selected_by_default()
+            .with_help_message(&help)
             .prompt()?;
         let mut attributes = Vec::new();
         let mut single_valued = Vec::new();

@@ -162,6 +162,100 @@ async fn the_wizard_on_postgresql_explains_an_unreachable_server_and_asks_again(
     assert!(out.status.success(), "{}", stdout(&out));
 }
 
+/// PostgreSQL by its separate fields, as a new administrator answers it: once the driver is
+/// chosen, the wizard asks for the database (and no longer for a connection string), refuses
+/// a database that does not exist with the plugin's message, and writes no URL. Leaving the
+/// boolean `IsActive` unexposed offers it for the disable flow.
+#[tokio::test]
+async fn the_wizard_on_postgresql_by_fields_asks_the_database_not_a_url() {
+    let pg = Database::create().await;
+    pg.exec("CREATE TABLE \"Employees\" (\"Login\" text PRIMARY KEY, \"Email\" text, \"IsActive\" boolean)")
+        .await;
+    let dir = demo_folder().await;
+    let (path, database) = (dir.path().to_path_buf(), pg.name().to_string());
+    let file = tokio::task::spawn_blocking(move || {
+        let mut p = spawn(&path);
+        answer(&mut p, "Name:", "hr");
+        answer(&mut p, "Autosync timer (minutes):", "");
+        answer(&mut p, "Secret token (empty: generate one):", "");
+        answer(&mut p, "Connector library:", "");
+        answer(&mut p, "driver:", "PostgreSQL");
+        answer(&mut p, "database:", "nosuchdb");
+        answer(&mut p, "optional settings of Connectivity?", "y");
+        p.exp_string("connection_string:").unwrap();
+        // The help says when a URL is needed.
+        p.exp_string("required unless `database` names the file")
+            .unwrap();
+        type_keys(&mut p, "\r");
+        answer(&mut p, "host:", "127.0.0.1");
+        answer(&mut p, "port:", "5432");
+        answer(&mut p, "user:", "postgres");
+        for optional in [
+            "password:",
+            "tls_mode:",
+            "tls_ca_file:",
+            "dsn_file:",
+            "odbc_dialect:",
+            "pool_size:",
+        ] {
+            answer(&mut p, optional, "");
+        }
+        p.exp_string(
+            "database: cannot connect to the database: 127.0.0.1:5432 has no database `nosuchdb`",
+        )
+        .unwrap();
+        answer(&mut p, "database:", &format!("{ERASE}{database}"));
+        answer(&mut p, "object_type_detection:", "");
+        answer(&mut p, "object_types:", "");
+        answer(&mut p, "optional settings of Schema 1?", "");
+        answer(&mut p, "User:attribute_detection:", "");
+        answer(&mut p, "User:table:", "Employees");
+        answer(&mut p, "optional settings of Schema 2?", "");
+        answer(&mut p, "User:anchor:", "");
+        answer(&mut p, "optional settings of Schema 3?", "");
+        answer(&mut p, "optional settings of Schema 4?", "");
+        answer(&mut p, "delta_strategy:", "");
+        answer(&mut p, "optional settings of Global?", "");
+        answer(&mut p, "optional settings of Run step?", "");
+        answer(&mut p, "Full import:", "");
+        answer(&mut p, "Page size:", "");
+        answer(&mut p, "Object type for users (/Users):", "");
+        answer(&mut p, "Query attribute:", "");
+        answer(&mut p, "DN:", "");
+        // Email and IsActive, all selected: unselect IsActive (the second), keep Email.
+        p.exp_string("leave IsActive unselected").unwrap();
+        // An arrow key is one escape sequence: sent in one write, not key by key.
+        p.send("\x1b[B").unwrap();
+        p.flush().unwrap();
+        type_keys(&mut p, " \r");
+        answer(&mut p, "SCIM name of Email:", "");
+        answer(&mut p, "Disable flow (active = false):", "Set attribute");
+        answer(
+            &mut p,
+            "Boolean attribute that takes the value of active:",
+            "",
+        );
+        answer(&mut p, "Delete flow:", "");
+        p.exp_eof().unwrap();
+        std::fs::read_to_string(path.join("connectors/hr.toml")).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_contains_all(
+        &file,
+        &[
+            "driver = \"PostgreSQL\"",
+            &format!("database = \"{}\"", pg.name()),
+            "host = \"127.0.0.1\"",
+            "user = \"postgres\"",
+            "disable = \"set_attribute\"\ndisable_attribute = \"IsActive\"",
+        ],
+    );
+    assert!(!file.contains("connection_string"), "{file}");
+    let out = run(dir.path(), &["connector", "validate", "hr"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
 #[tokio::test]
 async fn answers_without_prompts_get_the_same_validation() {
     let dir = demo_folder().await;
