@@ -190,6 +190,14 @@ pub(super) async fn new(host: &HostConfig, answers: Option<&Path>) -> anyhow::Re
     match answers {
         Some(file) => from_answers(host, file).await,
         None => {
+            use std::io::IsTerminal;
+            if !std::io::stdin().is_terminal() {
+                bail!(
+                    "`connector new` asks its questions on a terminal, and standard input is \
+                     not one; for automation give the answers as a connector file: \
+                     `ecmahost connector new --answers FILE`"
+                );
+            }
             let host = host.clone();
             tokio::task::spawn_blocking(move || interactive(&host)).await?
         }

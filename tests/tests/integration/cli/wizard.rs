@@ -259,6 +259,17 @@ async fn the_wizard_on_postgresql_by_fields_asks_the_database_not_a_url() {
 #[tokio::test]
 async fn answers_without_prompts_get_the_same_validation() {
     let dir = demo_folder().await;
+    // Without a terminal the wizard cannot ask: it says what to do instead.
+    let out = run(dir.path(), &["connector", "new"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_contains_all(
+        &super::stderr(&out),
+        &[
+            "standard input is not one",
+            "ecmahost connector new --answers FILE",
+        ],
+    );
+
     let demo = std::fs::read_to_string(dir.path().join("connectors/demo.toml")).unwrap();
     let answers: String = demo
         .lines()
