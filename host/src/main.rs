@@ -239,8 +239,26 @@ enum TokenCommand {
     Hash,
 }
 
+/// The commands that print for a reader (`| head`, `| less`) end quietly when the reader goes,
+/// as command-line tools do, instead of panicking on the failed write. Rust ignores SIGPIPE;
+/// the server commands keep it ignored (their sockets are written with MSG_NOSIGNAL anyway,
+/// but a log to a closed pipe must not end a server).
+fn quiet_broken_pipe(command: &Command) {
+    if matches!(
+        command,
+        Command::Serve { .. } | Command::Demo { .. } | Command::Bench { .. }
+    ) {
+        return;
+    }
+    // SAFETY: at start-up, before any other thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    quiet_broken_pipe(&cli.command);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -216,7 +216,13 @@ fn completions_into_a_reader_that_stops_early_end_quietly() {
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    // Ended by SIGPIPE, as `cat` would be (the shell's 141), or done before the reader left.
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        output.status.success() || output.status.signal() == Some(13),
+        "{:?}: {stderr}",
+        output.status
+    );
 }
 
 #[test]
