@@ -21,6 +21,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one connector library for a host (started by the host for `isolation = "process"`).
+    #[command(hide = true)]
+    PluginWorker {
+        #[arg(long)]
+        library: PathBuf,
+        #[arg(long)]
+        socket: PathBuf,
+        /// off, error, warn, info, debug or trace.
+        #[arg(long, default_value = "off")]
+        log_level: String,
+    },
     /// Serve every connector of a host configuration.
     Serve {
         #[arg(long, default_value = "host.toml")]
@@ -241,12 +252,15 @@ enum TokenCommand {
 
 /// The commands that print for a reader (`| head`, `| less`) end quietly when the reader goes,
 /// as command-line tools do, instead of panicking on the failed write. Rust ignores SIGPIPE;
-/// the server commands keep it ignored (their sockets are written with MSG_NOSIGNAL anyway,
-/// but a log to a closed pipe must not end a server).
+/// the server commands and the plugin worker keep it ignored (their sockets are written with
+/// MSG_NOSIGNAL anyway, but a log to a closed pipe must not end a server).
 fn quiet_broken_pipe(command: &Command) {
     if matches!(
         command,
-        Command::Serve { .. } | Command::Demo { .. } | Command::Bench { .. }
+        Command::Serve { .. }
+            | Command::Demo { .. }
+            | Command::Bench { .. }
+            | Command::PluginWorker { .. }
     ) {
         return;
     }
@@ -258,6 +272,23 @@ fn quiet_broken_pipe(command: &Command) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::PluginWorker {
+        library,
+        socket,
+        log_level,
+    } = &cli.command
+    {
+        // A worker needs no async runtime: it answers the host on plain threads.
+        let log_level = match ecmahost::isolation::parse_level(log_level) {
+            Ok(level) => level,
+            Err(e) => {
+                eprintln!("error: --log-level: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let code = ecmahost::isolation::worker::run(library, socket, log_level);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     quiet_broken_pipe(&cli.command);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -284,6 +315,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::PluginWorker { .. } => Ok(()), // run before the runtime starts, in main
         Command::Serve { config } => {
             let config = HostConfig::load(&config)?;
             let _guard = logging::init(&config.logging)?;

@@ -262,9 +262,15 @@ pub struct PluginConnector {
 impl PluginConnector {
     /// Wrap an in-process connector behind the same FFI adapter a library export uses.
     pub fn in_process<C: Connector>() -> Result<Self, ConnectorError> {
-        Ok(Self {
-            inner: FfiConnector_TO::from_value(crate::connector::adapter(C::new()?), TD_Opaque),
-        })
+        Ok(Self::from_connector(C::new()?))
+    }
+
+    /// Wrap an existing connector value behind the same FFI adapter (the host's proxy for a
+    /// connector that runs in a worker process is one).
+    pub fn from_connector<C: Connector>(connector: C) -> Self {
+        Self {
+            inner: FfiConnector_TO::from_value(crate::connector::adapter(connector), TD_Opaque),
+        }
     }
 
     pub fn config_parameters(

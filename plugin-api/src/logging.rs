@@ -36,6 +36,7 @@ use crate::ffi::{codes, Code, FfiLogField, FfiLogRecord, FfiLogSink};
 
 /// The severity of a log record; the order of the `log` crate (`Error` is the most severe).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum LogLevel {
     Error = 1,
     Warn = 2,
@@ -98,6 +99,7 @@ impl LogLevel {
 
 /// One record a connector logged, as the host receives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LogRecord {
     pub level: LogLevel,
     /// The `log` or `tracing` target inside the library (by default its module path).

@@ -8,6 +8,7 @@ use std::fmt;
 
 /// One attribute value. ECMA2 knows exactly these five types.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Value {
     String(String),
     Integer(i64),
@@ -50,6 +51,7 @@ impl fmt::Display for Value {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum AttributeType {
     String,
     Integer,
@@ -60,6 +62,7 @@ pub enum AttributeType {
 
 /// Which way an attribute flows ("import only" attributes are never exported).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum AttributeDirection {
     ImportExport,
     ImportOnly,
@@ -67,6 +70,7 @@ pub enum AttributeDirection {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SchemaAttribute {
     pub name: String,
     pub attribute_type: AttributeType,
@@ -96,6 +100,7 @@ impl SchemaAttribute {
 
 /// One object type of the connected system, with its anchor attribute(s).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ObjectTypeSchema {
     pub name: String,
     /// Anchor attribute names; more than one makes a multi-attribute anchor.
@@ -110,6 +115,7 @@ impl ObjectTypeSchema {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Schema {
     pub object_types: Vec<ObjectTypeSchema>,
 }
@@ -122,6 +128,7 @@ impl Schema {
 
 /// What an entry change does to the object as a whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ObjectModification {
     Add,
     Replace,
@@ -131,6 +138,7 @@ pub enum ObjectModification {
 
 /// What an attribute change does to the attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum AttributeModification {
     Add,
     Replace,
@@ -140,18 +148,21 @@ pub enum AttributeModification {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ValueModification {
     Add,
     Delete,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ValueChange {
     pub modification: ValueModification,
     pub value: Value,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AttributeChange {
     pub name: String,
     pub modification: AttributeModification,
@@ -197,6 +208,7 @@ impl AttributeChange {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AnchorAttribute {
     pub name: String,
     pub value: Value,
@@ -214,6 +226,7 @@ pub const NEW_DN_ATTRIBUTE: &str = "-dn-";
 
 /// ECMA2's `CSEntryChange`: one change to one object, in export or import.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CsEntryChange {
     /// Chosen by the host; export results name it so they can be matched to entries.
     pub identifier: String,
@@ -261,6 +274,7 @@ impl CsEntryChange {
 
 /// ECMA2 export error codes, plus [`ExportErrorKind::Busy`] for "retry later".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ExportErrorKind {
     /// The target refused the change for a reason of its own.
     ConnectedDirectoryError,
@@ -278,6 +292,7 @@ pub enum ExportErrorKind {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExportError {
     pub kind: ExportErrorKind,
     pub message: String,
@@ -285,6 +300,7 @@ pub struct ExportError {
 
 /// The outcome of exporting one entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExportResult {
     pub identifier: String,
     pub error: Option<ExportError>,
@@ -323,6 +339,7 @@ impl ExportResult {
 
 /// How the target names objects (ECMA2's `DNStyle`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum DnStyle {
     /// Objects have no DN of their own.
     None,
@@ -334,6 +351,7 @@ pub enum DnStyle {
 
 /// What an export entry carries for a changed object ([`Capabilities::export_type`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ExportType {
     /// Changed values only: an `Update` entry with the changed attributes; a change of some
     /// values of a multi-valued attribute (a group's members) is an
@@ -348,6 +366,7 @@ pub enum ExportType {
 
 /// Whether the target confirms adds and deletes (ECMA2's `ObjectConfirmation`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ObjectConfirmation {
     Normal,
     NoDeleteConfirmation,
@@ -356,6 +375,7 @@ pub enum ObjectConfirmation {
 
 /// How the target compares anchors and DNs (ECMA2's normalizations).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Normalizations {
     pub uppercase: bool,
     pub remove_accents: bool,
@@ -365,6 +385,7 @@ pub struct Normalizations {
 /// ([`crate::Connector::capabilities`]). Fields marked "not read" are shown by `ecmahost
 /// plugin inspect` but change nothing in the host today; declare them truthfully anyway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Capabilities {
     /// How the target names objects. Not read: DNs are the connector file's business
     /// (`dn`: autogenerated `CN=<anchor>,OBJECT=<type>`, mapped from attributes, or the
@@ -441,6 +462,7 @@ impl Default for Capabilities {
 
 /// The wizard pages ECMA2 asks parameters for, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ConfigPage {
     Connectivity,
     Capabilities,
@@ -483,6 +505,7 @@ impl ConfigPage {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ParameterKind {
     String,
     /// A secret: never logged, shown or returned by the host.
@@ -500,6 +523,7 @@ pub enum ParameterKind {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ParameterDefinition {
     pub name: String,
     pub kind: ParameterKind,
@@ -539,6 +563,7 @@ impl ParameterDefinition {
 
 /// A string that must never be printed: passwords, encrypted parameters.
 #[derive(Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Secret(String);
 
 impl Secret {
@@ -559,6 +584,7 @@ impl fmt::Debug for Secret {
 }
 
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct ParameterValue {
     value: String,
     secret: bool,
@@ -566,6 +592,7 @@ struct ParameterValue {
 
 /// Parameter answers, by name. Secret values are redacted from `Debug`.
 #[derive(Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ParameterValues {
     values: BTreeMap<String, ParameterValue>,
 }
@@ -645,30 +672,35 @@ impl fmt::Debug for ParameterValues {
 
 /// A problem with one parameter's answer, found by page validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ParameterIssue {
     pub parameter: String,
     pub message: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Partition {
     pub name: String,
     pub dn: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Container {
     pub name: String,
     pub dn: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ImportKind {
     Full,
     Delta,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ImportRequest {
     pub kind: ImportKind,
     /// The most entries one page should hold; 0 leaves the choice to the connector.
@@ -680,6 +712,7 @@ pub struct ImportRequest {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ImportPage {
     pub entries: Vec<CsEntryChange>,
     /// More pages follow.
@@ -688,6 +721,7 @@ pub struct ImportPage {
 
 /// What an export connection is for ([`crate::Connector::open_export`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExportRequest {
     /// The connector's own [`Capabilities::export_type`].
     pub export_type: ExportType,
@@ -700,6 +734,7 @@ pub struct ExportRequest {
 
 /// Whom a password call is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PasswordTarget {
     pub object_type: String,
     pub dn: String,
@@ -707,6 +742,7 @@ pub struct PasswordTarget {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PasswordOptions {
     pub unlock_account: bool,
     pub force_change_at_logon: bool,
@@ -715,6 +751,7 @@ pub struct PasswordOptions {
 
 /// Name and version a library reports about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PluginInfo {
     pub name: String,
     pub version: String,
@@ -723,6 +760,7 @@ pub struct PluginInfo {
 
 /// Broad class of a connector error; the host maps it to a SCIM status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ErrorKind {
     /// A parameter answer is missing or wrong.
     InvalidConfiguration,
@@ -740,6 +778,7 @@ pub enum ErrorKind {
 
 /// A whole-call failure of a connector (per-entry export failures are [`ExportError`]s).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[error("{kind:?}: {message}")]
 pub struct ConnectorError {
     pub kind: ErrorKind,

@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub mod api_1_0;
-pub mod bapi_service;
 pub mod cli;
 pub mod ldap;
 pub mod log_capture;
-pub mod people_api;
 pub mod pg_server;
+
+/// The example web services (testing/ws-services), under the paths the tests always used.
+pub use ecma_test_ws_services::{bapi_service, people_api};
 
 use ecmahost::config::HostConfig;
 use ecmahost::server::{start, RunningHost};

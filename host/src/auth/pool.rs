@@ -1,12 +1,13 @@
 //! The token-check pool: a few threads that run Argon2 verifications, each reusing its own
 //! working memory, behind a short bounded queue.
 //!
-//! Memory bound: `workers` × the hash's memory cost (19 MiB for Argon2id's defaults, at most
+//! Memory bound: `workers` × the hash's memory cost (released after [`IDLE_RELEASE`] without a
+//! check; 19 MiB for Argon2id's defaults, at most
 //! [`crate::token::MAX_MEMORY_KIB`]) plus [`QUEUE`] queued tokens. A check that finds the queue
 //! full is not queued: the caller answers 429.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
@@ -15,6 +16,10 @@ use crate::token::{Argon2Memory, TokenVerifier};
 
 /// Checks waiting for a worker, at most.
 pub const QUEUE: usize = 32;
+
+/// A worker idle this long gives its Argon2 memory back (19 MiB each with the defaults), so an
+/// idle host stays small; the next check allocates it again.
+pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(20);
 
 struct Job {
     verifier: TokenVerifier,
@@ -78,10 +83,20 @@ fn work(queue: &Mutex<Receiver<Job>>, checks: &AtomicU64) {
     loop {
         // The lock is held only while waiting for the next job, not while checking it.
         let job = match queue.lock() {
-            Ok(receiver) => receiver.recv(),
+            Ok(receiver) => receiver.recv_timeout(IDLE_RELEASE),
             Err(_) => return,
         };
-        let Ok(job) = job else { return };
+        let job = match job {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                if memory.bytes() > 0 {
+                    memory = Argon2Memory::default();
+                    crate::memory::release_free();
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         let ok = job.verifier.verify_slow(&job.token, &mut memory);
         checks.fetch_add(1, Ordering::Relaxed);
         let _ = job.reply.send(ok);

@@ -49,6 +49,9 @@ struct ConnectorFile {
     call_timeout_seconds: u64,
     #[serde(default = "default_concurrency")]
     max_concurrent_calls: u32,
+    /// `"in_process"` (default) or `"process"`: run the library in a worker process.
+    #[serde(default)]
+    isolation: crate::isolation::Isolation,
     #[serde(default)]
     run_profiles: RunProfilesFile,
     #[serde(default)]
@@ -288,6 +291,8 @@ pub struct ConnectorConfig {
     pub export_page_size: u32,
     pub call_timeout: std::time::Duration,
     pub max_concurrent_calls: u32,
+    /// Where the library runs: in the host, or in a worker process of its own.
+    pub isolation: crate::isolation::Isolation,
     pub run_profiles: RunProfiles,
     /// Answers for every page, merged (ECMA2 passes all answers to every call).
     pub parameters: ParameterValues,
@@ -504,6 +509,7 @@ impl ConnectorConfig {
             export_page_size: raw.export_page_size,
             call_timeout: std::time::Duration::from_secs(raw.call_timeout_seconds),
             max_concurrent_calls: raw.max_concurrent_calls,
+            isolation: raw.isolation,
             run_profiles: RunProfiles {
                 full_import: raw.run_profiles.full_import,
                 delta_import: raw.run_profiles.delta_import,

@@ -394,16 +394,18 @@ impl ConnectorRuntime {
         previous: Option<&ConnectorRuntime>,
         metrics: crate::metrics::ConnectorMetrics,
     ) -> Result<Arc<Self>, BuildError> {
-        let (dir, name, file) = (
+        let (dir, name, file, isolation) = (
             ecma_dir.to_path_buf(),
             config.name.clone(),
             config.plugin.clone(),
+            config.isolation,
         );
-        let library = tokio::task::spawn_blocking(move || load_for_connector(&dir, &name, &file))
-            .await
-            .map_err(|_| CallError::HostPanic {
-                call: "load_library",
-            })??;
+        let library =
+            tokio::task::spawn_blocking(move || load_for_connector(&dir, &name, &file, isolation))
+                .await
+                .map_err(|_| CallError::HostPanic {
+                    call: "load_library",
+                })??;
         let calls = PluginCalls::new(config.max_concurrent_calls as usize, config.call_timeout);
         let (lib, connector) = (library.library.clone(), config.name.clone());
         let plugin = Arc::new(

@@ -525,6 +525,8 @@ pub fn save_state(state: &super::ConnectorState, connector: &str, last: bool) {
             tracing::warn!(connector, file = %file.display(), error = %e, "cannot write the connector space snapshot; the previous one stays")
         }
     }
+    // The snapshot's buffers, and before it an import's pages, were just freed.
+    crate::memory::release_free();
 }
 
 /// Write the snapshot when the space changed, at most every [`FLUSH_EVERY`] and at most a

@@ -19,8 +19,12 @@ pub use reference::reference;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use ecma_plugin_api::{load_library, LoadError, PluginLibrary};
+use ecma_plugin_api::{
+    load_library, ConnectorError, LoadError, PluginConnector, PluginInfo, PluginLibrary,
+};
 use sha2::{Digest, Sha256};
+
+use crate::isolation::{Isolation, WorkerError, WorkerLibrary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
@@ -33,14 +37,48 @@ pub enum PluginError {
     },
     #[error(transparent)]
     Load(#[from] LoadError),
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
     #[error("the library cannot create a connector: {0}")]
     Connector(#[from] ecma_plugin_api::ConnectorError),
+}
+
+/// A library loaded into this process, or into a worker process of its own.
+#[derive(Clone, Debug)]
+pub enum Library {
+    InProcess(PluginLibrary),
+    Worker(WorkerLibrary),
+}
+
+impl Library {
+    pub fn info(&self) -> &PluginInfo {
+        match self {
+            Library::InProcess(l) => l.info(),
+            Library::Worker(l) => l.info(),
+        }
+    }
+
+    /// `(major, minor)` of the API the library was built against.
+    pub fn api_version(&self) -> (u32, u32) {
+        match self {
+            Library::InProcess(l) => l.api_version(),
+            Library::Worker(l) => l.api_version(),
+        }
+    }
+
+    /// A new connector instance (in a worker: with a worker process of its own).
+    pub fn new_connector(&self) -> Result<PluginConnector, ConnectorError> {
+        match self {
+            Library::InProcess(l) => l.new_connector(),
+            Library::Worker(l) => l.new_connector(),
+        }
+    }
 }
 
 /// A library loaded for one connector.
 #[derive(Clone, Debug)]
 pub struct LoadedLibrary {
-    pub library: PluginLibrary,
+    pub library: Library,
     /// Where the administrator put it.
     pub source: PathBuf,
     /// The immutable copy that was loaded.
@@ -49,11 +87,13 @@ pub struct LoadedLibrary {
     pub content_hash: String,
 }
 
-/// Copy `ECMA/{file_name}` into the connector's cache directory and load it.
+/// Copy `ECMA/{file_name}` into the connector's cache directory and load it, in this process
+/// or (with [`Isolation::Process`]) in a worker process that runs the same checks.
 pub fn load_for_connector(
     ecma_dir: &Path,
     connector: &str,
     file_name: &str,
+    isolation: Isolation,
 ) -> Result<LoadedLibrary, PluginError> {
     let source = ecma_dir.join(file_name);
     if !source.is_file() {
@@ -76,11 +116,15 @@ pub fn load_for_connector(
         std::fs::write(&tmp, &bytes).map_err(cache_err(&source))?;
         std::fs::rename(&tmp, &cached).map_err(cache_err(&source))?;
     }
-    let library = load_library(&cached)?;
+    let library = match isolation {
+        Isolation::InProcess => Library::InProcess(load_library(&cached)?),
+        Isolation::Process => Library::Worker(WorkerLibrary::start(&cached, connector)?),
+    };
     tracing::info!(
         connector,
         library = %source.display(),
         cached = %cached.display(),
+        ?isolation,
         plugin = %library.info().name,
         version = %library.info().version,
         "loaded connector library"
@@ -112,11 +156,13 @@ mod tests {
     #[test]
     fn missing_and_non_plugin_files_give_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load_for_connector(dir.path(), "demo", "libnothing.so").unwrap_err();
+        let err = load_for_connector(dir.path(), "demo", "libnothing.so", Isolation::InProcess)
+            .unwrap_err();
         assert!(matches!(err, PluginError::Missing(_)), "{err}");
 
         std::fs::write(dir.path().join("libfake.so"), b"this is not an ELF file").unwrap();
-        let err = load_for_connector(dir.path(), "demo", "libfake.so").unwrap_err();
+        let err =
+            load_for_connector(dir.path(), "demo", "libfake.so", Isolation::InProcess).unwrap_err();
         assert!(
             err.to_string().contains("is not a connector library"),
             "{err}"

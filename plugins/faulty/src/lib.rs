@@ -4,9 +4,11 @@
 //! `PasswordSet`) in memory. Two kinds of
 //! trigger:
 //! - per entry: an export entry whose `Mode` is `panic` panics inside `put_export_entries`;
-//!   `hang` blocks until the process ends;
-//! - per entry point: the connectivity parameters `panic_in` and `hang_in` are comma-separated
-//!   lists of entry points that panic (or block until the process ends) on every call:
+//!   `hang` blocks until the process ends; `segfault` dereferences a null pointer (SIGSEGV) and
+//!   `abort` aborts the process (SIGABRT), which no `catch_unwind` can stop;
+//! - per entry point: the connectivity parameters `panic_in`, `hang_in`, `segfault_in` and
+//!   `abort_in` are comma-separated lists of entry points that panic (block, segfault, abort)
+//!   on every call:
 //!   `config_parameters`, `validate_page`, `capabilities`, `schema`, `test_connection`,
 //!   `open_import`, `next_page`, `open_export`, `put_export_entries`.
 //!
@@ -106,6 +108,8 @@ enum Trigger {
     Behave,
     Panic,
     Hang,
+    Segfault,
+    Abort,
 }
 
 impl Trigger {
@@ -114,6 +118,10 @@ impl Trigger {
             Trigger::Panic
         } else if listed(values, "hang_in", entry_point) {
             Trigger::Hang
+        } else if listed(values, "segfault_in", entry_point) {
+            Trigger::Segfault
+        } else if listed(values, "abort_in", entry_point) {
+            Trigger::Abort
         } else {
             Trigger::Behave
         }
@@ -124,8 +132,18 @@ impl Trigger {
             Trigger::Behave => {}
             Trigger::Panic => panic!("faulty connector: deliberate panic in {entry_point}"),
             Trigger::Hang => hang(),
+            Trigger::Segfault => segfault(),
+            Trigger::Abort => std::process::abort(),
         }
     }
+}
+
+/// Crash the process with a real invalid memory access (SIGSEGV), as native code does.
+fn segfault() -> ! {
+    // SAFETY: none; this is the crash the host's out-of-process mode must survive. The
+    // volatile write cannot be optimised away.
+    unsafe { std::ptr::null_mut::<u64>().write_volatile(0xdead) };
+    std::process::abort()
 }
 
 /// Block this thread until the process ends. The host's call time-out gives up on it; the
@@ -186,6 +204,10 @@ impl Connector for FaultyConnector {
                     .with_description("Comma-separated entry points that panic"),
                 ParameterDefinition::new("hang_in", ParameterKind::String)
                     .with_description("Comma-separated entry points that never return"),
+                ParameterDefinition::new("segfault_in", ParameterKind::String)
+                    .with_description("Comma-separated entry points that crash with SIGSEGV"),
+                ParameterDefinition::new("abort_in", ParameterKind::String)
+                    .with_description("Comma-separated entry points that abort the process"),
                 ParameterDefinition::new("partitions", ParameterKind::String)
                     .with_description("Semicolon-separated partition DNs to report"),
                 ParameterDefinition::new("containers", ParameterKind::String)
@@ -473,6 +495,8 @@ impl ExportSession for Export {
             match text(&entry, "Mode").as_deref() {
                 Some("panic") => Trigger::Panic.fire("put_export_entries"),
                 Some("hang") => hang(),
+                Some("segfault") => segfault(),
+                Some("abort") => std::process::abort(),
                 _ => {}
             }
             let id = entry

@@ -14,6 +14,7 @@ mod entra;
 mod failures;
 mod fuzz_corpus;
 mod groups;
+mod isolation;
 mod ldap;
 mod loader;
 mod observability;

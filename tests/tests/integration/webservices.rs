@@ -507,7 +507,9 @@ fn ws_add_rest_records_an_openapi_document() {
 /// service's store checked after every step.
 #[tokio::test]
 async fn soap_bapi_users_through_the_host() {
-    use ecma_integration_tests::bapi_service::{BapiService, BapiUser, SOAP_PASSWORD, SOAP_USER};
+    use ecma_integration_tests::bapi_service::{
+        BapiService, BapiUser, SOAP_CONNECTOR, SOAP_PASSWORD,
+    };
     let service = BapiService::start().await;
     {
         let mut store = service.store();
@@ -531,33 +533,14 @@ async fn soap_bapi_users_through_the_host() {
     let hash = ecmahost::token::hash_token(TOKEN).unwrap();
     let sap = ExtraConnector {
         file_name: "sap.toml",
-        toml: format!(
-            r#"version = 1
-name = "sap"
-token_hash = "{hash}"
-plugin = "libecma_webservices.so"
-object_type = "User"
-anchor = "USERNAME"
-password_attribute = "password"
-
-[[attributes]]
-name = "FIRSTNAME"
-[[attributes]]
-name = "LASTNAME"
-[[attributes]]
-name = "E_MAIL"
-[[attributes]]
-name = "DEPARTMENT"
-
-[parameters.connectivity]
-project = "{project}"
-host = "127.0.0.1"
-port = "{port}"
-user = "{SOAP_USER}"
-password = {{ file = "sap.password" }}
-"#,
-            project = project.display(),
-            port = service.addr.port(),
+        toml: ecma_test_ws_services::fill(
+            SOAP_CONNECTOR,
+            &[
+                ("TOKEN_HASH", &hash.to_string()),
+                ("PROJECT", &project.display().to_string()),
+                ("PORT", &service.addr.port().to_string()),
+                ("PASSWORD_FILE", "sap.password"),
+            ],
         ),
     };
     let host = start(sap, "sap.password", SOAP_PASSWORD).await;
@@ -703,4 +686,189 @@ async fn ws_test_runs_one_flow_and_prints_the_exchanges() {
         .unwrap()
         .unwrap_err();
     assert!(e.to_string().contains("give --entry FILE"), "{e}");
+}
+
+/// The example services as docs/webservices.md runs them: `ecma-demo-ws` as a process, its
+/// `service.env`, the guide's `ws discover` from the live WSDL, `ws add-rest` and `ws test`
+/// with the example connector file filled in, then a SCIM create through the host that lands
+/// in the running People API.
+#[tokio::test]
+async fn ws_example_service_as_the_guide_runs_it() {
+    use ecma_test_ws_services::people_api::REST_CONNECTOR;
+    use std::collections::HashMap;
+
+    /// Stops the service process, whatever the test does.
+    struct Service(std::process::Child);
+    impl Drop for Service {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let service_dir = dir.path().join("service");
+    let mut service = Service(
+        std::process::Command::new(env!("CARGO_BIN_EXE_ecma-demo-ws-under-test"))
+            .arg("--dir")
+            .arg(&service_dir)
+            .args(["--rest-port", "0", "--soap-port", "0"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let env_file = service_dir.join("service.env");
+    for _ in 0..300 {
+        if env_file.is_file() {
+            break;
+        }
+        assert!(
+            service.0.try_wait().unwrap().is_none(),
+            "ecma-demo-ws exited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let env: HashMap<String, String> = std::fs::read_to_string(&env_file)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    let secret = std::fs::read_to_string(&env["PEOPLE_SECRET_FILE"]).unwrap();
+    assert!(secret.len() >= 20, "a generated client secret");
+
+    let ecmahost = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ecmahost-under-test"))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "ecmahost {args:?}: {text}");
+        text
+    };
+    let examples = example_project().parent().unwrap().join("..");
+    let people = dir.path().join("people.toml");
+    let sap = dir.path().join("sap.toml");
+    std::fs::copy(example_project(), &people).unwrap();
+    std::fs::copy(examples.join("soap-users/project.toml"), &sap).unwrap();
+    let (people_s, sap_s) = (people.to_str().unwrap(), sap.to_str().unwrap());
+
+    // SOAP discovery from the running service's WSDL (and the XSD it imports).
+    let tree = ecmahost(&[
+        "ws",
+        "discover",
+        "--wsdl",
+        &env["SOAP_WSDL"],
+        "--project",
+        sap_s,
+    ]);
+    assert!(tree.contains("BAPI_USER_CREATE1"), "{tree}");
+    assert!(std::fs::read_to_string(&sap)
+        .unwrap()
+        .contains(&format!("wsdl = \"{}\"", env["SOAP_WSDL"])));
+    // A REST service recorded by hand, then the project checked.
+    ecmahost(&[
+        "ws",
+        "add-rest",
+        "--project",
+        people_s,
+        "--name",
+        "get_user",
+        "--method",
+        "GET",
+        "--path",
+        "/api/users/{id}",
+        "--param",
+        "id:path:required",
+    ]);
+    let summary = ecmahost(&["ws", "check", "--project", people_s]);
+    assert!(summary.contains("discovery: 9 REST services"), "{summary}");
+
+    // The example connector file, filled in as the guide's sed command does.
+    let hash = ecmahost::token::hash_token(TOKEN).unwrap().to_string();
+    let connector = ecma_test_ws_services::fill(
+        REST_CONNECTOR,
+        &[
+            ("TOKEN_HASH", &hash),
+            ("PROJECT", people_s),
+            ("PORT", &env["PEOPLE_PORT"]),
+            ("SECRET_FILE", &env["PEOPLE_SECRET_FILE"]),
+            ("CA_FILE", &env["PEOPLE_CA_FILE"]),
+        ],
+    );
+    let connector_file = dir.path().join("people-connector.toml");
+    std::fs::write(&connector_file, &connector).unwrap();
+    let plugin = webservices_plugin();
+    let out = ecmahost(&[
+        "ws",
+        "test",
+        "--connector",
+        connector_file.to_str().unwrap(),
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--flow",
+        "full_import",
+    ]);
+    let list = format!(
+        "GET https://localhost:{}/api/users?limit=500\n  response: 200 ",
+        env["PEOPLE_PORT"]
+    );
+    assert!(out.contains(&list), "{out}");
+    assert!(out.contains("Add User adele: "), "{out}");
+    assert!(out.contains("5 entries; watermark "), "{out}");
+    assert!(!out.contains(secret.trim()), "{out}");
+
+    // SCIM through the host into the running service.
+    let host = TestHost::start_with(
+        vec![ExtraConnector {
+            file_name: "people.toml",
+            toml: connector,
+        }],
+        |dir| {
+            std::fs::copy(&plugin, dir.join("ECMA/libecma_webservices.so")).unwrap();
+        },
+    )
+    .await;
+    let status = host
+        .wait_status("people", |s| {
+            s["state"] == "ready" || s["state"] == "failed"
+        })
+        .await;
+    assert_eq!(status["state"], "ready", "{status}");
+    let body = scim_user(
+        "zed",
+        json!({"displayName": "Zed Example", "email": "zed@contoso.example"}),
+    );
+    let (status, body) = scim(&host, "people", Method::POST, "/Users".into(), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The service has it, as its own API answers.
+    let client =
+        ecma_integration_tests::client_trusting(std::path::Path::new(&env["PEOPLE_CA_FILE"]));
+    let base = &env["PEOPLE_URL"];
+    let token: serde_json::Value = client
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(&env["PEOPLE_CLIENT_ID"], Some(secret.trim()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let found: serde_json::Value = client
+        .get(format!("{base}/api/users?userName=zed"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["items"][0]["displayName"], "Zed Example", "{found}");
+    assert_eq!(found["items"][0]["email"], "zed@contoso.example", "{found}");
+    host.stop().await;
+    drop(service);
 }

@@ -203,7 +203,13 @@ async fn defining_key(
     let answers = config.answers();
     let (ecma, connector, plugin) = (scratch.ecma(), config.name.clone(), config.plugin.clone());
     tokio::task::spawn_blocking(move || {
-        let loaded = load_for_connector(&ecma, &connector, &plugin).ok()?;
+        let loaded = load_for_connector(
+            &ecma,
+            &connector,
+            &plugin,
+            crate::isolation::Isolation::InProcess,
+        )
+        .ok()?;
         let connector = loaded.library.new_connector().ok()?;
         for page in crate::plugins::pages::page_order() {
             // A page the answers cannot list yet ends the search.
@@ -250,11 +256,11 @@ pub(super) async fn test(host: &HostConfig, file: &Path) -> anyhow::Result<()> {
     let scratch = Scratch::new(&library)?;
     let (ecma, name, plugin_file) = (scratch.ecma(), config.name.clone(), config.plugin.clone());
     let values = config.parameters.clone();
-    let timeout = config.call_timeout;
+    let (timeout, isolation) = (config.call_timeout, config.isolation);
     let result = tokio::time::timeout(
         timeout,
         tokio::task::spawn_blocking(move || -> Result<_, anyhow::Error> {
-            let loaded = load_for_connector(&ecma, &name, &plugin_file)?;
+            let loaded = load_for_connector(&ecma, &name, &plugin_file, isolation)?;
             let info = loaded.library.info();
             let connector = loaded.library.new_connector()?;
             Ok((

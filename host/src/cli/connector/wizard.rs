@@ -27,6 +27,7 @@ use super::files::declared_name;
 use super::validate::{build_report, Report, Scratch};
 use crate::config::{ConnectorConfig, HostConfig, ParameterAnswers};
 use crate::connector::checks::check_parameter_page;
+use crate::isolation::Isolation;
 use crate::plugins::load_for_connector;
 use crate::plugins::pages::{kind_name, page_order, page_title};
 use crate::token::{generate_token, hash_token, TokenError, MIN_TOKEN_LEN};
@@ -259,7 +260,7 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
     let plugin = Select::new("Connector library:", libraries).prompt()?;
 
     let scratch = Scratch::new(&host.ecma_dir.join(&plugin))?;
-    let loaded = load_for_connector(&scratch.ecma(), &name, &plugin)?;
+    let loaded = load_for_connector(&scratch.ecma(), &name, &plugin, Isolation::InProcess)?;
     let connector = loaded.library.new_connector()?;
     let secrets_dir = host.data_dir.join("secrets");
     let connector_name = name.clone();
@@ -654,7 +655,7 @@ async fn check_answers(host: &HostConfig, draft_file: &Path, source: &Path) -> a
     let scratch = Scratch::new(&library)?;
     let (ecma, name, plugin) = (scratch.ecma(), config.name.clone(), config.plugin.clone());
     let problems = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        let loaded = load_for_connector(&ecma, &name, &plugin)?;
+        let loaded = load_for_connector(&ecma, &name, &plugin, Isolation::InProcess)?;
         let connector = loaded.library.new_connector()?;
         let file = answers.file.display().to_string();
         let mut problems = Vec::new();

@@ -136,7 +136,12 @@ fn match_parameter_names(
         return Ok(());
     }
     let scratch = super::validate::Scratch::new(&library)?;
-    let loaded = crate::plugins::load_for_connector(&scratch.ecma(), &draft.name, &draft.plugin)?;
+    let loaded = crate::plugins::load_for_connector(
+        &scratch.ecma(),
+        &draft.name,
+        &draft.plugin,
+        crate::isolation::Isolation::InProcess,
+    )?;
     let connector = loaded.library.new_connector()?;
     let mut so_far = ecma_plugin_api::ParameterValues::new();
     for (page_key, answers) in &mut draft.parameters {

@@ -1,17 +1,23 @@
-//! The Contoso People API, a small REST application the web services tests provision into:
-//! users and groups in an in-memory store, over HTTPS on 127.0.0.1 with a generated
+//! The Contoso People API, a small REST application the web services connector provisions
+//! into: users and groups in an in-memory store, over HTTPS on 127.0.0.1 with a generated
 //! certificate, behind an OAuth2 client-credentials token endpoint whose tokens expire, with
 //! cursor paging (at most two items a page), and a switch that makes the next requests answer
 //! 429 or 503 with `Retry-After`. It answers as `plugins/webservices/examples/rest-users`
-//! expects.
+//! expects. The tests start it with [`PeopleApi::start`]; `ecma-demo-ws` with
+//! [`PeopleApi::start_with`].
+//!
+//! Routes: `POST /oauth/token` (client credentials, HTTP Basic); under `/api`, with
+//! `Authorization: Bearer TOKEN`: `GET /users` (`?cursor=`, `?userName=`), `POST /users`,
+//! `GET|PUT|PATCH|DELETE /users/{id}`, `PUT /users/{id}/password`, `GET /users/changes?since=`,
+//! `GET|POST /groups`, `PUT|DELETE /groups/{id}`.
 
-// Handlers refuse with a ready response; its size does not matter in a test service.
+// Handlers refuse with a ready response; its size does not matter in a small service.
 #![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path as UrlPath, Query, State};
@@ -20,9 +26,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use base64::Engine as _;
+use parking_lot::Mutex;
 use serde_json::{json, Value};
 
+use crate::ServiceError;
+
+/// The client the tests' connector files use.
 pub const CLIENT_ID: &str = "ecma-connector";
+/// The tests' client secret ([`PeopleApi::start`]).
 pub const CLIENT_SECRET: &str = "people-client-secret-9f2c";
 /// Items per page, whatever the client asks: paging is exercised with a handful of users.
 pub const PAGE_LIMIT: usize = 2;
@@ -54,6 +65,9 @@ pub struct Store {
     pub passwords: HashMap<String, String>,
     next_id: u64,
     tokens: HashMap<String, Instant>,
+    /// The client the token endpoint accepts.
+    client_id: String,
+    client_secret: String,
     /// The change log: one user name per change, in order (its index + 1 is the watermark).
     changes: Vec<String>,
     /// Statuses the next `/api` requests answer instead of doing anything.
@@ -92,13 +106,30 @@ impl Store {
         self.users.remove(&id)
     }
 
+    /// A new user with a generated display name and email.
     pub fn add_user(&mut self, user_name: &str, department: &str) {
+        self.insert_user(
+            user_name,
+            &user_name.to_uppercase(),
+            &format!("{user_name}@contoso.example"),
+            department,
+        );
+    }
+
+    /// A new active user with these values and a new id.
+    pub fn insert_user(
+        &mut self,
+        user_name: &str,
+        display_name: &str,
+        email: &str,
+        department: &str,
+    ) {
         let id = self.id("u");
         self.put_user(User {
             id,
             user_name: user_name.into(),
-            display_name: Some(user_name.to_uppercase()),
-            email: Some(format!("{user_name}@contoso.example")),
+            display_name: Some(display_name.into()),
+            email: Some(email.into()),
             department: Some(department.into()),
             active: true,
         });
@@ -120,6 +151,18 @@ impl Store {
 
 type Shared = Arc<Mutex<Store>>;
 
+/// Where and how [`PeopleApi::start_with`] serves.
+pub struct PeopleOptions {
+    /// 127.0.0.1 and a port; port 0 picks a free one.
+    pub addr: SocketAddr,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The API's certificate (PEM, also the CA file a client trusts) and key: used when both
+    /// exist, generated there (self-signed for localhost and 127.0.0.1) otherwise. None: a
+    /// fresh pair in a temporary folder that goes away with the API.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
 /// The running API; stopped when dropped.
 pub struct PeopleApi {
     pub addr: SocketAddr,
@@ -127,7 +170,7 @@ pub struct PeopleApi {
     /// The CA file the connector trusts (the API's self-signed certificate).
     pub certificate: PathBuf,
     handle: axum_server::Handle,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for PeopleApi {
@@ -137,111 +180,117 @@ impl Drop for PeopleApi {
 }
 
 impl PeopleApi {
+    /// For tests: a free port, [`CLIENT_ID`] and [`CLIENT_SECRET`], a temporary certificate.
+    #[allow(clippy::expect_used)] // A test that cannot start its service fails here, loudly.
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (certificate, key) = (dir.path().join("api.pem"), dir.path().join("api.key"));
-        ecmahost::tls::generate_self_signed(
-            vec!["localhost".into(), "127.0.0.1".into()],
-            30,
-            &certificate,
-            &key,
-        )
-        .expect("API certificate");
+        Self::start_with(PeopleOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+            tls: None,
+        })
+        .await
+        .expect("the People API starts")
+    }
+
+    /// Serve on `options.addr` (in a Tokio runtime) with an empty store.
+    pub async fn start_with(options: PeopleOptions) -> Result<Self, ServiceError> {
+        let (dir, (certificate, key)) = match options.tls {
+            Some(pair) => (None, pair),
+            None => {
+                let dir = tempfile::tempdir().map_err(|source| ServiceError::Io {
+                    what: "a temporary folder for the API's certificate".into(),
+                    source,
+                })?;
+                let pair = (dir.path().join("api.pem"), dir.path().join("api.key"));
+                (Some(dir), pair)
+            }
+        };
+        if !(certificate.is_file() && key.is_file()) {
+            ecmahost::tls::generate_self_signed(
+                vec!["localhost".into(), "127.0.0.1".into()],
+                365,
+                &certificate,
+                &key,
+            )
+            .map_err(|e| {
+                ServiceError::Tls(format!("cannot generate {}: {e}", certificate.display()))
+            })?;
+        }
         let tls = axum_server::tls_rustls::RustlsConfig::from_config(
-            ecmahost::tls::server_config(&certificate, &key).expect("API TLS config"),
+            ecmahost::tls::server_config(&certificate, &key).map_err(|e| {
+                ServiceError::Tls(format!(
+                    "cannot use {} and {}: {e} (delete both to generate a new pair)",
+                    certificate.display(),
+                    key.display()
+                ))
+            })?,
         );
         let store: Shared = Arc::new(Mutex::new(Store {
             token_lifetime: Duration::from_secs(3600),
             announced_expires_in: 3600,
+            client_id: options.client_id,
+            client_secret: options.client_secret,
             ..Store::default()
         }));
         let app = Router::new()
             .route("/oauth/token", axum::routing::post(token))
             .route("/api/users", get(list_users).post(create_user))
             .route("/api/users/changes", get(user_changes))
-            .route("/api/users/{id}", put(update_user).delete(delete_user))
+            .route(
+                "/api/users/{id}",
+                get(get_user)
+                    .put(update_user)
+                    .patch(patch_user)
+                    .delete(delete_user),
+            )
             .route("/api/users/{id}/password", put(set_password))
             .route("/api/groups", get(list_groups).post(create_group))
             .route("/api/groups/{id}", put(update_group).delete(delete_group))
             .with_state(store.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind API");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("API address");
+        let (listener, addr) = crate::listen(options.addr, "the People API")?;
         let handle = axum_server::Handle::new();
         let server = axum_server::from_tcp_rustls(listener, tls)
             .handle(handle.clone())
             .serve(app.into_make_service());
         tokio::spawn(server);
-        Self {
+        Ok(Self {
             addr,
             store,
             certificate,
             handle,
             _dir: dir,
-        }
+        })
     }
 
-    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().expect("store lock")
+    pub fn store(&self) -> parking_lot::MutexGuard<'_, Store> {
+        self.store.lock()
     }
 
     pub fn certificate(&self) -> &Path {
         &self.certificate
     }
 
-    /// The connector file `people` for `project` (the `rest-users` example or a copy): users
-    /// with a password, groups, delta import, the client secret in `people.secret`.
+    /// The connector file `people` for `project` (the `rest-users` example or a copy):
+    /// `plugins/webservices/examples/rest-users/connector.toml` filled in for this API, with the
+    /// client secret in `people.secret` beside it.
     pub fn connector_file(&self, project: &Path, token_hash: &str) -> String {
-        format!(
-            r#"version = 1
-name = "people"
-token_hash = "{token_hash}"
-plugin = "libecma_webservices.so"
-object_type = "User"
-anchor = "userName"
-password_attribute = "password"
-
-[[attributes]]
-name = "displayName"
-[[attributes]]
-name = "email"
-[[attributes]]
-name = "department"
-[[attributes]]
-name = "id"
-
-[run_profiles]
-full_import = true
-delta_import = true
-
-[deprovisioning]
-disable = "set_attribute"
-disable_attribute = "active"
-delete = "delete"
-
-[[resource_types]]
-name = "Group"
-object_type = "Group"
-anchor = "displayName"
-
-[[resource_types.attributes]]
-name = "members"
-scim = "members"
-
-[parameters.connectivity]
-project = "{project}"
-host = "localhost"
-port = "{port}"
-client_id = "{CLIENT_ID}"
-client_secret = {{ file = "people.secret" }}
-ca_file = "{ca}"
-"#,
-            project = project.display(),
-            port = self.addr.port(),
-            ca = self.certificate.display(),
+        crate::fill(
+            REST_CONNECTOR,
+            &[
+                ("TOKEN_HASH", token_hash),
+                ("PROJECT", &project.display().to_string()),
+                ("PORT", &self.addr.port().to_string()),
+                ("SECRET_FILE", "people.secret"),
+                ("CA_FILE", &self.certificate.display().to_string()),
+            ],
         )
     }
 }
+
+/// The example connector file for this API, with `@NAME@` placeholders ([`crate::fill`]).
+pub const REST_CONNECTOR: &str =
+    include_str!("../../../plugins/webservices/examples/rest-users/connector.toml");
 
 fn error(status: StatusCode, message: &str) -> Response {
     (
@@ -252,9 +301,11 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 async fn token(State(store): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    let mut store = store.lock();
     let expected = format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", store.client_id, store.client_secret))
     );
     let authorized = headers
         .get("authorization")
@@ -270,7 +321,6 @@ async fn token(State(store): State<Shared>, headers: HeaderMap, body: String) ->
     if !body.contains("grant_type=client_credentials") {
         return error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
-    let mut store = store.lock().expect("store");
     store.tokens_issued += 1;
     let value = format!("tok-{}-{}", store.tokens_issued, rand::random::<u32>());
     let lifetime = store.token_lifetime;
@@ -285,8 +335,8 @@ async fn token(State(store): State<Shared>, headers: HeaderMap, body: String) ->
 fn admitted<'a>(
     store: &'a Shared,
     headers: &HeaderMap,
-) -> Result<std::sync::MutexGuard<'a, Store>, Response> {
-    let mut guard = store.lock().expect("store");
+) -> Result<parking_lot::MutexGuard<'a, Store>, Response> {
+    let mut guard = store.lock();
     admit(&mut guard, headers)?;
     Ok(guard)
 }
@@ -468,6 +518,62 @@ async fn update_user(
         return error(StatusCode::NOT_FOUND, &format!("no user {id}"));
     }
     match read_user(&body, id.clone()) {
+        Ok(user) => {
+            let answer = user_json(&user);
+            store.put_user(user);
+            Json(answer).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn get_user(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    let store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
+    match store.users.get(&id) {
+        Some(user) => Json(user_json(user)).into_response(),
+        None => error(StatusCode::NOT_FOUND, &format!("no user {id}")),
+    }
+}
+
+/// A merge patch: the members of the body replace the user's values; the others stay.
+async fn patch_user(
+    State(store): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut store = match admitted(&store, &headers) {
+        Ok(store) => store,
+        Err(refusal) => return refusal,
+    };
+    let Some(user) = store.users.get(&id) else {
+        return error(StatusCode::NOT_FOUND, &format!("no user {id}"));
+    };
+    let Some(changes) = body.as_object() else {
+        return error(StatusCode::BAD_REQUEST, "the body must be a JSON object");
+    };
+    let mut merged = user_json(user);
+    for (key, value) in changes {
+        merged[key] = value.clone();
+    }
+    match read_user(&merged, id) {
+        Ok(user)
+            if store
+                .user(&user.user_name)
+                .is_some_and(|other| other.id != user.id) =>
+        {
+            error(
+                StatusCode::CONFLICT,
+                &format!("userName {} already exists", user.user_name),
+            )
+        }
         Ok(user) => {
             let answer = user_json(&user);
             store.put_user(user);

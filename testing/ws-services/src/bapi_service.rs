@@ -4,11 +4,14 @@
 //! user exists, 124: no such user). It checks a WS-Security UsernameToken, and answers a SOAP
 //! fault for a request it cannot use (no USERNAME, an E_MAIL without `@`). `GET` of the
 //! endpoint (`?wsdl`) serves the example's WSDL, and the XSD it imports beside it, as SAP
-//! does. Plain HTTP on 127.0.0.1; stopped when dropped.
+//! does. Plain HTTP on 127.0.0.1; stopped when dropped. The tests start it with
+//! [`BapiService::start`]; `ecma-demo-ws` with [`BapiService::start_with`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +21,9 @@ use quick_xml::escape::escape;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+/// The WS-Security user name the service accepts.
 pub const SOAP_USER: &str = "ECMA_SVC";
+/// The tests' password ([`BapiService::start`]).
 pub const SOAP_PASSWORD: &str = "bapi-Passw0rd-31";
 /// The endpoint path of the WSDL's port.
 pub const ENDPOINT: &str = "/sap/bc/srt/rfc/sap/zuserservice";
@@ -29,7 +34,7 @@ pub const XSD_PATH: &str = "/sap/bc/srt/rfc/sap/users.xsd";
 async fn wsdl() -> Response {
     (
         [("content-type", "text/xml; charset=utf-8")],
-        include_str!("../../plugins/webservices/examples/soap-users/users.wsdl"),
+        include_str!("../../../plugins/webservices/examples/soap-users/users.wsdl"),
     )
         .into_response()
 }
@@ -37,7 +42,7 @@ async fn wsdl() -> Response {
 async fn xsd() -> Response {
     (
         [("content-type", "text/xml; charset=utf-8")],
-        include_str!("../../plugins/webservices/examples/soap-users/users.xsd"),
+        include_str!("../../../plugins/webservices/examples/soap-users/users.xsd"),
     )
         .into_response()
 }
@@ -57,6 +62,9 @@ pub struct BapiStore {
     pub users: BTreeMap<String, BapiUser>,
     /// Operations called, in order.
     pub calls: Vec<String>,
+    /// The UsernameToken the service accepts.
+    user: String,
+    password: String,
 }
 
 type Shared = Arc<Mutex<BapiStore>>;
@@ -74,31 +82,56 @@ impl Drop for BapiService {
 }
 
 impl BapiService {
+    /// For tests: a free port, [`SOAP_USER`] and [`SOAP_PASSWORD`].
+    #[allow(clippy::expect_used)] // A test that cannot start its service fails here, loudly.
     pub async fn start() -> Self {
-        let store: Shared = Arc::default();
+        Self::start_with(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            SOAP_USER,
+            SOAP_PASSWORD,
+        )
+        .await
+        .expect("the SOAP service starts")
+    }
+
+    /// Serve on `addr` (in a Tokio runtime; port 0 picks a free one) with an empty store,
+    /// accepting the UsernameToken `user` and `password`.
+    pub async fn start_with(
+        addr: SocketAddr,
+        user: &str,
+        password: &str,
+    ) -> Result<Self, crate::ServiceError> {
+        let store: Shared = Arc::new(Mutex::new(BapiStore {
+            user: user.into(),
+            password: password.into(),
+            ..BapiStore::default()
+        }));
         let app = Router::new()
             .route(ENDPOINT, axum::routing::post(call).get(wsdl))
             .route(XSD_PATH, axum::routing::get(xsd))
             .with_state(store.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind SOAP service");
-        let addr = listener.local_addr().expect("address");
+        let (listener, addr) = crate::listen(addr, "the SOAP service")?;
         let handle = axum_server::Handle::new();
         tokio::spawn(
             axum_server::from_tcp(listener)
                 .handle(handle.clone())
                 .serve(app.into_make_service()),
         );
-        Self {
+        Ok(Self {
             addr,
             store,
             handle,
-        }
+        })
     }
 
-    pub fn store(&self) -> std::sync::MutexGuard<'_, BapiStore> {
-        self.store.lock().expect("store lock")
+    pub fn store(&self) -> parking_lot::MutexGuard<'_, BapiStore> {
+        self.store.lock()
     }
 }
+
+/// The example connector file for this service, with `@NAME@` placeholders ([`crate::fill`]).
+pub const SOAP_CONNECTOR: &str =
+    include_str!("../../../plugins/webservices/examples/soap-users/connector.toml");
 
 /// Element texts of a request by their path of local names below `Envelope`:
 /// `Body/BAPI_USER_CREATE1/ADDRESS/E_MAIL`; and the Body's first element.
@@ -177,7 +210,8 @@ async fn call(State(store): State<Shared>, headers: HeaderMap, body: String) -> 
             .cloned()
             .unwrap_or_default()
     };
-    if security("Username") != SOAP_USER || security("Password") != SOAP_PASSWORD {
+    let mut store = store.lock();
+    if security("Username") != store.user || security("Password") != store.password {
         return fault(
             "wsse:FailedAuthentication",
             "the security token could not be authenticated",
@@ -193,7 +227,6 @@ async fn call(State(store): State<Shared>, headers: HeaderMap, body: String) -> 
             &format!("SOAPAction {action} does not match {operation}"),
         );
     }
-    let mut store = store.lock().expect("store");
     store.calls.push(operation.clone());
     let user_name = text("USERNAME").unwrap_or_default().to_uppercase();
     match operation.as_str() {
