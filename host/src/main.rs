@@ -250,6 +250,26 @@ enum TokenCommand {
     Hash,
 }
 
+/// The commands that print for a reader (`| head`, `| less`) end quietly when the reader goes,
+/// as command-line tools do, instead of panicking on the failed write. Rust ignores SIGPIPE;
+/// the server commands and the plugin worker keep it ignored (their sockets are written with
+/// MSG_NOSIGNAL anyway, but a log to a closed pipe must not end a server).
+fn quiet_broken_pipe(command: &Command) {
+    if matches!(
+        command,
+        Command::Serve { .. }
+            | Command::Demo { .. }
+            | Command::Bench { .. }
+            | Command::PluginWorker { .. }
+    ) {
+        return;
+    }
+    // SAFETY: at start-up, before any other thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::PluginWorker {
@@ -269,6 +289,7 @@ fn main() -> ExitCode {
         let code = ecmahost::isolation::worker::run(library, socket, log_level);
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
+    quiet_broken_pipe(&cli.command);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -463,13 +484,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "ecmahost",
-                &mut std::io::stdout(),
-            );
-            Ok(())
+            use std::io::Write;
+            // Generated into memory: clap_complete panics on a write error, and a reader
+            // that stops early (`| head`) is no error.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ecmahost", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
         }
         Command::Ws { command } => {
             // Plugin calls block: keep them off the async workers.

@@ -5,7 +5,7 @@
 pub mod info;
 pub mod reload;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -111,9 +111,24 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> 
         path: path.display().to_string(),
         source,
     };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(err)?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // The folders this write creates, and the one that exists above them.
+    let mut missing = Vec::new();
+    let mut existing = parent;
+    while !existing.exists() {
+        missing.push(existing.to_path_buf());
+        match existing.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(up) => existing = up,
+            None => {
+                existing = Path::new(".");
+                break;
+            }
+        }
     }
+    std::fs::create_dir_all(parent).map_err(err)?;
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -122,15 +137,65 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> 
         .mode(mode)
         .open(&tmp)
         .map_err(err)?;
+    inherit_owner(&file, existing, &missing).map_err(err)?;
     file.write_all(bytes)
         .and_then(|_| file.sync_all())
         .map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
 
+/// Run as root (an administrator's `sudo ecmahost connector ...`), a file and the folders made
+/// for it take the owner and group of the folder they are written into, as the packaged
+/// folders set them (`/etc/ecmahost/connectors` is root:ecmahost, the data folder ecmahost's):
+/// else the service, which runs as `ecmahost`, could not read a connector file, a rotated
+/// token or a secret that root wrote. Anyone else's files are theirs, as usual.
+fn inherit_owner(file: &std::fs::File, existing: &Path, made: &[PathBuf]) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if file.metadata()?.uid() != 0 {
+        return Ok(());
+    }
+    let folder = std::fs::metadata(existing)?;
+    let (uid, gid) = (folder.uid(), folder.gid());
+    if (uid, gid) == (0, 0) {
+        return Ok(());
+    }
+    for dir in made.iter().rev() {
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+    }
+    std::os::unix::fs::fchown(file, Some(uid), Some(gid))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_as_root_a_file_takes_its_folders_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let probe = dir.path().join("probe");
+        write_file(&probe, b"x", 0o600).unwrap();
+        if std::fs::metadata(&probe).unwrap().uid() != 0 {
+            return; // only root changes owners
+        }
+        // A folder of the service's user (here `nobody`), as the package makes them.
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::os::unix::fs::chown(&data, Some(65534), Some(65534)).unwrap();
+        let secret = data.join("secrets/hr.password");
+        write_file(&secret, b"s3cret", 0o600).unwrap();
+        for path in [data.join("secrets"), secret] {
+            let meta = std::fs::metadata(&path).unwrap();
+            assert_eq!(
+                (meta.uid(), meta.gid()),
+                (65534, 65534),
+                "{}",
+                path.display()
+            );
+        }
+        // A root-owned folder keeps root's files root's.
+        assert_eq!(std::fs::metadata(&probe).unwrap().uid(), 0);
+    }
 
     #[test]
     fn generated_certificate_loads_and_key_is_private() {

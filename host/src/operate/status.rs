@@ -89,7 +89,11 @@ pub fn render(status: &Json) -> String {
             text(&c["reloads_ok"]),
             text(&c["reloads_failed"])
         );
-        if let Some(error) = c["last_reload_error"].as_str() {
+        // Said once when it is also why the connector does not serve.
+        if let Some(error) = c["last_reload_error"]
+            .as_str()
+            .filter(|e| Some(*e) != c["reason"].as_str())
+        {
             let _ = writeln!(out, "  last error:  {error}");
         }
     }
@@ -187,7 +191,8 @@ mod tests {
                  "last_import": {"kind": "full", "finished_at": "2026-01-01T00:00:00.000Z",
                                  "objects": 10, "seconds": 0.5}},
                 {"name": "broken", "state": "failed", "reason": "not a library",
-                 "plugin_file": "libx.so", "objects": 0, "reloads_ok": 0, "reloads_failed": 0}
+                 "plugin_file": "libx.so", "objects": 0, "reloads_ok": 0, "reloads_failed": 0,
+                 "last_reload_error": "not a library"}
             ]
         });
         let text = render(&status);
@@ -203,5 +208,10 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing `{needle}` in\n{text}");
         }
+        assert_eq!(
+            text.matches("not a library").count(),
+            1,
+            "the reason is said once:\n{text}"
+        );
     }
 }

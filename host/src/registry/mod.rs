@@ -16,7 +16,7 @@
 //! at start-up.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -91,10 +91,35 @@ fn key(name: &str) -> String {
     name.to_ascii_lowercase()
 }
 
+/// The `name` (else the file stem) and `plugin` a connector file declares, read without
+/// checking the rest.
+fn declared(file: &Path) -> (String, String) {
+    let table = std::fs::read_to_string(file)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .unwrap_or_default();
+    let text = |key: &str| {
+        table
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let name = text("name").unwrap_or_else(|| {
+        file.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.display().to_string())
+    });
+    (name, text("plugin").unwrap_or_default())
+}
+
 impl Registry {
     /// Build every connector in the host's connectors folder. A connector that fails to build
-    /// is registered as failed; an invalid config file fails the whole start (it cannot be
-    /// guarded by a token). Afterwards, cache files no connector loaded are deleted.
+    /// is registered as failed; a config file that does not load is reported as failed too
+    /// (see [`Registry::record_rejected_file`]), and the other connectors start. Two files
+    /// naming one connector fail the start. Afterwards, cache files no connector loaded are
+    /// deleted.
     pub async fn load(host: &HostConfig) -> Result<Arc<Self>, RegistryError> {
         let registry = Arc::new(Registry {
             host: host.clone(),
@@ -105,7 +130,14 @@ impl Registry {
         });
         let mut files: HashMap<String, String> = HashMap::new();
         for file in host.connector_files()? {
-            let config = ConnectorConfig::load(&file)?;
+            let config = match ConnectorConfig::load(&file) {
+                Ok(config) => config,
+                Err(e) => {
+                    tracing::error!(error = %e, "connector file rejected; the other connectors start");
+                    registry.record_rejected_file(&file, &e.to_string());
+                    continue;
+                }
+            };
             if let Some(other) = files.insert(key(&config.name), file.display().to_string()) {
                 return Err(RegistryError::Duplicate {
                     file: file.display().to_string(),
@@ -118,6 +150,25 @@ impl Registry {
         }
         registry.clean_cache();
         Ok(registry)
+    }
+
+    /// A connector file that does not load (invalid TOML or values, an unset environment
+    /// variable): `/status` and `/readyz` show it as failed, under the name it declares, with
+    /// the error. Nothing serves it: with no valid token hash to guard it, its URL gets the
+    /// same 401 as an unknown connector. Saving a fixed file starts it.
+    fn record_rejected_file(&self, file: &Path, error: &str) {
+        let mut lifecycle = self.lifecycle.lock();
+        let (mut name, plugin) = declared(file);
+        if lifecycle.get(&key(&name)).is_some_and(|l| l.file != file) {
+            // Another file's connector has this name: keep its entry, show this one by path.
+            name = file.display().to_string();
+        }
+        lifecycle.retain(|k, l| l.file != file || *k == key(&name));
+        let entry = lifecycle.entry(key(&name)).or_default();
+        entry.name = name;
+        entry.file = file.to_path_buf();
+        entry.plugin = plugin;
+        entry.last_error = Some(error.to_string());
     }
 
     /// The connector named exactly `name` (case-sensitive, as Microsoft's host).

@@ -193,11 +193,15 @@ impl Registry {
             Err(e) => {
                 let error = ReloadError::Config(Arc::new(e));
                 tracing::error!(%error, "connector file rejected; the running version keeps serving");
-                if let Some(name) = &previous_name {
-                    if let Some(l) = self.lifecycle.lock().get_mut(&key(name)) {
-                        l.reloads_failed += 1;
-                        l.last_error = Some(error.to_string());
+                match &previous_name {
+                    Some(name) => {
+                        if let Some(l) = self.lifecycle.lock().get_mut(&key(name)) {
+                            l.reloads_failed += 1;
+                            l.last_error = Some(error.to_string());
+                        }
                     }
+                    // A new file: shown as failed until it loads.
+                    None => self.record_rejected_file(file, &error.to_string()),
                 }
                 return ReloadOutcome::Failed(error);
             }

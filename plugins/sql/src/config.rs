@@ -258,6 +258,24 @@ pub(crate) fn connection_spec(values: &ParameterValues) -> Result<ConnectionSpec
         DriverKind::Sqlite if spec.connection_string.is_none() && spec.database.is_none() => Err(
             invalid(format!("parameter '{CONNECTION_STRING}' is required")),
         ),
+        DriverKind::Postgres | DriverKind::MySql
+            if spec.connection_string.is_none() && spec.database.is_none() =>
+        {
+            Err(invalid(format!(
+                "parameter '{DATABASE}' is required for {} when there is no '{CONNECTION_STRING}' \
+                 (give the database, or a URL such as {})",
+                if driver == DriverKind::Postgres {
+                    "PostgreSQL"
+                } else {
+                    "MySQL"
+                },
+                if driver == DriverKind::Postgres {
+                    "postgres://user@host:5432/db"
+                } else {
+                    "mysql://user@host:3306/db"
+                }
+            )))
+        }
         DriverKind::Odbc if spec.connection_string.is_none() && spec.dsn_file.is_none() => Err(
             invalid(format!("parameter '{DSN_FILE}' is required for ODBC")),
         ),
@@ -1340,6 +1358,22 @@ mod tests {
         v.insert(PORT, "1");
         v.insert(DRIVER, "Oracle");
         assert!(connection_spec(&v).unwrap_err().message.contains(DRIVER));
+        // PostgreSQL and MySQL need no URL: the separate fields are enough, with a database.
+        for server in ["PostgreSQL", "MySQL"] {
+            let mut fields = ParameterValues::new();
+            fields.insert(DRIVER, server);
+            fields.insert(HOST, "db");
+            fields.insert(USER, "app");
+            let message = connection_spec(&fields).unwrap_err().message;
+            assert!(
+                message.contains("parameter 'database' is required"),
+                "{message}"
+            );
+            fields.insert(DATABASE, "hr");
+            let spec = connection_spec(&fields).unwrap();
+            assert_eq!(spec.connection_string, None);
+            assert_eq!(spec.database.as_deref(), Some("hr"));
+        }
         let mut odbc = ParameterValues::new();
         odbc.insert(DRIVER, "ODBC");
         assert!(connection_spec(&odbc)

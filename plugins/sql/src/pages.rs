@@ -22,6 +22,10 @@ use crate::values::{
     DEFAULT_DATE_TIME_FORMAT, TYPE_NAMES,
 };
 
+/// Which drivers the "Stored procedure" choices apply to, for every page that offers them.
+const PROCEDURE_DRIVERS: &str =
+    "Stored procedure: PostgreSQL, MySQL/MariaDB and ODBC only (SQLite has none).";
+
 fn drop_down(name: impl Into<String>, options: Vec<String>) -> ParameterDefinition {
     ParameterDefinition::new(
         name,
@@ -114,6 +118,8 @@ pub(crate) async fn parameters(
 fn connectivity(values: &ParameterValues) -> Vec<ParameterDefinition> {
     let driver = driver(values).unwrap_or_default();
     let sqlite = driver == DriverKind::Sqlite;
+    let server = matches!(driver, DriverKind::Postgres | DriverKind::MySql);
+    let no_url = answer(values, CONNECTION_STRING).is_none();
     vec![
         drop_down(DRIVER, strings(&DRIVERS))
             .required()
@@ -128,17 +134,24 @@ fn connectivity(values: &ParameterValues) -> Vec<ParameterDefinition> {
             sqlite && answer(values, DATABASE).is_none(),
         )
         .with_description(
-            "SQLite: a sqlx URL such as sqlite:///var/lib/app.db, or a file path (the file must exist). \
-             PostgreSQL and MySQL: an optional URL (postgres://user@host:5432/db, mysql://user@host/db) \
-             that the fields below override. ODBC: an optional ODBC connection string added to the \
-             DSN file's settings.",
+            "SQLite: a sqlx URL such as sqlite:///var/lib/app.db, or a file path (the file must exist); \
+             required unless `database` names the file. PostgreSQL and MySQL: optional, a URL \
+             (postgres://user@host:5432/db, mysql://user@host/db) that the fields below override; \
+             without it give `host`, `port`, `database` and `user`. ODBC: optional, an ODBC \
+             connection string added to the DSN file's settings.",
         ),
         ParameterDefinition::new(HOST, ParameterKind::String)
             .with_description("PostgreSQL and MySQL: the server's host name or address."),
         ParameterDefinition::new(PORT, ParameterKind::String)
             .with_description("PostgreSQL and MySQL: the server's port (5432 and 3306 by default)."),
-        ParameterDefinition::new(DATABASE, ParameterKind::String)
-            .with_description("PostgreSQL and MySQL: the database; SQLite: the file, instead of a URL."),
+        required_if(
+            ParameterDefinition::new(DATABASE, ParameterKind::String),
+            server && no_url,
+        )
+        .with_description(
+            "PostgreSQL and MySQL: the database (required when there is no connection string); \
+             SQLite: the file, instead of a URL.",
+        ),
         ParameterDefinition::new(USER, ParameterKind::String)
             .with_description("The user name to sign in with (ODBC: added as UID)."),
         ParameterDefinition::new(PASSWORD, ParameterKind::EncryptedString)
@@ -218,11 +231,9 @@ async fn schema2(
     let tables = db.tables().await?;
     let views = db.views().await?;
     let procedures = db.procedures().await?;
-    let detections: Vec<String> = ATTRIBUTE_DETECTIONS
-        .iter()
-        .filter(|d| db.flavor() != Flavor::Sqlite || **d != PROCEDURE)
-        .map(|d| d.to_string())
-        .collect();
+    // Every method is offered whatever the database, so that the reference lists them all;
+    // validation refuses a stored procedure on SQLite, which has none.
+    let detections = strings(&ATTRIBUTE_DETECTIONS);
     let mut defs = Vec::new();
     for object_type in object_types(db, values).await? {
         let t = object_type.as_str();
@@ -238,7 +249,8 @@ async fn schema2(
                 .with_default(TABLE)
                 .with_description(format!(
                     "How the attributes of {t} are found: the columns of a table, a view, a stored \
-                     procedure's result or an SQL query's result."
+                     procedure's result (PostgreSQL, MySQL/MariaDB and ODBC; SQLite has no stored \
+                     procedures) or an SQL query's result."
                 )),
         );
         let mut table = required_if(drop_down(table_key(t), tables.clone()), detection == TABLE)
@@ -255,7 +267,8 @@ async fn schema2(
                 detection == PROCEDURE,
             )
             .with_description(format!(
-                "Stored procedure: returns one row per {t} (in PostgreSQL a set-returning function)."
+                "Stored procedure: returns one row per {t} (in PostgreSQL a set-returning \
+                 function). {PROCEDURE_DRIVERS}"
             )),
         );
         defs.push(
@@ -454,7 +467,8 @@ async fn run_steps(
             drop_down(key(t, "import_method"), strings(&IMPORT_METHODS))
                 .with_default(source.method())
                 .with_description(format!(
-                    "Full import of {t}: read a table, a view, a stored procedure or an SQL query."
+                    "Full import of {t}: read a table, a view, a stored procedure or an SQL query. \
+                     {PROCEDURE_DRIVERS}"
                 )),
         );
         defs.push(
@@ -474,10 +488,11 @@ async fn run_steps(
         defs.push(
             drop_down(key(t, "delta_import_method"), strings(&IMPORT_METHODS))
                 .with_default(import_method)
-                .with_description(
+                .with_description(format!(
                     "Watermark delta: read changed rows from a table or view (by the watermark column), \
-                     a procedure (given the watermark) or an SQL query (using @watermark).",
-                ),
+                     a procedure (given the watermark) or an SQL query (using @watermark). \
+                     {PROCEDURE_DRIVERS}"
+                )),
         );
         defs.push(
             open_drop_down(key(t, "delta_import"), sources.clone())
@@ -504,7 +519,8 @@ async fn run_steps(
                 .with_default(TABLE)
                 .with_description(format!(
                     "Export of {t}: generated statements on a table, or a stored procedure or SQL \
-                     statement per operation (given every attribute as a named parameter)."
+                     statement per operation (given every attribute as a named parameter). \
+                     {PROCEDURE_DRIVERS}"
                 )),
         );
         let mut export_table = required_if(
@@ -539,7 +555,9 @@ async fn run_steps(
         defs.push(
             drop_down(key(t, "password_method"), strings(&PASSWORD_METHODS))
                 .with_default(NONE)
-                .with_description(format!("How the initial password of a {t} is set.")),
+                .with_description(format!(
+                    "How the initial password of a {t} is set. {PROCEDURE_DRIVERS}"
+                )),
         );
         defs.push(
             required_if(
@@ -740,6 +758,10 @@ async fn validate_sources(
             }
         }
         match current(values, &detection_key, &ATTRIBUTE_DETECTIONS, TABLE) {
+            PROCEDURE if db.flavor() == Flavor::Sqlite => issues.push(issue(
+                detection_key.clone(),
+                "SQLite has no stored procedures; use Table, View or SQL query",
+            )),
             TABLE => {
                 let name = table_key(t);
                 match answer(values, &name).or_else(|| default_table(&tables, t)) {

@@ -86,6 +86,77 @@ async fn readyz_status_and_metrics_follow_a_connector_that_fails_and_recovers() 
     host.stop().await;
 }
 
+/// A connector file that does not load (here: a secret from an environment variable that is
+/// not set, as `connector import-mim` leaves one) neither stops the start nor hides: the
+/// other connectors serve, `/readyz` and `/status` name it with the file's error, its URL gets
+/// the 401 of an unknown connector, and once the file is fixed it starts. A new file added to
+/// the running host that does not load shows the same way.
+#[tokio::test]
+async fn a_connector_file_that_does_not_load_is_reported_and_the_others_serve() {
+    let mut broken = faulty_connector(
+        "hrdb",
+        "libecma_faulty.so",
+        "[parameters.connectivity]\npassword = { env = \"ECMAHOST_TEST_UNSET_HRDB\" }\n",
+    );
+    let fixed = faulty_connector("hrdb", "libecma_faulty.so", "").toml;
+    broken.file_name = "hrdb.toml";
+    let host = TestHost::start_with(vec![broken], |_| {}).await;
+
+    let (code, body) = host.admin_get("/readyz").await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let body: Json = serde_json::from_str(&body).unwrap();
+    let reason = body["not_serving"]["hrdb"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("failed:")
+            && reason.contains("hrdb.toml")
+            && reason.contains("ECMAHOST_TEST_UNSET_HRDB"),
+        "{body}"
+    );
+    assert!(body["not_serving"].get("demo").is_none(), "{body}");
+    let status = host.status("hrdb").await;
+    assert_eq!(status["state"], "failed", "{status}");
+    let (code, _) = host
+        .send(Method::GET, "hrdb", "/Users", FLAKY_TOKEN, None)
+        .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+
+    // Fixed and saved: it starts.
+    let file = host.dir.path().join("connectors/hrdb.toml");
+    std::fs::write(&file, &fixed).unwrap();
+    host.wait_status("hrdb", |s| s["state"] == "ready").await;
+    let (code, body) = host.admin_get("/readyz").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+
+    // A second broken file, added while the host runs, shows under the name it declares.
+    std::fs::write(
+        host.dir.path().join("connectors/late.toml"),
+        "version = 1\nname = \"late\"\nthis is not TOML\n",
+    )
+    .unwrap();
+    let status = host.wait_status("late", |s| s["state"] == "failed").await;
+    assert!(
+        status["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("late.toml"),
+        "{status}"
+    );
+    let (code, _) = host.admin_get("/readyz").await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+    // Removed: forgotten.
+    std::fs::remove_file(host.dir.path().join("connectors/late.toml")).unwrap();
+    for _ in 0..100 {
+        if host.status("late").await.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(host.status("late").await.is_null());
+    let (code, body) = host.admin_get("/readyz").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    host.stop().await;
+}
+
 #[tokio::test]
 async fn metrics_count_requests_exports_and_imports() {
     let host = TestHost::start().await;

@@ -198,6 +198,33 @@ fn completions_for_bash_zsh_and_fish_cover_the_subcommands() {
     assert_eq!(code, 2, "clap refuses an unknown shell");
 }
 
+/// `ecmahost completions bash | head` is no error: the script is larger than a pipe holds,
+/// and the reader goes away before the end.
+#[test]
+fn completions_into_a_reader_that_stops_early_end_quietly() {
+    use std::io::Read;
+    let mut child = std::process::Command::new(ecmahost_bin())
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Ended by SIGPIPE, as `cat` would be (the shell's 141), or done before the reader left.
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        output.status.success() || output.status.signal() == Some(13),
+        "{:?}: {stderr}",
+        output.status
+    );
+}
+
 #[test]
 fn the_systemd_unit_is_hardened_and_writes_only_data_and_ecma() {
     let unit = std::fs::read_to_string(

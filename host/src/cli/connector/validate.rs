@@ -167,7 +167,13 @@ pub(super) async fn build_report(
                 None,
             ),
         Err(BuildError::Call(CallError::Connector(e))) if e.kind == ErrorKind::InvalidConfiguration => {
-            report.problem(&format!("{file}: key `{}`: {}", blamed_key(config, &e.message), e.message), None)
+            let key = match blamed_key(config, &e.message) {
+                key if key == "parameters" => defining_key(config, &scratch, &e.message)
+                    .await
+                    .unwrap_or(key),
+                key => key,
+            };
+            report.problem(&format!("{file}: key `{key}`: {}", e.message), None)
         }
         Err(e @ BuildError::Call(_)) => report.problem(
             &format!("{file}: {e}"),
@@ -178,13 +184,53 @@ pub(super) async fn build_report(
     Ok(())
 }
 
+/// The parameter a connector's configuration error names (`parameter 'x'`).
+fn named_parameter(message: &str) -> Option<&str> {
+    message
+        .split_once("parameter '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(name, _)| name)
+}
+
+/// The key of a parameter the error names that the file does not answer (a required one left
+/// out): the first page, in the wizard's order, that defines it given the answers before it.
+async fn defining_key(
+    config: &ConnectorConfig,
+    scratch: &Scratch,
+    message: &str,
+) -> Option<String> {
+    let name = named_parameter(message)?.to_string();
+    let answers = config.answers();
+    let (ecma, connector, plugin) = (scratch.ecma(), config.name.clone(), config.plugin.clone());
+    tokio::task::spawn_blocking(move || {
+        let loaded = load_for_connector(
+            &ecma,
+            &connector,
+            &plugin,
+            crate::isolation::Isolation::InProcess,
+        )
+        .ok()?;
+        let connector = loaded.library.new_connector().ok()?;
+        for page in crate::plugins::pages::page_order() {
+            // A page the answers cannot list yet ends the search.
+            let defs = connector
+                .config_parameters(page, &answers.up_to(page))
+                .ok()?;
+            if defs.iter().any(|d| d.name == name) {
+                return Some(parameter_key(page, &name));
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 /// The answer a connector's configuration error names (`parameter 'x'`), as
 /// `parameters.<page>.<name>`; else the `parameters` table.
 fn blamed_key(config: &ConnectorConfig, message: &str) -> String {
-    let named = message
-        .split_once("parameter '")
-        .and_then(|(_, rest)| rest.split_once('\''))
-        .map(|(name, _)| name);
+    let named = named_parameter(message);
     named
         .and_then(|name| {
             config

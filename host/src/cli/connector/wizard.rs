@@ -78,13 +78,47 @@ impl Answers {
     }
 }
 
+/// The width help lines are wrapped to: an 80-column terminal, less the brackets.
+const HELP_WIDTH: usize = 76;
+
+/// `text` broken into lines of at most `width` characters at spaces (a longer word keeps its
+/// own line), so that no line starts with a space where the terminal would break it.
+fn wrap(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
+/// The help under a parameter's prompt: its description, then its type on a line of its own.
+fn help_text(def: &ParameterDefinition) -> String {
+    let kind = wrap(&kind_name(&def.kind), HELP_WIDTH);
+    match def.description.trim().is_empty() {
+        true => kind,
+        false => format!("{}\n{kind}", wrap(&def.description, HELP_WIDTH)),
+    }
+}
+
+/// A page's title, after a blank line.
+fn heading(title: &str) {
+    println!("\n{title}");
+}
+
 /// Ask one parameter; `None` when left empty.
 fn ask(def: &ParameterDefinition) -> anyhow::Result<Option<String>> {
     let label = format!("{}:", def.name);
-    let help = match def.description.is_empty() {
-        true => kind_name(&def.kind),
-        false => format!("{} ({})", def.description, kind_name(&def.kind)),
-    };
+    let help = help_text(def);
     let required = def.required;
     let non_empty = move |s: &str| -> Result<Validation, inquire::CustomUserError> {
         Ok(match required && s.trim().is_empty() {
@@ -157,6 +191,14 @@ pub(super) async fn new(host: &HostConfig, answers: Option<&Path>) -> anyhow::Re
     match answers {
         Some(file) => from_answers(host, file).await,
         None => {
+            use std::io::IsTerminal;
+            if !std::io::stdin().is_terminal() {
+                bail!(
+                    "`connector new` asks its questions on a terminal, and standard input is \
+                     not one; for automation give the answers as a connector file: \
+                     `ecmahost connector new --answers FILE`"
+                );
+            }
             let host = host.clone();
             tokio::task::spawn_blocking(move || interactive(&host)).await?
         }
@@ -234,7 +276,7 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
     let answers = connector_pages(&connector, &secret_file)?;
 
     let capabilities = connector.capabilities(&answers.values)?;
-    println!("\nCapabilities");
+    heading("Capabilities");
     println!(
         "  DN style {:?}, export type {:?}, delta import {}, passwords {}, object rename {}, partitions {}",
         capabilities.dn_style, capabilities.export_type, capabilities.delta_import,
@@ -248,7 +290,7 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
         notes: vec![format!("Written by `ecmahost connector new` for {plugin}.")],
         ..ConnectorDraft::default()
     };
-    println!("\nPartitions");
+    heading("Partitions");
     if capabilities.partitions {
         let partitions = connector.partitions(&answers.values)?;
         let names: Vec<String> = partitions.iter().map(|p| p.dn.clone()).collect();
@@ -258,7 +300,7 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
     } else {
         println!("  the connector has one partition (default)");
     }
-    println!("\nRun profiles (export is required)");
+    heading("Run profiles (export is required)");
     draft.full_import = Confirm::new("Full import:")
         .with_default(true)
         .with_help_message("read the target at start and at each autosync; without it the host cannot tell whether an object exists before exporting it")
@@ -266,7 +308,7 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
     if capabilities.delta_import {
         draft.delta_import = Confirm::new("Delta import:").with_default(false).prompt()?;
     }
-    println!("\nExport");
+    heading("Export");
     draft.export_page_size = CustomType::<u32>::new("Page size:")
         .with_default(100)
         .with_validator(|n: &u32| -> Result<Validation, inquire::CustomUserError> {
@@ -281,7 +323,7 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
     if schema.object_types.is_empty() {
         bail!("the connector reports no object types for these answers");
     }
-    println!("\nObject types");
+    heading("Object types");
     let names: Vec<String> = schema.object_types.iter().map(|t| t.name.clone()).collect();
     let user_type = Select::new("Object type for users (/Users):", names.clone()).prompt()?;
     let mut chosen = vec![("User".to_string(), user_type.clone())];
@@ -311,7 +353,7 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
         let Some(ot) = schema.object_type(&object_type) else {
             continue;
         };
-        println!("\n{resource} ({object_type})");
+        heading(&format!("{resource} ({object_type})"));
         let anchor = ot.anchor.first().cloned().unwrap_or_default();
         println!("  anchor: {anchor} (the connector's anchor for {object_type})");
         let all: Vec<String> = ot.attributes.iter().map(|a| a.name.clone()).collect();
@@ -322,8 +364,24 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
         dn_choices.extend(all.iter().cloned());
         let dn = Select::new("DN:", dn_choices).prompt()?;
         let selectable: Vec<String> = all.iter().filter(|a| **a != anchor).cloned().collect();
+        // The disable flow offers only boolean attributes not exposed: say so before.
+        let booleans: Vec<&str> = ot
+            .attributes
+            .iter()
+            .filter(|a| a.attribute_type == AttributeType::Boolean && a.name != anchor)
+            .map(|a| a.name.as_str())
+            .collect();
+        let mut help =
+            "↑↓ to move, space to select one, → to all, ← to none, type to filter".to_string();
+        if resource == "User" && !booleans.is_empty() {
+            help.push_str(&format!(
+                "\nleave {} unselected to make active = false set it (the disable flow)",
+                booleans.join(" or ")
+            ));
+        }
         let selected = MultiSelect::new("Attributes to expose:", selectable.clone())
             .with_all_selected_by_default()
+            .with_help_message(&help)
             .prompt()?;
         let mut attributes = Vec::new();
         let mut single_valued = Vec::new();
@@ -365,7 +423,7 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
             single_valued,
             ..TypeDraft::default()
         };
-        println!("\nDeprovisioning of {resource}");
+        heading(&format!("Deprovisioning of {resource}"));
         if resource == "User" {
             let booleans: Vec<String> = ot
                 .attributes
@@ -415,37 +473,55 @@ fn interactive(host: &HostConfig) -> anyhow::Result<()> {
 
 /// The connector's own pages, in order, each validated by the connector; a refused answer is
 /// asked again after the connector's message.
+///
+/// A page is listed again after each answer, because an answer may change what the rest of
+/// the page requires (the SQL connector needs a `database` for PostgreSQL, a file for SQLite).
 fn connector_pages(
     connector: &PluginConnector,
     secret_file: &dyn Fn(&str, &str) -> anyhow::Result<String>,
 ) -> anyhow::Result<Answers> {
     let mut answers = Answers::default();
     for page in page_order() {
-        let defs = connector
-            .config_parameters(page, &answers.values)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: the connector cannot list this page: {e}",
-                    page_title(page)
-                )
-            })?;
-        let answerable: Vec<&ParameterDefinition> = defs
-            .iter()
-            .filter(|d| !matches!(d.kind, ParameterKind::Divider))
-            .collect();
-        if answerable.is_empty() {
+        let list = |answers: &Answers| -> anyhow::Result<Vec<ParameterDefinition>> {
+            let defs = connector
+                .config_parameters(page, &answers.values)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: the connector cannot list this page: {e}",
+                        page_title(page)
+                    )
+                })?;
+            Ok(defs
+                .into_iter()
+                .filter(|d| !matches!(d.kind, ParameterKind::Divider))
+                .collect())
+        };
+        // Listed again after an answer; an answer that leaves the page unlistable (a partial
+        // answer the connector cannot use yet) keeps the previous list, and validation speaks.
+        let relist =
+            |answers: &Answers, defs: Vec<ParameterDefinition>| list(answers).unwrap_or(defs);
+        let mut defs = list(&answers)?;
+        if defs.is_empty() {
             continue;
         }
-        println!("\n{}", page_title(page));
-        for def in answerable
+        heading(&page_title(page));
+        let mut asked: Vec<String> = Vec::new();
+        while let Some(def) = defs
             .iter()
-            .filter(|d| d.required || matches!(d.kind, ParameterKind::Label))
+            .find(|d| {
+                (d.required || matches!(d.kind, ParameterKind::Label)) && !asked.contains(&d.name)
+            })
+            .cloned()
         {
-            ask_into(&mut answers, page, def, secret_file)?;
+            asked.push(def.name.clone());
+            ask_into(&mut answers, page, &def, secret_file)?;
+            defs = relist(&answers, defs);
         }
-        let optional: Vec<&&ParameterDefinition> = answerable
+        let optional: Vec<String> = defs
             .iter()
             .filter(|d| !d.required && !matches!(d.kind, ParameterKind::Label))
+            .filter(|d| !asked.contains(&d.name))
+            .map(|d| d.name.clone())
             .collect();
         if !optional.is_empty()
             && Confirm::new(&format!(
@@ -454,10 +530,14 @@ fn connector_pages(
                 page_title(page)
             ))
             .with_default(false)
+            .with_help_message(&optional_help(&optional))
             .prompt()?
         {
-            for def in optional {
-                ask_into(&mut answers, page, def, secret_file)?;
+            for name in &optional {
+                if let Some(def) = defs.iter().find(|d| d.name == *name).cloned() {
+                    ask_into(&mut answers, page, &def, secret_file)?;
+                    defs = relist(&answers, defs);
+                }
             }
         }
         loop {
@@ -468,8 +548,9 @@ fn connector_pages(
             let mut asked = false;
             for issue in &issues {
                 println!("  {}: {}", issue.parameter, issue.message);
-                if let Some(def) = defs.iter().find(|d| d.name == issue.parameter) {
-                    ask_into(&mut answers, page, def, secret_file)?;
+                if let Some(def) = defs.iter().find(|d| d.name == issue.parameter).cloned() {
+                    ask_into(&mut answers, page, &def, secret_file)?;
+                    defs = relist(&answers, defs);
                     asked = true;
                 }
             }
@@ -479,6 +560,21 @@ fn connector_pages(
         }
     }
     Ok(answers)
+}
+
+/// The help line of "Change the optional settings?": their names, the first few.
+fn optional_help(names: &[String]) -> String {
+    const SHOWN: usize = 6;
+    let mut help = names
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        help.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    help
 }
 
 /// `--answers FILE`: the pages validated one by one, then the whole file as a start does.
@@ -600,4 +696,46 @@ async fn check_answers(host: &HostConfig, draft_file: &Path, source: &Path) -> a
         bail!("{} refused; nothing was written", source.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_is_wrapped_at_spaces_with_the_type_on_its_own_line() {
+        let def = ParameterDefinition::new(
+            "driver",
+            ParameterKind::DropDown {
+                options: vec!["SQLite".into(), "PostgreSQL".into()],
+                extensible: false,
+            },
+        )
+        .with_description(
+            "The database driver: SQLite, PostgreSQL and MySQL/MariaDB are native; ODBC reaches \
+             any other database through a DSN file.",
+        );
+        let help = help_text(&def);
+        let lines: Vec<&str> = help.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "The database driver: SQLite, PostgreSQL and MySQL/MariaDB are native; ODBC",
+                "reaches any other database through a DSN file.",
+                "drop-down (SQLite, PostgreSQL)",
+            ]
+        );
+        assert!(lines
+            .iter()
+            .all(|l| l.len() <= HELP_WIDTH && !l.starts_with(' ')));
+        assert_eq!(wrap("a  b\n c", 10), "a b c");
+        assert_eq!(wrap("", 10), "");
+    }
+
+    #[test]
+    fn the_optional_settings_are_named_in_the_help() {
+        let names: Vec<String> = (1..=8).map(|i| format!("p{i}")).collect();
+        assert_eq!(optional_help(&names[..2]), "p1, p2");
+        assert_eq!(optional_help(&names), "p1, p2, p3, p4, p5, p6 and 2 more");
+    }
 }

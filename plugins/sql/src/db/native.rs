@@ -147,7 +147,12 @@ pub(super) fn explain_connect_failure(
                 ),
             )
         }
+        // A failed certificate check during the handshake reaches sqlx as an I/O error.
         sqlx::Error::Tls(_) => (
+            ConnectCause::Tls,
+            format!("TLS with {address} failed ({detail}); check `tls_mode` and `tls_ca_file`"),
+        ),
+        sqlx::Error::Io(io) if is_tls_failure(io) => (
             ConnectCause::Tls,
             format!("TLS with {address} failed ({detail}); check `tls_mode` and `tls_ca_file`"),
         ),
@@ -180,6 +185,16 @@ pub(super) fn explain_connect_failure(
         cause,
         message: text,
     }
+}
+
+/// Whether an I/O error of the first connection is the TLS handshake's (rustls reports a
+/// refused certificate as invalid data: "invalid peer certificate: UnknownIssuer").
+fn is_tls_failure(io: &std::io::Error) -> bool {
+    let text = io.to_string().to_ascii_lowercase();
+    io.kind() == std::io::ErrorKind::InvalidData
+        && ["certificate", "handshake", "tls"]
+            .iter()
+            .any(|w| text.contains(w))
 }
 
 /// Connect-phase states that mean "try again later".
@@ -630,6 +645,13 @@ mod tests {
             "{message}"
         );
 
+        let wrapped = sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        let (cause, message) = explained(wrapped);
+        assert_eq!(cause, ConnectCause::Tls, "{message}");
+        assert!(message.contains("`tls_ca_file`"), "{message}");
         let tls = sqlx::Error::Tls("invalid peer certificate: UnknownIssuer".into());
         let (cause, message) = explained(tls);
         assert_eq!(cause, ConnectCause::Tls);

@@ -311,6 +311,16 @@ fn pages_list_live_tables_and_columns() {
     let p = c.config_parameters(ConfigPage::Connectivity, &pg).unwrap();
     assert_eq!(def(&p, "driver").default.as_deref(), Some("PostgreSQL"));
     assert!(!def(&p, "connection_string").required);
+    assert!(!def(&p, "database").required, "the URL names the database");
+    // PostgreSQL by its fields, without a URL: the database is asked instead.
+    let mut fields = ParameterValues::new();
+    fields.insert("driver", "PostgreSQL");
+    let p = c
+        .config_parameters(ConfigPage::Connectivity, &fields)
+        .unwrap();
+    assert!(!def(&p, "connection_string").required);
+    assert!(def(&p, "database").required);
+    assert!(!def(&p, "host").required);
 
     let p = c.config_parameters(ConfigPage::Schema(1), &values).unwrap();
     assert_eq!(
@@ -348,8 +358,22 @@ fn pages_list_live_tables_and_columns() {
     assert_eq!(names(&p), expected);
     assert_eq!(
         options(def(&p, "User:attribute_detection")),
-        ["Table", "View", "SQL query"],
-        "SQLite has no stored procedures"
+        ["Table", "View", "Stored procedure", "SQL query"],
+        "every method is offered, and the description says which drivers have procedures"
+    );
+    assert!(def(&p, "User:attribute_detection")
+        .description
+        .contains("SQLite has no stored procedures"));
+    let mut by_procedure = values.clone();
+    by_procedure.insert("User:attribute_detection", "Stored procedure");
+    let issues = c
+        .validate_page(ConfigPage::Schema(2), &by_procedure)
+        .unwrap();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].parameter, "User:attribute_detection");
+    assert_eq!(
+        issues[0].message,
+        "SQLite has no stored procedures; use Table, View or SQL query"
     );
     assert_eq!(
         def(&p, "User:attribute_detection").default.as_deref(),

@@ -111,6 +111,19 @@ async fn validate_prints_every_problem_with_its_file_key_and_fix_and_fails() {
         ],
     );
 
+    // A required answer left out is named by the key it goes under, which the file lacks.
+    let connection = text
+        .lines()
+        .find(|l| l.starts_with("connection_string"))
+        .unwrap();
+    std::fs::write(&file, text.replace(connection, "")).unwrap();
+    let out = run(dir.path(), &["connector", "validate", "demo"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_contains_all(
+        &stdout(&out),
+        &["PROBLEM  connectors/demo.toml: key `parameters.connectivity.connection_string`: parameter 'connection_string' is required"],
+    );
+
     // A file that does not parse stops at the file, naming the key.
     std::fs::write(&file, text.replace("name = \"demo\"", "name = \"de-mo\"")).unwrap();
     let out = run(

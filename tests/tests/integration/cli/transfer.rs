@@ -125,7 +125,7 @@ async fn microsofts_ecma2host_sample_reports_what_it_maps_and_what_needs_an_answ
             "mapped        User: anchor `EmployeeId`",
             "mapped        User: query attribute `AzureID`",
             "mapped        User: `Phones` TreatAsSingleValue: single_value = true",
-            "mapped        User: disable flow SetAttribute(\"Enabled\"), delete flow none",
+            "mapped        User: disable flow set `Enabled`, delete flow none",
             // Microsoft's parameter names, checked against our SQL connector's pages.
             "mapped        Parameter `DSN File`: renamed to libecma_sql.so's `dsn_file`",
             "not mapped    Parameter `User Name`: libecma_sql.so has no such parameter on page connectivity; left out (closest: `user`",

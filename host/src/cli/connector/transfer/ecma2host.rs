@@ -423,9 +423,13 @@ fn import_entry(entry: EntrySchema, report: &mut ImportReport) -> TypeDraft {
     if name != "User" {
         t.disable = Disable::None;
     }
+    let disable = match &t.disable {
+        Disable::None => "none".to_string(),
+        Disable::Delete => "delete".to_string(),
+        Disable::SetAttribute(a) => format!("set `{a}`"),
+    };
     report.mapped(format!(
-        "{name}: disable flow {:?}, delete flow {}",
-        t.disable,
+        "{name}: disable flow {disable}, delete flow {}",
         if t.delete { "delete" } else { "none" }
     ));
     t
