@@ -32,7 +32,8 @@ impl Registry {
             let in_use = loaded.iter().any(|l| l.parent() == Some(dir.as_path()));
             for file in files.filter_map(|f| f.ok()).map(|f| f.path()) {
                 let stamp = file.extension().is_some_and(|e| e == "stamp");
-                if !loaded.contains(&file) && !(stamp && in_use) {
+                let keep = loaded.contains(&file) || (stamp && in_use);
+                if !keep {
                     match std::fs::remove_file(&file) {
                         Ok(()) => {
                             tracing::info!(file = %file.display(), "removed unused library copy from the cache")
