@@ -166,6 +166,12 @@ impl ConnectorDraft {
         let _ = writeln!(out, "token_hash = {}", string(&self.token_hash));
         let _ = writeln!(out, "# The connector library, in the ECMA folder.");
         let _ = writeln!(out, "plugin = {}", string(&self.plugin));
+        let _ = writeln!(
+            out,
+            "# A library you do not trust can run in a worker process of its own, so that a crash\n\
+             # ends only the worker (docs/operations.md, \"Running a library you do not trust\"):\n\
+             # isolation = \"process\""
+        );
         let _ = writeln!(out, "# Minutes between synchronisations with the target.");
         let _ = writeln!(out, "autosync_minutes = {}", self.autosync_minutes);
         let _ = writeln!(out, "# Entries per export call.");
