@@ -197,7 +197,7 @@ enum CertCommand {
         cert: PathBuf,
         #[arg(long, default_value = "tls/key.pem")]
         key: PathBuf,
-        /// Extra DNS names or IP addresses for the certificate.
+        /// More DNS names or IP addresses for the certificate; the first is also its subject's CN.
         #[arg(long = "name")]
         names: Vec<String>,
         /// Days the certificate is valid from now (the host warns 30 days before it expires).
@@ -409,8 +409,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 },
         } => {
             tls::check_overwrite(&[&cert, &key], force)?;
-            let mut all = tls::default_names();
-            all.extend(names);
+            // The names asked for come first: the first one is also the subject's CN.
+            let mut all = names;
+            for name in tls::default_names() {
+                if !all.contains(&name) {
+                    all.push(name);
+                }
+            }
             tls::generate_self_signed(all.clone(), days, &cert, &key)?;
             println!(
                 "wrote {} and {} for {}",

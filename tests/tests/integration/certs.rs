@@ -39,6 +39,12 @@ fn generate_refuses_to_overwrite_without_force_and_show_prints_the_certificate()
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("wrote tls/cert.pem and tls/key.pem"), "{out}");
     let first = fingerprint(&cert);
+    let (code, shown, err) = ecmahost(dir.path(), &["cert", "show"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        shown.contains("CN=scim.example.org") && shown.contains("DNS:scim.example.org"),
+        "the name asked for is the subject and a SAN: {shown}"
+    );
 
     let (code, _, err) = ecmahost(dir.path(), &["cert", "generate"]);
     assert_eq!(code, 1);
