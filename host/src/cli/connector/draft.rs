@@ -296,4 +296,37 @@ mod tests {
         assert_eq!(config.parameters.get("api_key"), Some("k3y"));
         assert!(config.parameters.is_secret("api_key"));
     }
+
+    #[test]
+    fn a_directory_draft_names_members_by_dn_and_keeps_the_directory_dn() {
+        let hash = crate::token::hash_token("a token of some length").unwrap();
+        let draft = ConnectorDraft {
+            name: "ldap".into(),
+            token_hash: hash.to_string(),
+            plugin: "libecma_ldap.so".into(),
+            references_dn: true,
+            types: vec![TypeDraft {
+                name: "User".into(),
+                object_type: "inetOrgPerson".into(),
+                anchor: "employeeNumber".into(),
+                dn_attribute: Some("<dn>".into()),
+                password_attribute: Some("password".into()),
+                ..TypeDraft::default()
+            }],
+            ..ConnectorDraft::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ldap.toml");
+        std::fs::write(&file, draft.to_toml()).unwrap();
+        let config = crate::config::ConnectorConfig::load(&file).unwrap();
+        assert_eq!(config.references, crate::config::References::Dn);
+        let users = &config.resource_types[0];
+        assert_eq!(
+            users.dn,
+            crate::config::DnConfig::Mapped {
+                attribute: "<dn>".into()
+            }
+        );
+        assert_eq!(users.password_attribute.as_deref(), Some("password"));
+    }
 }
