@@ -180,7 +180,15 @@ pub fn parameter_key(page: ConfigPage, name: &str) -> String {
 /// The attribute names the host's config makes the anchor of a resource type. One today; a
 /// multi-attribute anchor will list several, and every anchor check goes through here.
 pub fn config_anchor_names(config: &ResourceTypeConfig) -> Vec<&str> {
-    config.anchor_parts.iter().map(String::as_str).collect()
+    config
+        .anchor_parts
+        .iter()
+        .map(|p| match crate::connector::mapping::is_dn_name(p) {
+            // `<dn>` is the preview's name for `-dn-`, the name connectors report.
+            true => crate::connector::mapping::DN_ATTRIBUTE,
+            false => p.as_str(),
+        })
+        .collect()
 }
 
 /// Edit distance between two names, ignoring case: how "close" a typo is.

@@ -178,6 +178,8 @@ impl<'a> Resources<'a> {
             .mapping()
             .anchor_parts()
             .iter()
+            // A DN anchor is the request's `-dn-` (if any), which names the new object.
+            .filter(|_| !self.mapping().dn_anchor())
             .filter_map(|p| attributes.remove_entry(p))
             .collect();
         let dn = self.mapping().dn_for(&anchor, &attributes);
@@ -265,6 +267,8 @@ impl<'a> Resources<'a> {
         attributes.extend(parts);
         // The target may assign the anchor (an identity column, say).
         let anchor = match result.into_iter().next() {
+            // The DN is the anchor: the one the target gave (a template's) or the request's.
+            _ if self.mapping().dn_anchor() => dn.clone(),
             Some(a) if !self.mapping().compound_anchor() => {
                 let id = ResourceMapping::anchor_string(&a.value);
                 attributes.insert(self.mapping().anchor().to_string(), vec![a.value]);
@@ -529,6 +533,10 @@ impl<'a> Resources<'a> {
                 .filter(|a| a.name == NEW_DN_ATTRIBUTE)
                 .find_map(|a| a.value.as_str().map(str::to_string))
                 .filter(|dn| *dn != current.dn);
+        }
+        // With the DN as the anchor, a new DN is a new anchor (and id).
+        if self.mapping().dn_anchor() {
+            rename.anchor = rename.dn.clone();
         }
         let mut merged: Attributes = current.attribute_map();
         for change in changes.iter().filter(|c| self.mapping().keeps(&c.name)) {

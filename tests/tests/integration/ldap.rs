@@ -231,6 +231,195 @@ async fn entra_users_are_provisioned_into_slapd() {
     host.stop().await;
 }
 
+/// With the DN as the anchor (`-dn-`, Microsoft's default for OpenLDAP), the SCIM id is the
+/// DN: a create's id is the DN the template made, a rename (a new naming attribute) changes the
+/// id, and the old id is gone.
+#[tokio::test]
+async fn a_dn_anchor_makes_the_dn_the_id_and_renames_change_it() {
+    let slapd = Slapd::start().unwrap();
+    slapd.ldapadd(&ecma_test_slapd::people_ldif(1)).unwrap();
+    let plugin = ecma_integration_tests::plugin_dir().join("libecma_ldap.so");
+    let mut file = connector(&slapd);
+    file.toml = file
+        .toml
+        .replacen("anchor = \"employeeNumber\"", "anchor = \"-dn-\"", 1)
+        .replace(
+            "\"inetOrgPerson:anchor\" = \"employeeNumber\"",
+            "\"inetOrgPerson:anchor\" = \"-dn-\"",
+        )
+        .replace(
+            "[[attributes]]\nname = \"uid\"\n",
+            "[[attributes]]\nname = \"uid\"\nscim = \"userName\"\nsingle_value = true\n",
+        );
+    let host = TestHost::start_with(vec![file], |dir| {
+        std::fs::copy(&plugin, dir.join("ECMA/libecma_ldap.so")).unwrap();
+    })
+    .await;
+    host.wait_ready_with("ldap", TOKEN).await;
+
+    // An imported entry's id is its DN.
+    let imported = format!("uid=user000000,{PEOPLE_DN}");
+    let (status, read) = host
+        .send(
+            Method::GET,
+            "ldap",
+            &format!("/Users/{imported}"),
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["userName"], "user000000", "{read}");
+
+    // Create: the id is the DN the template made.
+    let user = json!({
+        "schemas": [CORE_USER, EXT],
+        "userName": "ada",
+        EXT: {"cn": "Ada Lovelace", "sn": "Lovelace"}
+    });
+    let (status, created) = host
+        .send(
+            Method::POST,
+            "ldap",
+            "/Users",
+            TOKEN,
+            Some(&user.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let dn = format!("uid=ada,{PEOPLE_DN}");
+    assert_eq!(created["id"], dn.as_str(), "{created}");
+    assert_eq!(created["userName"], "ada", "{created}");
+    assert_eq!(slapd.count(&dn, "(objectClass=inetOrgPerson)").unwrap(), 1);
+
+    // A create that names its DN, as Entra's `-dn-` mapping does: that DN is the id.
+    let named = format!("uid=grace,{PEOPLE_DN}");
+    let user = json!({
+        "schemas": [CORE_USER, EXT],
+        "userName": "grace",
+        EXT: {"-dn-": named, "cn": "Grace Hopper", "sn": "Hopper"}
+    });
+    let (status, created) = host
+        .send(
+            Method::POST,
+            "ldap",
+            "/Users",
+            TOKEN,
+            Some(&user.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id"], named.as_str(), "{created}");
+    assert_eq!(slapd.count(&named, "(uid=grace)").unwrap(), 1);
+
+    // Read by that id.
+    let (status, read) = host
+        .send(Method::GET, "ldap", &format!("/Users/{dn}"), TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read[EXT]["cn"][0], "Ada Lovelace", "{read}");
+
+    // Rename: a new uid is a modrdn, and the id follows the DN.
+    let (status, renamed) = patch(
+        &host,
+        &format!("/Users/{dn}"),
+        json!([{"op": "Replace", "path": "userName", "value": "ada.l"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    let new_dn = format!("uid=ada.l,{PEOPLE_DN}");
+    assert_eq!(renamed["id"], new_dn.as_str(), "{renamed}");
+    assert_eq!(slapd.count(&new_dn, "(objectClass=*)").unwrap(), 1);
+    assert_eq!(slapd.count(PEOPLE_DN, "(uid=ada)").unwrap(), 0);
+    let (status, _) = host
+        .send(Method::GET, "ldap", &format!("/Users/{dn}"), TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the old id is gone");
+    let (status, read) = host
+        .send(
+            Method::GET,
+            "ldap",
+            &format!("/Users/{new_dn}"),
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+
+    // A group names the user by that id; a rename through `-dn-` changes the id again, and
+    // the group's member follows.
+    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Team", "members": [{"value": new_dn}]});
+    let (status, created) = host
+        .send(
+            Method::POST,
+            "ldap",
+            "/Groups",
+            TOKEN,
+            Some(&group.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let group_id = created["id"].as_str().unwrap().to_string();
+    let group_dn = "cn=Team,ou=groups,dc=example,dc=com";
+    let members = |slapd: &Slapd| -> Vec<String> {
+        slapd
+            .ldapsearch(group_dn, Scope::Base, "(objectClass=*)", &["member"])
+            .unwrap()[0]
+            .values("member")
+    };
+    assert_eq!(members(&slapd), std::slice::from_ref(&new_dn));
+    let moved = format!("uid=lovelace,{PEOPLE_DN}");
+    let (status, renamed) = patch(
+        &host,
+        &format!("/Users/{new_dn}"),
+        json!([{"op": "Replace", "path": format!("{EXT}:-dn-"), "value": moved}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["id"], moved.as_str(), "{renamed}");
+    assert_eq!(slapd.count(&moved, "(objectClass=*)").unwrap(), 1);
+    assert_eq!(
+        members(&slapd),
+        std::slice::from_ref(&moved),
+        "the member followed"
+    );
+    let (status, group) = host
+        .send(
+            Method::GET,
+            "ldap",
+            &format!("/Groups/{group_id}"),
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{group}");
+    assert_eq!(group["members"][0]["value"], moved.as_str(), "{group}");
+    let (status, body) = host
+        .send(
+            Method::DELETE,
+            "ldap",
+            &format!("/Groups/{group_id}"),
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // Delete by the new id.
+    let (status, body) = host
+        .send(
+            Method::DELETE,
+            "ldap",
+            &format!("/Users/{moved}"),
+            TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(slapd.count(PEOPLE_DN, "(uid=lovelace)").unwrap(), 0);
+    host.stop().await;
+}
+
 /// Re-reading a directory that did not change changes nothing in the connector space, by a
 /// full import or by a delta from the access log (a sync that reported every entry as changed
 /// would rewrite every object and its `meta.lastModified`).

@@ -121,10 +121,14 @@ impl ResourceMapping {
         };
         let mut anchor_type = AttributeType::String;
         // An import-only anchor is the target's to assign: no SCIM attribute carries it in.
+        // The DN as the anchor (`-dn-`, an LDAP directory's): the target names the object, and
+        // the id is its DN, which changes when the object is renamed.
+        let dn_anchor = matches!(config.anchor_parts.as_slice(), [one] if is_dn_name(one));
         let assigned_anchor = match config.anchor_parts.as_slice() {
             [one] => {
-                type_of(object_type, one).is_some()
-                    && direction_of(object_type, one) == AttributeDirection::ImportOnly
+                dn_anchor
+                    || (type_of(object_type, one).is_some()
+                        && direction_of(object_type, one) == AttributeDirection::ImportOnly)
             }
             _ => false,
         };
@@ -135,7 +139,7 @@ impl ResourceMapping {
         };
         for part in &config.anchor_parts {
             let (part_type, multi_valued) = type_of(object_type, part)
-                .filter(|_| !is_dn_name(part))
+                .filter(|_| !is_dn_name(part) || dn_anchor)
                 .ok_or_else(|| {
                     fail(
                         "anchor",
@@ -301,6 +305,17 @@ impl ResourceMapping {
                 });
             }
         }
+        // With the DN as the anchor, the DN is the target's: imports keep it, exports learn it.
+        if dn_anchor && !attributes.iter().any(Mapped::is_dn) {
+            attributes.push(Mapped {
+                collapsed: false,
+                attribute: DN_ATTRIBUTE.to_string(),
+                attribute_type: AttributeType::String,
+                multi_valued: false,
+                direction: AttributeDirection::ImportExport,
+                target: Target::Extension,
+            });
+        }
         let core_schema = match config.kind {
             ResourceKind::User => SCHEMA_CORE_USER.to_string(),
             ResourceKind::Group => SCHEMA_CORE_GROUP.to_string(),
@@ -313,8 +328,15 @@ impl ResourceMapping {
             endpoint: config.endpoint.clone(),
             core_schema,
             extension_urn: format!("{ECMA_EXTENSION_PREFIX}{}", config.name),
-            anchor: config.anchor.clone(),
-            anchor_parts: config.anchor_parts.clone(),
+            anchor: match dn_anchor {
+                true => DN_ATTRIBUTE.to_string(),
+                false => config.anchor.clone(),
+            },
+            anchor_parts: match dn_anchor {
+                true => vec![DN_ATTRIBUTE.to_string()],
+                false => config.anchor_parts.clone(),
+            },
+            dn_anchor,
             meta_times,
             anchor_type,
             anchor_scim,

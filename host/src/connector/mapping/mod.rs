@@ -257,6 +257,8 @@ pub struct ResourceMapping {
     /// column): a create carries none, the id is the target's value, and `userName` or
     /// `displayName` are ordinary mapped attributes.
     assigned_anchor: bool,
+    /// The anchor is the DN (`-dn-`): the id is the object's DN.
+    dn_anchor: bool,
     query_attribute: String,
     attributes: Vec<Mapped>,
     active_attribute: Option<String>,
@@ -296,6 +298,10 @@ impl ResourceMapping {
     /// Whether the target assigns the anchor (see the field).
     pub fn assigned_anchor(&self) -> bool {
         self.assigned_anchor
+    }
+    /// Whether the anchor is the DN (`-dn-`), so that the id is the DN and a rename changes it.
+    pub fn dn_anchor(&self) -> bool {
+        self.dn_anchor
     }
     pub fn active_attribute(&self) -> Option<&str> {
         self.active_attribute.as_deref()
@@ -449,6 +455,12 @@ impl ResourceMapping {
 
     /// The anchor attributes of a stored object.
     pub fn anchor_of(&self, object: &CsObject) -> Vec<AnchorAttribute> {
+        if self.dn_anchor {
+            return vec![AnchorAttribute {
+                name: DN_ATTRIBUTE.to_string(),
+                value: Value::String(object.dn.clone()),
+            }];
+        }
         self.anchor_parts
             .iter()
             .filter_map(|part| {
@@ -515,7 +527,8 @@ impl ResourceMapping {
     /// the attributes this mapping manages. Other columns the target reports are dropped, so an
     /// import reads back exactly what an export wrote (and versions stay put).
     pub fn keeps(&self, attribute: &str) -> bool {
-        self.anchor_parts.iter().any(|p| p == attribute)
+        // A DN anchor is the object's DN, never a stored attribute.
+        (self.anchor_parts.iter().any(|p| p == attribute) && !self.dn_anchor)
             || self.meta_times.iter().any(|(_, a)| a == attribute)
             || self.active_attribute.as_deref() == Some(attribute)
             || self

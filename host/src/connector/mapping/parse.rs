@@ -25,7 +25,10 @@ impl ResourceMapping {
                         self.anchor_type,
                         "id",
                     )?;
-                    out.insert(self.anchor.clone(), vec![value.clone()]);
+                    // A DN anchor is not an attribute: the request's `-dn-` (a rename) stays.
+                    if !self.dn_anchor {
+                        out.insert(self.anchor.clone(), vec![value.clone()]);
+                    }
                     value
                 }
                 None => Value::String(String::new()),
@@ -104,8 +107,9 @@ impl ResourceMapping {
                 }
                 Some(v) => vec![convert(v)?],
             };
-            if m.attribute == self.anchor && !self.compound_anchor() {
+            if m.attribute == self.anchor && !self.compound_anchor() && !self.dn_anchor {
                 // Exposed read-only (it is the id): input values are ignored (RFC 7643 §2.2).
+                // A DN anchor is the exception: a new `-dn-` renames the object.
                 continue;
             }
             // One value of a collapsed attribute that the object already has: keep them all.
