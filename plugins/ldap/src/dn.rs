@@ -8,6 +8,9 @@ use std::fmt;
 pub(crate) struct Ava {
     pub attribute: String,
     pub value: String,
+    /// The value was written as a hex-encoded BER value (`cn=#04024869`), kept as written
+    /// (with its `#`); a value that merely starts with an escaped `\#` is not.
+    pub hex: bool,
 }
 
 /// A parsed DN: RDNs from the entry up to the root, each one or more AVAs (`cn=a+sn=b`).
@@ -77,13 +80,24 @@ impl Dn {
             i += 1; // '='
             let mut value: Vec<u8> = Vec::new();
             let mut trailing_unescaped_spaces = 0usize;
-            if i < bytes.len() && bytes[i] == b'#' {
-                // hex-encoded BER value: keep as written
+            let hex = i < bytes.len() && bytes[i] == b'#';
+            if hex {
+                // hex-encoded BER value (`#` and hex pairs): keep as written
                 let start = i;
                 while i < bytes.len() && !matches!(bytes[i], b',' | b'+') {
                     i += 1;
                 }
-                value.extend_from_slice(text[start..i].trim_end().as_bytes());
+                let written = text[start..i].trim_end();
+                let digits = &written[1..];
+                if digits.is_empty()
+                    || digits.len() % 2 != 0
+                    || !digits.bytes().all(|b| b.is_ascii_hexdigit())
+                {
+                    return Err(fail(
+                        "a value starting with `#` must be hex pairs (a BER value); escape a literal `#` as `\\#`",
+                    ));
+                }
+                value.extend_from_slice(written.as_bytes());
             } else {
                 while i < bytes.len() && bytes[i] == b' ' && value.is_empty() {
                     i += 1;
@@ -127,7 +141,11 @@ impl Dn {
                 value.truncate(value.len() - trailing_unescaped_spaces);
             }
             let value = String::from_utf8(value).map_err(|_| fail("a value is not UTF-8"))?;
-            rdn.push(Ava { attribute, value });
+            rdn.push(Ava {
+                attribute,
+                value,
+                hex,
+            });
             match bytes.get(i) {
                 Some(b'+') => {
                     i += 1;
@@ -178,6 +196,7 @@ impl Dn {
                         .map(|ava| Ava {
                             attribute: ava.attribute.to_ascii_lowercase(),
                             value: ava.value.to_lowercase(),
+                            hex: ava.hex,
                         })
                         .collect()
                 })
@@ -198,7 +217,7 @@ fn same_rdn(a: &[Ava], b: &[Ava]) -> bool {
 fn rdn_text(rdn: &[Ava]) -> String {
     rdn.iter()
         .map(|ava| {
-            if ava.value.starts_with('#') {
+            if ava.hex {
                 format!("{}={}", ava.attribute, ava.value)
             } else {
                 format!("{}={}", ava.attribute, escape_value(&ava.value))
@@ -300,6 +319,23 @@ impl DnTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_escaped_leading_hash_is_a_string_and_a_real_hex_value_stays_as_written() {
+        // Found by the ldap_dn fuzz target: a value starting with `\#` was printed unescaped.
+        let dn = Dn::parse(r"cn=\#=\<c\, d,ou=people").unwrap();
+        assert_eq!(dn.rdns[0][0].value, "#=<c, d");
+        assert!(!dn.rdns[0][0].hex);
+        let printed = dn.to_string();
+        assert_eq!(printed, r"cn=\23\3d\3cc\2c d,ou=people");
+        assert_eq!(Dn::parse(&printed).unwrap(), dn);
+
+        let ber = Dn::parse("cn=#04024869,dc=example").unwrap();
+        assert!(ber.rdns[0][0].hex);
+        assert_eq!(ber.to_string(), "cn=#04024869,dc=example");
+        let err = Dn::parse("cn=#=<c,dc=example").unwrap_err();
+        assert!(err.to_string().contains("hex pairs"), "{err}");
+    }
 
     #[test]
     fn parses_escapes_and_multi_valued_rdns() {
