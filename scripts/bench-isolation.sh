@@ -8,13 +8,9 @@ cd "$(dirname "$0")/.."
 seconds=${1:-10}
 clients=${2:-32}
 profile=${3:-release}
-if [ "$profile" = release ]; then
-    cargo build --quiet --release -p ecmahost -p ecma-sql-connector
-else
-    cargo build --quiet -p ecmahost -p ecma-sql-connector
-fi
 # shellcheck source=scripts/lib/demo-host.sh
 . scripts/lib/demo-host.sh
+build_demo_binaries "$profile"
 start_demo_host "$profile"
 bench() {
     "target/$profile/ecmahost" bench --dir "$demo_dir" --port "$demo_port" \

@@ -7,13 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-release}
-if [ "$profile" = release ]; then
-    cargo build --quiet --release -p ecmahost -p ecma-sql-connector
-else
-    cargo build --quiet -p ecmahost -p ecma-sql-connector
-fi
 # shellcheck source=scripts/lib/demo-host.sh
 . scripts/lib/demo-host.sh
+build_demo_binaries "$profile"
 start_demo_host "$profile"
 rss() { awk '/VmRSS/{print $2 " kB"}' "/proc/$1/status"; }
 token=$(grep -o 'Bearer [A-Za-z0-9]*' "$demo_dir/demo.out" | head -1 | cut -d' ' -f2)

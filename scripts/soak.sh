@@ -9,13 +9,9 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 rate=${2:-1000}
 profile=${3:-release}
-if [ "$profile" = release ]; then
-    cargo build --quiet --release -p ecmahost -p ecma-sql-connector
-else
-    cargo build --quiet -p ecmahost -p ecma-sql-connector
-fi
 # shellcheck source=scripts/lib/demo-host.sh
 . scripts/lib/demo-host.sh
+build_demo_binaries "$profile"
 start_demo_host "$profile"
 "target/$profile/ecmahost" bench --dir "$demo_dir" --port "$demo_port" --soak \
     --rate "$rate" --seconds "$seconds" --clients 16 --pid "$demo_pid"

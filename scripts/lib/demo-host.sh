@@ -1,7 +1,16 @@
-# Sourced by scripts that need a running demo host: `start_demo_host PROFILE` creates a demo
-# folder in a temp dir and starts `target/PROFILE/ecmahost demo` on 127.0.0.1, on a free port
+# Sourced by scripts that need a running demo host. `build_demo_binaries PROFILE` builds it;
+# `start_demo_host PROFILE` creates a demo folder in a temp dir and starts `target/PROFILE/ecmahost demo` on 127.0.0.1, on a free port
 # whose neighbour (the admin listener) is free too, then waits until it serves. It sets
 # `demo_dir`, `demo_port` and `demo_pid`, and a trap that stops the host and removes the folder.
+
+# `build_demo_binaries PROFILE`: build the host and the SQL connector (release or debug).
+build_demo_binaries() {
+    if [ "$1" = release ]; then
+        cargo build --quiet --release -p ecmahost -p ecma-sql-connector
+    else
+        cargo build --quiet -p ecmahost -p ecma-sql-connector
+    fi
+}
 
 start_demo_host() {
     local profile=$1

@@ -197,29 +197,24 @@ impl Supervisor {
     /// Open an export session in the live worker.
     fn open_export(
         &self,
-        open: &Request,
+        open: &ExportOpen,
     ) -> Result<(Arc<WorkerProcess>, SessionId), ConnectorError> {
         let process = self.process()?;
-        let request = match open {
-            Request::OpenExport {
-                values,
-                schema,
-                request,
-            } => Request::OpenExport {
-                values: values.clone(),
-                schema: schema.clone(),
-                request: request.clone(),
-            },
-            other => {
-                return Err(ConnectorError::other(format!(
-                    "{} opens no export",
-                    other.entry_point()
-                )))
-            }
+        let request = Request::OpenExport {
+            values: open.values.clone(),
+            schema: open.schema.clone(),
+            request: open.request.clone(),
         };
         let id = expect!(process.call(request), "open_export", Session)?;
         Ok((process, id))
     }
+}
+
+/// What an export session was opened with, to open it again on a new worker.
+struct ExportOpen {
+    values: ParameterValues,
+    schema: Schema,
+    request: ExportRequest,
 }
 
 impl Connector for RemoteConnector {
@@ -318,7 +313,7 @@ impl Connector for RemoteConnector {
         schema: &Schema,
         request: &ExportRequest,
     ) -> Result<Box<dyn ExportSession>, ConnectorError> {
-        let open = Request::OpenExport {
+        let open = ExportOpen {
             values: values.clone(),
             schema: schema.clone(),
             request: request.clone(),
@@ -402,8 +397,7 @@ impl Drop for RemoteImport {
 /// next batch opens a new session on the new worker instead of failing: nothing of it was sent.
 struct RemoteExport {
     supervisor: Arc<Supervisor>,
-    /// The `OpenExport` request, to open the session again.
-    open: Request,
+    open: ExportOpen,
     process: Arc<WorkerProcess>,
     id: SessionId,
     closed: bool,
